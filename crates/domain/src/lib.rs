@@ -1,0 +1,14 @@
+//! Strata's domain: entities, value objects, the rules they enforce, and the
+//! repository ports that adapters implement.
+//!
+//! This crate performs no I/O and knows nothing of HTTP, SQL or async runtimes;
+//! that is what lets every other layer test against it with mocks.
+
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod users;
+pub mod validation;
+
+pub use error::{RepoError, UniqueField};
+pub use validation::{FieldError, ValidationErrors};

@@ -1,0 +1,402 @@
+//! Accounts: the `User` entity, the value objects its fields are made of, and
+//! the repository port that stores it.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::RepoError;
+use crate::validation::Violation;
+
+const EMAIL_MAX: usize = 254;
+const USERNAME_MIN: usize = 3;
+const USERNAME_MAX: usize = 32;
+const PASSWORD_MIN: usize = 8;
+const PASSWORD_MAX: usize = 128;
+const FULL_NAME_MAX: usize = 100;
+
+/// An e-mail address, trimmed and lower-cased so that uniqueness is
+/// case-insensitive by construction.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    /// # Errors
+    /// A [`Violation`] with code `email` or `length` when `raw` is not a
+    /// plausible address of at most 254 characters.
+    pub fn parse(raw: &str) -> Result<Self, Violation> {
+        let value = raw.trim().to_lowercase();
+        if value.chars().count() > EMAIL_MAX {
+            return Err(Violation::new(
+                "length",
+                format!("must be at most {EMAIL_MAX} characters"),
+            ));
+        }
+        if !is_plausible_email(&value) {
+            return Err(Violation::new("email", "must be a valid e-mail address"));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Deliberately a shape check, not RFC 5322: the only real proof of an
+/// address is mail arriving at it.
+fn is_plausible_email(value: &str) -> bool {
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return false;
+    };
+    let labels_ok = domain.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+    });
+    !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && !local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@')
+        && domain.contains('.')
+        && labels_ok
+}
+
+/// A username: 3..=32 of `[A-Za-z0-9_-]`. Case is preserved for display;
+/// uniqueness compares [`Username::normalized`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    /// # Errors
+    /// A [`Violation`] with code `length` or `charset`.
+    pub fn parse(raw: &str) -> Result<Self, Violation> {
+        let len = raw.chars().count();
+        if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
+            return Err(Violation::new(
+                "length",
+                format!("must be {USERNAME_MIN} to {USERNAME_MAX} characters"),
+            ));
+        }
+        if !raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(Violation::new(
+                "charset",
+                "may contain only letters, digits, '_' and '-'",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The case-folded form that uniqueness is enforced on.
+    pub fn normalized(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+/// A display name of at most 100 characters; blank means "none".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullName(String);
+
+impl FullName {
+    /// Returns `None` for a blank name.
+    ///
+    /// # Errors
+    /// A [`Violation`] with code `length` or `charset` (control characters).
+    pub fn parse(raw: &str) -> Result<Option<Self>, Violation> {
+        let value = raw.trim();
+        if value.chars().count() > FULL_NAME_MAX {
+            return Err(Violation::new(
+                "length",
+                format!("must be at most {FULL_NAME_MAX} characters"),
+            ));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(Violation::new(
+                "charset",
+                "must not contain control characters",
+            ));
+        }
+        Ok((!value.is_empty()).then(|| Self(value.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new password in clear text, checked against the password policy. Its
+/// `Debug` output is redacted so it cannot leak through logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// # Errors
+    /// A [`Violation`] with code `length` or `weak`.
+    pub fn parse(raw: &str) -> Result<Self, Violation> {
+        let len = raw.chars().count();
+        if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&len) {
+            return Err(Violation::new(
+                "length",
+                format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
+            ));
+        }
+        let has_lower = raw.chars().any(|c| c.is_lowercase());
+        let has_upper = raw.chars().any(|c| c.is_uppercase());
+        let has_digit = raw.chars().any(|c| c.is_ascii_digit());
+        if !(has_lower && has_upper && has_digit) {
+            return Err(Violation::new(
+                "weak",
+                "must contain a lower-case letter, an upper-case letter and a digit",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// A password hash in PHC/modular-crypt form, as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    pub fn new(encoded: String) -> Self {
+        Self(encoded)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Role {
+    #[default]
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// # Errors
+    /// A [`Violation`] with code `role` for anything but `user` or `admin`.
+    pub fn parse(raw: &str) -> Result<Self, Violation> {
+        match raw {
+            "user" => Ok(Self::User),
+            "admin" => Ok(Self::Admin),
+            _ => Err(Violation::new("role", "must be 'user' or 'admin'")),
+        }
+    }
+}
+
+/// An account as the rest of the system sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: Uuid,
+    pub email: Email,
+    pub username: Username,
+    pub full_name: Option<FullName>,
+    pub role: Role,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A user together with the hash needed to check their password. Only the
+/// authentication use cases ask for this.
+#[derive(Debug, Clone)]
+pub struct UserCredentials {
+    pub user: User,
+    pub password_hash: PasswordHash,
+}
+
+/// Everything needed to insert an account.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub email: Email,
+    pub username: Username,
+    pub full_name: Option<FullName>,
+    pub password_hash: PasswordHash,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A partial update; `None` leaves a field as it is. `full_name:
+/// Some(None)` clears the name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChanges {
+    pub email: Option<Email>,
+    pub username: Option<Username>,
+    pub full_name: Option<Option<FullName>>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+impl UserChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Storage of accounts.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Inserts an account.
+    ///
+    /// # Errors
+    /// [`RepoError::Conflict`] with [`crate::UniqueField::Email`] or
+    /// [`crate::UniqueField::Username`] when either is taken
+    /// (case-insensitively), even when two inserts race.
+    async fn create(&self, user: NewUser) -> Result<User, RepoError>;
+
+    /// # Errors
+    /// [`RepoError::NotFound`] when no account has this id.
+    async fn find_by_id(&self, id: Uuid) -> Result<User, RepoError>;
+
+    /// Looks an account up by e-mail or by username (both case-insensitive),
+    /// with its password hash, for login. `Ok(None)` when there is none.
+    ///
+    /// # Errors
+    /// Only storage failures.
+    async fn find_credentials(&self, login: &str) -> Result<Option<UserCredentials>, RepoError>;
+
+    /// # Errors
+    /// [`RepoError::NotFound`] when no account has this id.
+    async fn find_credentials_by_id(&self, id: Uuid) -> Result<UserCredentials, RepoError>;
+
+    /// Applies `changes` and bumps `updated_at` to `now`.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] when the account is gone;
+    /// [`RepoError::Conflict`] when a new e-mail or username is taken.
+    async fn update(
+        &self,
+        id: Uuid,
+        changes: UserChanges,
+        now: DateTime<Utc>,
+    ) -> Result<User, RepoError>;
+
+    /// # Errors
+    /// [`RepoError::NotFound`] when the account is gone.
+    async fn set_password(
+        &self,
+        id: Uuid,
+        hash: PasswordHash,
+        now: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+
+    /// Deletes the account and, through the schema's cascades, everything it
+    /// owns (sessions and refresh tokens).
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] when the account is already gone.
+    async fn delete(&self, id: Uuid) -> Result<(), RepoError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_trimmed_and_lower_cased() {
+        let email = Email::parse("  Alice@Example.COM ").unwrap();
+        assert_eq!(email.as_str(), "alice@example.com");
+    }
+
+    #[test]
+    fn email_without_domain_dot_or_at_is_rejected() {
+        for bad in ["alice", "alice@", "@example.com", "alice@example", "a b@example.com", "a@-x.com", "a..b@example.com"] {
+            assert_eq!(Email::parse(bad).unwrap_err().code, "email", "{bad}");
+        }
+    }
+
+    #[test]
+    fn email_longer_than_254_characters_is_rejected() {
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(Email::parse(&long).unwrap_err().code, "length");
+    }
+
+    #[test]
+    fn username_rules_cover_length_and_charset() {
+        assert!(Username::parse("bob").is_ok());
+        assert!(Username::parse(&"x".repeat(32)).is_ok());
+        assert_eq!(Username::parse("ab").unwrap_err().code, "length");
+        assert_eq!(Username::parse(&"x".repeat(33)).unwrap_err().code, "length");
+        assert_eq!(Username::parse("bob smith").unwrap_err().code, "charset");
+        assert_eq!(Username::parse("böb").unwrap_err().code, "charset");
+    }
+
+    #[test]
+    fn username_normalizes_case_for_uniqueness() {
+        assert_eq!(Username::parse("Bob_1").unwrap().normalized(), "bob_1");
+    }
+
+    #[test]
+    fn password_policy_requires_length_and_mixed_characters() {
+        assert!(Password::parse("Secret123").is_ok());
+        assert_eq!(Password::parse("Sh0rt").unwrap_err().code, "length");
+        assert_eq!(Password::parse(&format!("Aa1{}", "x".repeat(126))).unwrap_err().code, "length");
+        assert_eq!(Password::parse("alllower123").unwrap_err().code, "weak");
+        assert_eq!(Password::parse("ALLUPPER123").unwrap_err().code, "weak");
+        assert_eq!(Password::parse("NoDigitsHere").unwrap_err().code, "weak");
+    }
+
+    #[test]
+    fn password_and_hash_never_print_their_content() {
+        let password = Password::parse("Secret123").unwrap();
+        assert!(!format!("{password:?}").contains("Secret123"));
+        let hash = PasswordHash::new("$2b$04$abc".into());
+        assert!(!format!("{hash:?}").contains("abc"));
+    }
+
+    #[test]
+    fn full_name_blank_means_none_and_length_is_bounded() {
+        assert_eq!(FullName::parse("   ").unwrap(), None);
+        assert_eq!(FullName::parse(" Ada ").unwrap().unwrap().as_str(), "Ada");
+        assert_eq!(FullName::parse(&"x".repeat(101)).unwrap_err().code, "length");
+        assert_eq!(FullName::parse("a\u{0}b").unwrap_err().code, "charset");
+    }
+
+    #[test]
+    fn role_round_trips_through_its_name() {
+        for role in [Role::User, Role::Admin] {
+            assert_eq!(Role::parse(role.as_str()).unwrap(), role);
+        }
+        assert!(Role::parse("root").is_err());
+    }
+}

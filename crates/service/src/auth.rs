@@ -1,0 +1,377 @@
+//! Registration, login, token refresh with rotation and reuse detection,
+//! logout and password change.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use strata_domain::auth::{NewRefreshToken, NewSession, Principal, RevocationScope, SessionRepository};
+use strata_domain::users::{
+    Email, FullName, NewUser, Password, Role, User, UserRepository, Username,
+};
+use strata_domain::ValidationErrors;
+use uuid::Uuid;
+
+use crate::error::TokenRejection;
+use crate::revocation::Revoker;
+use crate::tokens::{RefreshSecret, TokenCodec, hash_refresh_token};
+use crate::{PasswordHasher, ServiceError};
+
+/// A new account, already validated.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub email: Email,
+    pub username: Username,
+    pub password: Password,
+    pub full_name: Option<FullName>,
+}
+
+impl Registration {
+    /// Parses every field and reports all violations together.
+    ///
+    /// # Errors
+    /// [`ValidationErrors`] naming each field that breaks a rule.
+    pub fn parse(
+        email: &str,
+        username: &str,
+        password: &str,
+        full_name: Option<&str>,
+    ) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let email = errors.check("email", Email::parse(email));
+        let username = errors.check("username", Username::parse(username));
+        let password = errors.check("password", Password::parse(password));
+        // Outer `None`: the field failed to parse; inner: no name given.
+        let full_name = match full_name {
+            Some(raw) => errors.check("full_name", FullName::parse(raw)),
+            None => Some(None),
+        };
+        match (email, username, password, full_name) {
+            (Some(email), Some(username), Some(password), Some(full_name)) => Ok(Self {
+                email,
+                username,
+                password,
+                full_name,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// What a successful login or refresh hands the client.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Lifetimes of the two kinds of token.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthConfig {
+    pub access_ttl_secs: u64,
+    /// How long a login lasts; refresh tokens rotate within it.
+    pub refresh_ttl_secs: u64,
+}
+
+/// Authentication use cases.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AuthService: Send + Sync {
+    /// Creates an account with role `user` and logs it in.
+    ///
+    /// # Errors
+    /// [`ServiceError::Taken`] when the e-mail or username is in use.
+    async fn register(&self, registration: Registration) -> Result<(User, TokenPair), ServiceError>;
+
+    /// Creates an account with the given role without logging it in (used by
+    /// the `create-admin` command).
+    ///
+    /// # Errors
+    /// [`ServiceError::Taken`] when the e-mail or username is in use.
+    async fn create_account(&self, registration: Registration, role: Role) -> Result<User, ServiceError>;
+
+    /// Starts a session for the account whose e-mail or username is `login`.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidCredentials`] for an unknown login, a wrong
+    /// password or a deactivated account alike, after the same bcrypt work.
+    async fn login(&self, login: &str, password: &str) -> Result<TokenPair, ServiceError>;
+
+    /// Consumes `refresh_token` and returns a new pair for the same session.
+    ///
+    /// # Errors
+    /// [`ServiceError::Unauthenticated`] for an unknown, expired or revoked
+    /// token, or a disabled account. Presenting an already consumed token is
+    /// reuse: the whole session is revoked and `Reused` returned.
+    async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ServiceError>;
+
+    /// Ends the caller's session: its access and refresh tokens stop working.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn logout(&self, principal: &Principal) -> Result<(), ServiceError>;
+
+    /// Ends every session of the caller.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn logout_all(&self, principal: &Principal) -> Result<(), ServiceError>;
+
+    /// Changes the caller's password and revokes their other sessions.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidCredentials`] when `current` is wrong (nothing
+    /// changes then).
+    async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: Password,
+    ) -> Result<(), ServiceError>;
+
+    /// Verifies an access token and checks its session is not revoked,
+    /// without I/O.
+    ///
+    /// # Errors
+    /// [`ServiceError::Unauthenticated`] with the reason.
+    fn authenticate(&self, access_token: &str) -> Result<Principal, ServiceError>;
+}
+
+/// [`AuthService`] over the user and session repositories.
+pub struct AuthServiceImpl {
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    tokens: Arc<TokenCodec>,
+    hasher: PasswordHasher,
+    revoker: Revoker,
+    session_ttl: chrono::Duration,
+}
+
+impl std::fmt::Debug for AuthServiceImpl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthServiceImpl").finish_non_exhaustive()
+    }
+}
+
+impl AuthServiceImpl {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        sessions: Arc<dyn SessionRepository>,
+        tokens: Arc<TokenCodec>,
+        hasher: PasswordHasher,
+        revoker: Revoker,
+        config: AuthConfig,
+    ) -> Self {
+        let session_secs = i64::try_from(config.refresh_ttl_secs).unwrap_or(i64::MAX / 1000);
+        Self {
+            users,
+            sessions,
+            tokens,
+            hasher,
+            revoker,
+            session_ttl: chrono::Duration::seconds(session_secs),
+        }
+    }
+
+    async fn start_session(&self, user: &User) -> Result<TokenPair, ServiceError> {
+        let now = Utc::now();
+        let session = NewSession {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: now + self.session_ttl,
+        };
+        let principal = Principal {
+            user_id: user.id,
+            session_id: session.id,
+            role: user.role,
+        };
+        let secret = RefreshSecret::generate();
+        let token = new_refresh_token(&secret, session.id, now, session.expires_at);
+        self.sessions.create(session, token).await?;
+        self.pair(&principal, secret, now)
+    }
+
+    fn pair(
+        &self,
+        principal: &Principal,
+        refresh: RefreshSecret,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, ServiceError> {
+        Ok(TokenPair {
+            access_token: self.tokens.issue(principal, now)?,
+            refresh_token: refresh.value,
+            expires_in: self.tokens.ttl_secs(),
+        })
+    }
+
+    async fn insert_user(&self, registration: Registration, role: Role) -> Result<User, ServiceError> {
+        let password_hash = self.hasher.hash(&registration.password).await?;
+        let user = self
+            .users
+            .create(NewUser {
+                id: Uuid::now_v7(),
+                email: registration.email,
+                username: registration.username,
+                full_name: registration.full_name,
+                password_hash,
+                role,
+                created_at: Utc::now(),
+            })
+            .await?;
+        Ok(user)
+    }
+
+    async fn reject_reuse(&self, session_id: Uuid) -> ServiceError {
+        match self.revoker.revoke(RevocationScope::Session(session_id)).await {
+            Ok(_) => tracing::warn!(%session_id, "refresh token reuse detected; session revoked"),
+            // The client still gets its 401; the session stays revocable by logout.
+            Err(err) => tracing::error!(%session_id, error = %err, "failed to revoke session after refresh token reuse"),
+        }
+        ServiceError::Unauthenticated(TokenRejection::Reused)
+    }
+}
+
+fn new_refresh_token(
+    secret: &RefreshSecret,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> NewRefreshToken {
+    NewRefreshToken {
+        id: Uuid::now_v7(),
+        session_id,
+        token_hash: secret.hash.clone(),
+        created_at: now,
+        expires_at,
+    }
+}
+
+#[async_trait]
+impl AuthService for AuthServiceImpl {
+    async fn register(&self, registration: Registration) -> Result<(User, TokenPair), ServiceError> {
+        let user = self.insert_user(registration, Role::User).await?;
+        let tokens = self.start_session(&user).await?;
+        Ok((user, tokens))
+    }
+
+    async fn create_account(&self, registration: Registration, role: Role) -> Result<User, ServiceError> {
+        self.insert_user(registration, role).await
+    }
+
+    async fn login(&self, login: &str, password: &str) -> Result<TokenPair, ServiceError> {
+        let Some(credentials) = self.users.find_credentials(login.trim()).await? else {
+            self.hasher.verify_dummy(password).await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        let matches = self.hasher.verify(password, &credentials.password_hash).await?;
+        if !matches || !credentials.user.is_active {
+            return Err(ServiceError::InvalidCredentials);
+        }
+        self.start_session(&credentials.user).await
+    }
+
+    async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ServiceError> {
+        let now = Utc::now();
+        let record = self
+            .sessions
+            .find_refresh_token(&hash_refresh_token(refresh_token))
+            .await?
+            .ok_or(ServiceError::Unauthenticated(TokenRejection::Invalid))?;
+        if record.consumed_at.is_some() {
+            return Err(self.reject_reuse(record.session_id).await);
+        }
+        if record.session_revoked_at.is_some() {
+            return Err(ServiceError::Unauthenticated(TokenRejection::Revoked));
+        }
+        if record.expires_at <= now || record.session_expires_at <= now {
+            return Err(ServiceError::Unauthenticated(TokenRejection::Expired));
+        }
+        let user = match self.users.find_by_id(record.user_id).await {
+            Ok(user) if user.is_active => user,
+            Ok(_) | Err(strata_domain::RepoError::NotFound) => {
+                return Err(ServiceError::Unauthenticated(TokenRejection::AccountDisabled));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let secret = RefreshSecret::generate();
+        let next = new_refresh_token(&secret, record.session_id, now, record.session_expires_at);
+        if !self.sessions.rotate(record.id, now, next).await? {
+            // Another request consumed this token between our read and write:
+            // two holders of one token is exactly what reuse detection is for.
+            return Err(self.reject_reuse(record.session_id).await);
+        }
+        let principal = Principal {
+            user_id: user.id,
+            session_id: record.session_id,
+            role: user.role,
+        };
+        self.pair(&principal, secret, now)
+    }
+
+    async fn logout(&self, principal: &Principal) -> Result<(), ServiceError> {
+        self.revoker
+            .revoke(RevocationScope::Session(principal.session_id))
+            .await
+            .map(drop)
+    }
+
+    async fn logout_all(&self, principal: &Principal) -> Result<(), ServiceError> {
+        self.revoker
+            .revoke(RevocationScope::User {
+                user_id: principal.user_id,
+                except: None,
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: Password,
+    ) -> Result<(), ServiceError> {
+        let credentials = match self.users.find_credentials_by_id(principal.user_id).await {
+            Ok(credentials) => credentials,
+            Err(strata_domain::RepoError::NotFound) => {
+                return Err(ServiceError::Unauthenticated(TokenRejection::AccountDisabled));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        if !self.hasher.verify(current, &credentials.password_hash).await? {
+            return Err(ServiceError::InvalidCredentials);
+        }
+        let hash = self.hasher.hash(&new).await?;
+        self.users.set_password(principal.user_id, hash, Utc::now()).await?;
+        self.revoker
+            .revoke(RevocationScope::User {
+                user_id: principal.user_id,
+                except: Some(principal.session_id),
+            })
+            .await
+            .map(drop)
+    }
+
+    fn authenticate(&self, access_token: &str) -> Result<Principal, ServiceError> {
+        let principal = self.tokens.verify(access_token)?;
+        if self.revoker.list().is_revoked(principal.session_id, Utc::now()) {
+            return Err(ServiceError::Unauthenticated(TokenRejection::Revoked));
+        }
+        Ok(principal)
+    }
+}
+
+#[cfg(test)]
+#[path = "auth_tests.rs"]
+mod tests;

@@ -1,0 +1,67 @@
+//! The one error type every use case returns. The HTTP layer maps each variant
+//! to a status exhaustively, so a new variant forces a decision there.
+
+use std::error::Error as StdError;
+
+use strata_domain::{RepoError, UniqueField, ValidationErrors};
+
+/// Why a token was refused. Clients all see the same 401; the reason is kept
+/// for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    /// Bad signature, algorithm, issuer, audience, shape or claims.
+    Invalid,
+    Expired,
+    /// The session was logged out or otherwise revoked.
+    Revoked,
+    /// A refresh token that was already used: its session is now revoked.
+    Reused,
+    /// The account behind the token is gone or deactivated.
+    AccountDisabled,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Validation(#[from] ValidationErrors),
+    #[error("{0:?} is already taken")]
+    Taken(UniqueField),
+    /// Unknown login or wrong password: deliberately indistinguishable.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("token rejected: {0:?}")]
+    Unauthenticated(TokenRejection),
+    #[error("not found")]
+    NotFound,
+    #[error("a dependency is unavailable")]
+    Unavailable(#[source] RepoError),
+    #[error("{context}")]
+    Internal {
+        context: &'static str,
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+}
+
+impl ServiceError {
+    pub fn internal(
+        context: &'static str,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        Self::Internal {
+            context,
+            source: source.into(),
+        }
+    }
+}
+
+impl From<RepoError> for ServiceError {
+    fn from(err: RepoError) -> Self {
+        match err {
+            RepoError::NotFound => Self::NotFound,
+            RepoError::Conflict(field) => Self::Taken(field),
+            err @ RepoError::Unavailable(_) => Self::Unavailable(err),
+            err @ RepoError::Unexpected { .. } => Self::internal("Storage call failed", err),
+        }
+    }
+}

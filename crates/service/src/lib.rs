@@ -1,0 +1,24 @@
+//! Strata's use cases. Each feature exposes a trait (the port the HTTP layer
+//! calls) and an implementation over the domain's repository ports.
+//!
+//! This crate knows nothing of HTTP or SQL: it takes domain values in, returns
+//! domain values or a [`ServiceError`], and keeps CPU-heavy work (bcrypt) off
+//! the async executor.
+
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod password;
+pub mod revocation;
+pub mod tokens;
+pub mod users;
+
+pub use auth::{AuthConfig, AuthService, AuthServiceImpl, Registration, TokenPair};
+pub use error::ServiceError;
+pub use health::{HealthService, HealthServiceImpl, Readiness};
+pub use password::PasswordHasher;
+pub use revocation::RevocationList;
+pub use tokens::TokenCodec;
+pub use users::{ProfileChanges, UserService, UserServiceImpl};
+
+pub use strata_domain as domain;

@@ -1,0 +1,32 @@
+//! Strata's schema as a sequence of reversible migrations.
+//!
+//! Migrations are written with sea-query's schema builder rather than SQL
+//! strings so that one definition produces correct DDL for both SQLite and
+//! PostgreSQL. Constraint and index names are part of the contract: the
+//! repository recognises unique violations by the column names (`email`,
+//! `username`) that appear in them.
+
+mod m20261121_000001_create_users;
+mod m20261121_000002_create_sessions;
+mod m20261121_000003_create_refresh_tokens;
+mod m20261121_000004_create_revocations;
+
+pub use sea_orm_migration::{DbErr, Migration, MigrationStatus, MigratorTrait};
+
+use sea_orm_migration::MigrationTrait;
+
+/// Applies, reverts and reports Strata's migrations (`Migrator::up(&db, None)`,
+/// `down`, `status`, `fresh`, `get_migration_with_status`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_create_users::Migration),
+            Box::new(m20261121_000002_create_sessions::Migration),
+            Box::new(m20261121_000003_create_refresh_tokens::Migration),
+            Box::new(m20261121_000004_create_revocations::Migration),
+        ]
+    }
+}
