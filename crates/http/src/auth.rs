@@ -1,0 +1,301 @@
+//! `/api/v1/auth/*`: registration, login, refresh, logout, password change.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, post, put, web};
+use serde::{Deserialize, Serialize};
+use strata_domain::users::Password;
+use strata_service::{Registration, TokenPair};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use crate::AppState;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, ValidatedJson, validation_problem};
+use crate::users::UserResponse;
+use crate::validation;
+
+pub fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(register)
+        .service(login)
+        .service(refresh)
+        .service(logout)
+        .service(logout_all)
+        .service(change_password);
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[validate(custom(function = "validation::email"))]
+    #[schema(example = "ada@example.com", max_length = 254)]
+    pub email: String,
+    #[validate(custom(function = "validation::username"))]
+    #[schema(example = "ada", min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_-]+$")]
+    pub username: String,
+    #[validate(custom(function = "validation::password"))]
+    #[schema(example = "Secret123", min_length = 8, max_length = 128, format = Password)]
+    pub password: String,
+    #[validate(custom(function = "validation::full_name"))]
+    #[schema(example = "Ada Lovelace", max_length = 100)]
+    pub full_name: Option<String>,
+}
+
+/// Login as JSON. `username` may be the e-mail address or the username.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[validate(length(min = 1, max = 254))]
+    #[schema(example = "ada")]
+    pub username: String,
+    #[validate(custom(function = "validation::bounded_secret"))]
+    #[schema(example = "Secret123", format = Password)]
+    pub password: String,
+}
+
+/// Login as an OAuth2 password-grant form (what Swagger UI's Authorize sends).
+/// Extra OAuth2 fields are accepted and ignored.
+#[derive(Debug, Deserialize, Validate)]
+struct LoginForm {
+    #[validate(length(min = 1, max = 254))]
+    username: String,
+    #[validate(custom(function = "validation::bounded_secret"))]
+    password: String,
+    grant_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    #[validate(length(min = 1, max = 256))]
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeRequest {
+    #[validate(custom(function = "validation::bounded_secret"))]
+    #[schema(format = Password)]
+    pub current_password: String,
+    #[validate(custom(function = "validation::password"))]
+    #[schema(min_length = 8, max_length = 128, format = Password)]
+    pub new_password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: u64,
+}
+
+impl From<TokenPair> for TokenResponse {
+    fn from(pair: TokenPair) -> Self {
+        Self {
+            access_token: pair.access_token,
+            refresh_token: pair.refresh_token,
+            token_type: "Bearer",
+            expires_in: pair.expires_in,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterResponse {
+    pub user: UserResponse,
+    #[serde(flatten)]
+    pub tokens: TokenResponse,
+}
+
+/// Token answers must never be cached by a browser or proxy (RFC 6749 §5.1).
+fn tokens_response(status: actix_web::http::StatusCode) -> actix_web::HttpResponseBuilder {
+    let mut builder = HttpResponse::build(status);
+    builder
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    builder
+}
+
+/// Create an account and log it in.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created; `Location` names it", body = RegisterResponse,
+            headers(("Location" = String, description = "/api/v1/users/me"))),
+        (status = 409, description = "E-mail (`EMAIL_TAKEN`) or username (`USERNAME_TAKEN`) taken", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/register")]
+pub async fn register(
+    state: web::Data<AppState>,
+    body: ValidatedJson<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let registration = Registration::parse(
+        &body.email,
+        &body.username,
+        &body.password,
+        body.full_name.as_deref(),
+    )?;
+    let (user, tokens) = state.auth.register(registration).await?;
+    Ok(tokens_response(actix_web::http::StatusCode::CREATED)
+        .insert_header((header::LOCATION, "/api/v1/users/me"))
+        .json(RegisterResponse {
+            user: UserResponse::from(&user),
+            tokens: tokens.into(),
+        }))
+}
+
+/// The login body in either of its two accepted encodings.
+#[derive(Debug)]
+pub struct LoginCredentials {
+    username: String,
+    password: String,
+}
+
+impl FromRequest for LoginCredentials {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        if is_form {
+            let form = web::Form::<LoginForm>::from_request(req, payload);
+            Box::pin(async move {
+                let form = form.await?.into_inner();
+                form.validate().map_err(validation_problem)?;
+                if form.grant_type.as_deref().is_some_and(|g| g != "password") {
+                    return Err(ApiError::Malformed("Only grant_type=password is supported.".into()).into());
+                }
+                Ok(Self { username: form.username, password: form.password })
+            })
+        } else {
+            let json = ValidatedJson::<LoginRequest>::from_request(req, payload);
+            Box::pin(async move {
+                let body = json.await?.0;
+                Ok(Self { username: body.username, password: body.password })
+            })
+        }
+    }
+}
+
+/// Log in with an e-mail address or username and a password.
+///
+/// Accepts JSON, or an OAuth2 password-grant form (`grant_type=password`), so
+/// Swagger UI's Authorize button works.
+#[utoipa::path(
+    tag = "auth",
+    request_body(
+        content(
+            (LoginRequest = "application/json"),
+            (LoginRequest = "application/x-www-form-urlencoded"),
+        )
+    ),
+    responses(
+        (status = 200, description = "A new session's token pair", body = TokenResponse),
+        (status = 401, description = "`INVALID_CREDENTIALS`, identical for an unknown user and a wrong password", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    credentials: LoginCredentials,
+) -> Result<HttpResponse, ApiError> {
+    let tokens = state.auth.login(&credentials.username, &credentials.password).await?;
+    Ok(tokens_response(actix_web::http::StatusCode::OK).json(TokenResponse::from(tokens)))
+}
+
+/// Exchange a refresh token for a new pair. The presented token is consumed;
+/// presenting it again revokes the whole session.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair for the same session", body = TokenResponse),
+        (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: ValidatedJson<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let tokens = state.auth.refresh(&body.0.refresh_token).await?;
+    Ok(tokens_response(actix_web::http::StatusCode::OK).json(TokenResponse::from(tokens)))
+}
+
+/// End this session: its access and refresh tokens stop working at once.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/logout")]
+pub async fn logout(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
+    state.auth.logout(&caller.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// End every session of the caller.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 204, description = "Every session logged out"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/logout-all")]
+pub async fn logout_all(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
+    state.auth.logout_all(&caller.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Change the caller's password; every other session is revoked.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = PasswordChangeRequest,
+    responses(
+        (status = 204, description = "Password changed"),
+        (status = 401, description = "Missing or invalid token (`UNAUTHENTICATED`) or wrong current password (`INVALID_CREDENTIALS`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/auth/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    body: ValidatedJson<PasswordChangeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let new = Password::parse(&body.new_password)
+        .map_err(|v| strata_domain::ValidationErrors::single("new_password", v))?;
+    state.auth.change_password(&caller.0, &body.current_password, new).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

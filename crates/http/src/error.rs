@@ -1,0 +1,330 @@
+//! The one place where errors become RFC 9457 problem documents.
+//!
+//! Handlers return [`ApiError`]; service errors convert into it with an
+//! exhaustive match; actix's own extractor failures are routed here through
+//! the handlers in [`crate::extract`]; and [`crate::middleware::problem_safety_net`]
+//! rewrites any error response that still is not problem+json (405s, actix
+//! internals) using the same renderer.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use strata_domain::{UniqueField, ValidationErrors};
+use strata_service::ServiceError;
+use strata_service::error::TokenRejection;
+use utoipa::ToSchema;
+
+use crate::middleware::current_request_id;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One field that broke a validation rule.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldProblem {
+    /// The JSON field, e.g. `email`.
+    #[schema(example = "email")]
+    pub field: String,
+    /// A stable machine-readable rule name, e.g. `email`, `length`.
+    #[schema(example = "email")]
+    pub code: String,
+    #[schema(example = "must be a valid e-mail address")]
+    pub message: String,
+}
+
+/// An RFC 9457 problem document, the body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    #[schema(example = "about:blank")]
+    pub problem_type: &'static str,
+    #[schema(example = "Unprocessable Content")]
+    pub title: String,
+    #[schema(example = 422)]
+    pub status: u16,
+    #[schema(example = "The request body failed validation.")]
+    pub detail: String,
+    /// A stable machine-readable error code.
+    #[schema(example = "VALIDATION_FAILED")]
+    pub code: &'static str,
+    /// The `X-Request-Id` of the request, for support and log correlation.
+    pub request_id: String,
+    /// Present only for `VALIDATION_FAILED`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldProblem>>,
+}
+
+/// Every error the HTTP API can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    #[error("authentication required")]
+    Unauthenticated {
+        /// Whether a token was presented (and refused), for `WWW-Authenticate`.
+        token_presented: bool,
+    },
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0:?} taken")]
+    Taken(UniqueField),
+    #[error("payload too large")]
+    PayloadTooLarge(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldProblem>),
+    #[error("service unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(source.into())
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "MALFORMED_REQUEST",
+            Self::Unauthenticated { .. } => "UNAUTHENTICATED",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::Taken(UniqueField::Email) => "EMAIL_TAKEN",
+            Self::Taken(UniqueField::Username) => "USERNAME_TAKEN",
+            Self::Taken(UniqueField::Other) => "CONFLICT",
+            Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
+            Self::Validation(_) => "VALIDATION_FAILED",
+            Self::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// What the client is told. Never includes the source of a 5xx.
+    fn detail(&self) -> String {
+        match self {
+            Self::Malformed(why) | Self::PayloadTooLarge(why) | Self::UnsupportedMediaType(why) => {
+                why.clone()
+            }
+            Self::Unauthenticated { token_presented: true } => {
+                "The access token is invalid, expired or revoked.".into()
+            }
+            Self::Unauthenticated { token_presented: false } => {
+                "This endpoint requires a bearer token.".into()
+            }
+            Self::InvalidCredentials => "The credentials are not valid.".into(),
+            Self::Forbidden => "You are not allowed to do this.".into(),
+            Self::NotFound(what) => format!("{what} not found."),
+            Self::MethodNotAllowed => "This method is not allowed on this resource.".into(),
+            Self::Taken(UniqueField::Email) => "This e-mail address is already registered.".into(),
+            Self::Taken(UniqueField::Username) => "This username is already taken.".into(),
+            Self::Taken(UniqueField::Other) => "The request conflicts with existing data.".into(),
+            Self::Validation(_) => "The request failed validation.".into(),
+            Self::Unavailable(_) => "The service is temporarily unavailable.".into(),
+            Self::Internal(_) => "An internal error occurred.".into(),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Validation(errors) => Self::from(errors),
+            ServiceError::Taken(field) => Self::Taken(field),
+            ServiceError::InvalidCredentials => Self::InvalidCredentials,
+            ServiceError::Unauthenticated(
+                TokenRejection::Invalid
+                | TokenRejection::Expired
+                | TokenRejection::Revoked
+                | TokenRejection::Reused
+                | TokenRejection::AccountDisabled,
+            ) => Self::Unauthenticated { token_presented: true },
+            ServiceError::NotFound => Self::NotFound("Resource"),
+            ServiceError::Unavailable(source) => Self::Unavailable(Box::new(source)),
+            err @ ServiceError::Internal { .. } => Self::Internal(Box::new(err)),
+        }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::Validation(
+            errors
+                .0
+                .into_iter()
+                .map(|e| FieldProblem {
+                    field: e.field,
+                    code: e.code.to_owned(),
+                    message: e.message,
+                })
+                .collect(),
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated { .. } | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Taken(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let request_id = current_request_id();
+        if status.is_server_error() {
+            tracing::error!(
+                request_id = %request_id,
+                code = self.code(),
+                error = %ErrorChain(self),
+                "request failed"
+            );
+        }
+        let errors = match self {
+            Self::Validation(errors) => Some(errors.clone()),
+            _ => None,
+        };
+        let mut response = render(status, self.code(), self.detail(), request_id, errors);
+        if let Self::Unauthenticated { token_presented } = self {
+            let challenge = if *token_presented {
+                r#"Bearer error="invalid_token""#
+            } else {
+                "Bearer"
+            };
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        response
+    }
+}
+
+/// Renders a problem document. Exposed for the safety net that converts
+/// responses produced outside handlers.
+pub fn render(
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    request_id: String,
+    errors: Option<Vec<FieldProblem>>,
+) -> HttpResponse {
+    let problem = Problem {
+        problem_type: "about:blank",
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        code,
+        request_id,
+        errors,
+    };
+    HttpResponse::build(status)
+        .content_type(PROBLEM_JSON)
+        .json(problem)
+}
+
+/// Formats an error with every `source()` below it, one per line, so a 500 in
+/// the log says what actually failed.
+#[derive(Debug)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    async fn body(err: ApiError) -> (StatusCode, serde_json::Value, HttpResponse<()>) {
+        let response = err.error_response();
+        let status = response.status();
+        let (head, body) = response.into_parts();
+        let bytes = to_bytes(body).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap(), head)
+    }
+
+    #[actix_web::test]
+    async fn a_500_says_nothing_of_its_cause() {
+        let (status, json, _) = body(ApiError::internal("database password is hunter2")).await;
+        assert_eq!(status, 500);
+        assert_eq!(json["code"], "INTERNAL");
+        assert!(!json.to_string().contains("hunter2"));
+    }
+
+    #[actix_web::test]
+    async fn validation_problems_list_each_field() {
+        let (status, json, head) = body(ApiError::Validation(vec![FieldProblem {
+            field: "email".into(),
+            code: "email".into(),
+            message: "bad".into(),
+        }]))
+        .await;
+        assert_eq!(status, 422);
+        assert_eq!(head.headers().get("content-type").unwrap(), PROBLEM_JSON);
+        assert_eq!(json["type"], "about:blank");
+        assert_eq!(json["title"], "Unprocessable Entity");
+        assert_eq!(json["status"], 422);
+        assert_eq!(json["errors"][0]["field"], "email");
+    }
+
+    #[actix_web::test]
+    async fn unauthenticated_answers_carry_a_bearer_challenge() {
+        let (_, json, head) = body(ApiError::Unauthenticated { token_presented: false }).await;
+        assert_eq!(json["code"], "UNAUTHENTICATED");
+        assert_eq!(head.headers().get("www-authenticate").unwrap(), "Bearer");
+        assert!(json.get("errors").is_none());
+    }
+
+    #[test]
+    fn every_service_error_maps_to_the_contracts_code() {
+        let cases = [
+            (ServiceError::InvalidCredentials, "INVALID_CREDENTIALS", 401),
+            (ServiceError::Taken(UniqueField::Email), "EMAIL_TAKEN", 409),
+            (ServiceError::Taken(UniqueField::Username), "USERNAME_TAKEN", 409),
+            (ServiceError::Unauthenticated(TokenRejection::Reused), "UNAUTHENTICATED", 401),
+            (ServiceError::NotFound, "NOT_FOUND", 404),
+            (ServiceError::internal("x", "y"), "INTERNAL", 500),
+        ];
+        for (err, code, status) in cases {
+            let api = ApiError::from(err);
+            assert_eq!(api.code(), code);
+            assert_eq!(api.status_code().as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn the_error_chain_lists_every_cause() {
+        let err = ApiError::from(ServiceError::internal("Failed to insert user", "disk full"));
+        let text = ErrorChain(&err).to_string();
+        assert!(text.contains("Failed to insert user") && text.contains("disk full"), "{text}");
+    }
+}

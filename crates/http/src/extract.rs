@@ -1,0 +1,132 @@
+//! Extractors: the authenticated caller, validated JSON bodies, and the error
+//! handlers that turn actix's own extractor failures into problem documents.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use serde::de::DeserializeOwned;
+use strata_domain::auth::Principal;
+use validator::Validate;
+
+use crate::AppState;
+use crate::error::{ApiError, FieldProblem};
+use crate::middleware::AuthenticatedUser;
+
+/// The caller, authenticated from `Authorization: Bearer <access token>`.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated(pub Principal);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthenticated { token_presented: false })?;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("AppState is not registered"))?;
+    let principal = state.auth.authenticate(token)?;
+    req.extensions_mut().insert(AuthenticatedUser(principal.user_id));
+    Ok(Authenticated(principal))
+}
+
+/// A JSON body that has been deserialized (unknown fields rejected by the
+/// DTO) and then validated; failures answer 422 listing every field.
+#[derive(Debug)]
+pub struct ValidatedJson<T>(pub T);
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<T>::from_request(req, payload);
+        Box::pin(async move {
+            let body = json.await?.into_inner();
+            body.validate().map_err(validation_problem)?;
+            Ok(Self(body))
+        })
+    }
+}
+
+pub fn validation_problem(errors: validator::ValidationErrors) -> ApiError {
+    let mut problems: Vec<FieldProblem> = errors
+        .field_errors()
+        .into_iter()
+        .flat_map(|(field, errors)| {
+            errors.iter().map(move |e| FieldProblem {
+                field: field.to_string(),
+                code: e.code.to_string(),
+                message: e.message.as_ref().map_or_else(|| e.code.to_string(), ToString::to_string),
+            })
+        })
+        .collect();
+    problems.sort_by(|a, b| a.field.cmp(&b.field));
+    ApiError::Validation(problems)
+}
+
+/// Turns a serde failure into the right status: broken syntax is a malformed
+/// request (400); well-formed JSON of the wrong shape (unknown or missing
+/// fields, wrong types) fails validation (422).
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match err {
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+            "The request body must be application/json.".into(),
+        ),
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ApiError::PayloadTooLarge(format!("The request body exceeds {limit} bytes."))
+        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::Validation(vec![FieldProblem {
+            field: "body".into(),
+            code: "schema".into(),
+            message: e.to_string(),
+        }]),
+        JsonPayloadError::Deserialize(e) => ApiError::Malformed(format!("Invalid JSON: {e}")),
+        other => ApiError::Malformed(other.to_string()),
+    };
+    api.into()
+}
+
+pub fn form_error(err: UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match err {
+        UrlencodedError::ContentType => ApiError::UnsupportedMediaType(
+            "The request body must be application/x-www-form-urlencoded.".into(),
+        ),
+        UrlencodedError::Overflow { limit, .. } => {
+            ApiError::PayloadTooLarge(format!("The request body exceeds {limit} bytes."))
+        }
+        UrlencodedError::Parse(e) => ApiError::Validation(vec![FieldProblem {
+            field: "body".into(),
+            code: "schema".into(),
+            message: e.to_string(),
+        }]),
+        other => ApiError::Malformed(other.to_string()),
+    };
+    api.into()
+}
+
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::Malformed(format!("Invalid query string: {err}")).into()
+}
+
+pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::Malformed(format!("Invalid path parameter: {err}")).into()
+}

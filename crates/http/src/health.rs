@@ -1,0 +1,65 @@
+//! `/health` (liveness) and `/health/ready` (readiness).
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(live).service(ready);
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liveness {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checks {
+    /// `ok` or `failing`.
+    #[schema(example = "ok")]
+    pub database: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadinessResponse {
+    /// `ok`, or `unavailable` when any check fails.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    pub checks: Checks,
+}
+
+/// Liveness: the process answers. Does no I/O.
+#[utoipa::path(tag = "health", responses((status = 200, body = Liveness)))]
+#[get("/health")]
+pub async fn live() -> web::Json<Liveness> {
+    web::Json(Liveness { status: "ok" })
+}
+
+/// Readiness: the database answers. 503 names the failing check.
+#[utoipa::path(
+    tag = "health",
+    responses(
+        (status = 200, body = ReadinessResponse),
+        (status = 503, description = "A dependency is down", body = ReadinessResponse),
+    )
+)]
+#[get("/health/ready")]
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let readiness = state.health.readiness().await;
+    let body = ReadinessResponse {
+        status: if readiness.is_ready() { "ok" } else { "unavailable" },
+        checks: Checks {
+            database: if readiness.database { "ok" } else { "failing" },
+        },
+    };
+    let mut response = if readiness.is_ready() {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    response.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store")).json(body)
+}

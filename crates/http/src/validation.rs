@@ -1,0 +1,50 @@
+//! `validator` custom rules that delegate to the domain's value objects, so a
+//! rule is written once (in `strata-domain`) and enforced at the edge with
+//! per-field error reporting.
+
+use std::borrow::Cow;
+
+use strata_domain::users::{Email, FullName, Password, Username};
+use strata_domain::validation::Violation;
+use validator::ValidationError;
+
+fn to_validator<T>(result: Result<T, Violation>) -> Result<(), ValidationError> {
+    result.map(drop).map_err(|v| {
+        ValidationError::new(v.code).with_message(Cow::Owned(v.message))
+    })
+}
+
+pub fn email(value: &str) -> Result<(), ValidationError> {
+    to_validator(Email::parse(value))
+}
+
+pub fn username(value: &str) -> Result<(), ValidationError> {
+    to_validator(Username::parse(value))
+}
+
+pub fn password(value: &str) -> Result<(), ValidationError> {
+    to_validator(Password::parse(value))
+}
+
+pub fn full_name(value: &str) -> Result<(), ValidationError> {
+    to_validator(FullName::parse(value))
+}
+
+/// For fields that are only checked against stored state (a login password):
+/// bounded so nobody makes the server hash a megabyte.
+pub fn bounded_secret(value: &str) -> Result<(), ValidationError> {
+    if value.is_empty() || value.len() > 1024 {
+        return Err(ValidationError::new("length").with_message(Cow::Borrowed("must be 1 to 1024 bytes")));
+    }
+    Ok(())
+}
+
+/// Deserializes a field that may be absent (`None`), `null` (`Some(None)`)
+/// or a value (`Some(Some(v))`), which PATCH semantics need.
+pub fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
