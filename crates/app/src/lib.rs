@@ -1,1 +1,11 @@
+//! The Strata binary's library half: configuration, wiring, CLI and
+//! telemetry. Nothing else lives here; the end-to-end tests use
+//! [`Application`] exactly as `main` does.
 
+pub mod cli;
+pub mod config;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

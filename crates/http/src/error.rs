@@ -117,7 +117,7 @@ impl ApiError {
                 why.clone()
             }
             Self::Unauthenticated { token_presented: true } => {
-                "The access token is invalid, expired or revoked.".into()
+                "The token is invalid, expired or revoked.".into()
             }
             Self::Unauthenticated { token_presented: false } => {
                 "This endpoint requires a bearer token.".into()

@@ -1,0 +1,143 @@
+//! The `strata` command line.
+
+use std::io::Write as _;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use strata_domain::users::Role;
+use strata_migration::{Migrator, MigratorTrait};
+use strata_service::{AuthService, Registration, ServiceError};
+
+use crate::config::Settings;
+use crate::startup::{self, Application};
+use crate::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about = "Strata REST backend")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply, revert or inspect database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Create an administrator. The password is read from
+    /// STRATA_ADMIN_PASSWORD, or prompted for.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        full_name: Option<String>,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Revert migrations (the last one by default).
+    Down {
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+    /// Drop every table and apply all migrations again. Destroys all data.
+    Fresh,
+}
+
+/// Runs the parsed command.
+///
+/// # Errors
+/// Whatever failed, with context; `main` prints it and exits non-zero.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        let document = strata_http::openapi()
+            .to_pretty_json()
+            .context("Failed to serialize the OpenAPI document")?;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{document}")?;
+        return Ok(());
+    }
+    let settings = Settings::load()?;
+    telemetry::init(&settings.log);
+    match command {
+        Command::Serve => Application::build(settings).await?.run_until_stopped().await?,
+        Command::Migrate { action } => migrate(settings, action).await?,
+        Command::CreateAdmin { email, username, full_name } => {
+            create_admin(settings, &email, &username, full_name.as_deref()).await?;
+        }
+        Command::Openapi => {}
+    }
+    Ok(())
+}
+
+async fn migrate(mut settings: Settings, action: MigrateAction) -> anyhow::Result<()> {
+    settings.database.auto_migrate = false;
+    let db = startup::database(&settings).await?;
+    let mut out = std::io::stdout().lock();
+    match action {
+        MigrateAction::Up => {
+            Migrator::up(&db, None).await.context("Failed to apply migrations")?;
+            writeln!(out, "migrations applied")?;
+        }
+        MigrateAction::Down { steps } => {
+            Migrator::down(&db, Some(steps)).await.context("Failed to revert migrations")?;
+            writeln!(out, "reverted {steps} migration(s)")?;
+        }
+        MigrateAction::Fresh => {
+            Migrator::fresh(&db).await.context("Failed to recreate the schema")?;
+            writeln!(out, "schema recreated")?;
+        }
+        MigrateAction::Status => {
+            for migration in Migrator::get_migration_with_status(&db).await? {
+                writeln!(out, "{:<10} {}", format!("{:?}", migration.status()), migration.name())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn create_admin(
+    settings: Settings,
+    email: &str,
+    username: &str,
+    full_name: Option<&str>,
+) -> anyhow::Result<()> {
+    let password = match std::env::var("STRATA_ADMIN_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            let first = rpassword::prompt_password("Password: ").context("Failed to read the password")?;
+            let again = rpassword::prompt_password("Repeat password: ").context("Failed to read the password")?;
+            if first != again {
+                bail!("the passwords do not match");
+            }
+            first
+        }
+    };
+    let registration = Registration::parse(email, username, &password, full_name).map_err(|errors| {
+        let reasons: Vec<String> = errors.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+        anyhow::anyhow!("invalid administrator: {}", reasons.join("; "))
+    })?;
+    let db = startup::database(&settings).await?;
+    let services = startup::services(&settings, db).await?;
+    let user = match services.auth.create_account(registration, Role::Admin).await {
+        Ok(user) => user,
+        Err(ServiceError::Taken(field)) => bail!("that {field:?} is already registered"),
+        Err(err) => return Err(err).context("Failed to create the administrator"),
+    };
+    writeln!(std::io::stdout().lock(), "created administrator {} ({})", user.username.as_str(), user.id)?;
+    Ok(())
+}

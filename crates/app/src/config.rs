@@ -1,0 +1,230 @@
+//! Layered configuration: embedded defaults, `config/default.toml`,
+//! `config/{APP_ENV}.toml`, `APP__SECTION__KEY` variables, then the
+//! conventional `DATABASE_URL`, `PORT` and `JWT_SECRET`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+/// The defaults, compiled in so the binary runs from any directory.
+const DEFAULTS: &str = include_str!("../../../config/default.toml");
+/// The development secret shipped in `config/development.toml`; refused in production.
+const DEV_SECRET: &str = "dev-only-insecure-jwt-secret-do-not-use-in-production";
+const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// The environment name (`APP_ENV`), not read from files.
+    #[serde(skip)]
+    pub environment: String,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub body_limit_bytes: usize,
+    pub shutdown_timeout_secs: u64,
+    pub hsts_max_age_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub auto_migrate: bool,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct AuthSettings {
+    pub jwt_secret: Option<String>,
+    pub issuer: String,
+    pub audience: String,
+    pub bcrypt_cost: u32,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+    pub revocation_poll_secs: u64,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("access_ttl_secs", &self.access_ttl_secs)
+            .field("refresh_ttl_secs", &self.refresh_ttl_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `strata=debug,sqlx=warn`;
+    /// `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Settings {
+    /// Loads the settings for `APP_ENV` from `APP_CONFIG_DIR` (default
+    /// `config/`) and the process environment.
+    ///
+    /// # Errors
+    /// Unreadable or ill-typed configuration, or a missing/weak JWT secret.
+    pub fn load() -> anyhow::Result<Self> {
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        let environment = vars.get("APP_ENV").cloned().unwrap_or_else(|| "development".to_owned());
+        let dir = vars.get("APP_CONFIG_DIR").map_or_else(|| PathBuf::from("config"), PathBuf::from);
+        Self::load_from(&dir, &environment, &vars)
+    }
+
+    /// Loads from `dir` for `environment` with `vars` standing in for the
+    /// process environment (so tests need not mutate it).
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn load_from(dir: &Path, environment: &str, vars: &HashMap<String, String>) -> anyhow::Result<Self> {
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .add_source(File::from(dir.join("default.toml")).required(false))
+            .add_source(File::from(dir.join(format!("{environment}.toml"))).required(false))
+            .add_source(
+                Environment::with_prefix("APP")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(vars.clone())),
+            );
+        // The conventional names yield to an explicit APP__ variable.
+        for (conventional, key, app_var) in [
+            ("DATABASE_URL", "database.url", "APP__DATABASE__URL"),
+            ("PORT", "server.port", "APP__SERVER__PORT"),
+            ("JWT_SECRET", "auth.jwt_secret", "APP__AUTH__JWT_SECRET"),
+        ] {
+            if !vars.contains_key(app_var) {
+                builder = builder.set_override_option(key, vars.get(conventional).cloned())?;
+            }
+        }
+        let mut settings: Self = builder
+            .build()
+            .context("Failed to read configuration")?
+            .try_deserialize()
+            .context("Invalid configuration")?;
+        settings.environment = environment.to_owned();
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == "production"
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        match self.auth.jwt_secret.as_deref() {
+            None | Some("") => bail!(
+                "no JWT secret is configured for the '{}' environment: set JWT_SECRET (or \
+                 APP__AUTH__JWT_SECRET) to at least {MIN_SECRET_BYTES} random bytes, e.g. \
+                 `openssl rand -base64 48`",
+                self.environment
+            ),
+            Some(secret) if secret.len() < MIN_SECRET_BYTES => bail!(
+                "the JWT secret is {} bytes long; it must be at least {MIN_SECRET_BYTES}: set \
+                 JWT_SECRET to a longer random value, e.g. `openssl rand -base64 48`",
+                secret.len()
+            ),
+            Some(DEV_SECRET) if self.is_production() => bail!(
+                "the development JWT secret cannot be used in production: set JWT_SECRET to \
+                 your own random value, e.g. `openssl rand -base64 48`"
+            ),
+            Some(_) => {}
+        }
+        if !(4..=31).contains(&self.auth.bcrypt_cost) {
+            bail!("auth.bcrypt_cost must be between 4 and 31, not {}", self.auth.bcrypt_cost);
+        }
+        if self.database.max_connections == 0 {
+            bail!("database.max_connections must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The secret, present after validation.
+    pub fn jwt_secret(&self) -> &[u8] {
+        self.auth.jwt_secret.as_deref().unwrap_or_default().as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
+    }
+
+    fn load(environment: &str, vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        Settings::load_from(&config_dir(), environment, &vars)
+    }
+
+    #[test]
+    fn development_defaults_serve_sqlite_on_localhost_8080() {
+        let s = load("development", &[]).unwrap();
+        assert_eq!(s.server.host, "127.0.0.1");
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.database.url, "sqlite://data/strata.db?mode=rwc");
+        assert_eq!(s.database.max_connections, 10);
+        assert!(s.database.auto_migrate);
+        assert_eq!(s.auth.bcrypt_cost, 12);
+        assert_eq!((s.auth.access_ttl_secs, s.auth.refresh_ttl_secs), (900, 2_592_000));
+        assert_eq!(s.log.format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn the_test_environment_uses_the_minimum_bcrypt_cost() {
+        assert_eq!(load("test", &[]).unwrap().auth.bcrypt_cost, 4);
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_secret_and_says_what_to_set() {
+        let err = load("production", &[]).unwrap_err().to_string();
+        assert!(err.contains("JWT_SECRET"), "{err}");
+        let err = load("production", &[("JWT_SECRET", "short")]).unwrap_err().to_string();
+        assert!(err.contains("at least 32"), "{err}");
+        let err = load("production", &[("JWT_SECRET", DEV_SECRET)]).unwrap_err().to_string();
+        assert!(err.contains("development JWT secret"), "{err}");
+    }
+
+    #[test]
+    fn production_turns_off_auto_migration_and_logs_json() {
+        let s = load("production", &[("JWT_SECRET", &"k".repeat(48))]).unwrap();
+        assert!(!s.database.auto_migrate);
+        assert_eq!(s.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn conventional_variables_are_honoured_and_app_variables_win() {
+        let s = load("development", &[("DATABASE_URL", "sqlite::memory:"), ("PORT", "9000")]).unwrap();
+        assert_eq!(s.database.url, "sqlite::memory:");
+        assert_eq!(s.server.port, 9000);
+        let s = load("development", &[("PORT", "9000"), ("APP__SERVER__PORT", "9100")]).unwrap();
+        assert_eq!(s.server.port, 9100);
+        let s = load("development", &[("APP__DATABASE__MAX_CONNECTIONS", "3"), ("APP__AUTH__BCRYPT_COST", "5")]).unwrap();
+        assert_eq!((s.database.max_connections, s.auth.bcrypt_cost), (3, 5));
+    }
+}

@@ -1,0 +1,174 @@
+//! The composition root: builds the database, repositories, services and the
+//! HTTP server from [`Settings`]. The binary and the end-to-end tests both
+//! start Strata through [`Application::build`].
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpServer;
+use actix_web::dev::{Server, ServerHandle};
+use anyhow::Context;
+use strata_domain::auth::SessionRepository;
+use strata_domain::users::UserRepository;
+use strata_http::{AppState, EdgeConfig, HttpSettings};
+use strata_migration::{Migrator, MigratorTrait};
+use strata_repository::{
+    DatabaseConnection, SeaHealthRepository, SeaSessionRepository, SeaUserRepository,
+};
+use strata_service::revocation::Revoker;
+use strata_service::{
+    AuthConfig, AuthServiceImpl, HealthServiceImpl, PasswordHasher, RevocationList, TokenCodec,
+    UserServiceImpl,
+};
+use tokio::task::JoinHandle;
+
+use crate::config::Settings;
+
+/// How often expired sessions, tokens and revocations are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Opens the database and applies pending migrations when configured.
+///
+/// # Errors
+/// Connection or migration failures, with the URL's scheme in the context.
+pub async fn database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let db = strata_repository::connect(&settings.database.url, settings.database.max_connections)
+        .await
+        .with_context(|| format!("Failed to connect to the database ({})", scheme(&settings.database.url)))?;
+    if settings.database.auto_migrate {
+        Migrator::up(&db, None).await.context("Failed to apply migrations")?;
+    }
+    Ok(db)
+}
+
+/// The URL without credentials, for messages.
+fn scheme(url: &str) -> &str {
+    url.split_once(':').map_or(url, |(scheme, _)| scheme)
+}
+
+/// The wired services, before an HTTP server is put in front of them.
+pub struct Services {
+    pub state: AppState,
+    pub auth: Arc<AuthServiceImpl>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub revocations: RevocationList,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
+
+/// Builds every service over `db` and loads the revocations in force.
+///
+/// # Errors
+/// Failure to read the revocations table.
+pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<Services> {
+    let users: Arc<dyn UserRepository> = Arc::new(SeaUserRepository::new(db.clone()));
+    let sessions: Arc<dyn SessionRepository> = Arc::new(SeaSessionRepository::new(db.clone()));
+    let auth_settings = &settings.auth;
+    let tokens = Arc::new(TokenCodec::new(
+        settings.jwt_secret(),
+        &auth_settings.issuer,
+        &auth_settings.audience,
+        auth_settings.access_ttl_secs,
+    ));
+    let hasher = PasswordHasher::new(auth_settings.bcrypt_cost);
+    let revocations = RevocationList::new();
+    // Revocations must be in memory before the first request is served, or a
+    // token revoked before a restart would work again until the first poll.
+    revocations
+        .sync(sessions.as_ref(), chrono::Utc::now())
+        .await
+        .context("Failed to load revocations")?;
+    let revoker = Revoker::new(sessions.clone(), revocations.clone(), auth_settings.access_ttl_secs);
+    let auth = Arc::new(AuthServiceImpl::new(
+        users.clone(),
+        sessions.clone(),
+        tokens,
+        hasher.clone(),
+        revoker.clone(),
+        AuthConfig {
+            access_ttl_secs: auth_settings.access_ttl_secs,
+            refresh_ttl_secs: auth_settings.refresh_ttl_secs,
+        },
+    ));
+    let state = AppState {
+        auth: auth.clone(),
+        users: Arc::new(UserServiceImpl::new(users, hasher, revoker)),
+        health: Arc::new(HealthServiceImpl::new(Arc::new(SeaHealthRepository::new(db)))),
+    };
+    Ok(Services { state, auth, sessions, revocations })
+}
+
+/// A bound, not yet running, Strata server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    maintenance: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Connects, migrates (when configured), wires and binds. Port 0 binds a
+    /// free port; see [`Application::port`].
+    ///
+    /// # Errors
+    /// Database, migration or bind failures.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = database(&settings).await?;
+        let services = services(&settings, db).await?;
+        let maintenance = services.revocations.spawn_maintenance(
+            services.sessions.clone(),
+            Duration::from_secs(settings.auth.revocation_poll_secs.max(1)),
+            PURGE_EVERY,
+        );
+
+        let address = (settings.server.host.as_str(), settings.server.port);
+        let listener = TcpListener::bind(address)
+            .with_context(|| format!("Failed to bind {}:{}", address.0, address.1))?;
+        let port = listener.local_addr()?.port();
+        let http = HttpSettings {
+            body_limit: settings.server.body_limit_bytes,
+            edge: EdgeConfig::new(
+                (settings.server.hsts_max_age_secs > 0).then_some(settings.server.hsts_max_age_secs),
+            ),
+        };
+        let state = services.state;
+        let mut server = HttpServer::new(move || strata_http::app(state.clone(), http.clone()))
+            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.listen(listener)?.run();
+        tracing::info!(port, environment = %settings.environment, "Strata is listening");
+        Ok(Self { port, server, maintenance })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully (what SIGTERM does).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or [`ServerHandle::stop`]); in-flight
+    /// requests get `server.shutdown_timeout_secs` to finish.
+    ///
+    /// # Errors
+    /// I/O errors of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.maintenance.abort();
+        result
+    }
+}
