@@ -64,7 +64,7 @@ pub enum MigrateAction {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Openapi = command {
-        let document = strata_http::openapi()
+        let document = openapi_document()
             .to_pretty_json()
             .context("Failed to serialize the OpenAPI document")?;
         let mut stdout = std::io::stdout().lock();
@@ -82,6 +82,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Openapi => {}
     }
     Ok(())
+}
+
+/// The document `strata openapi` prints and the server serves.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    strata_http::openapi()
 }
 
 async fn migrate(mut settings: Settings, action: MigrateAction) -> anyhow::Result<()> {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpServer;
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::Server;
+pub use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use strata_domain::auth::SessionRepository;
 use strata_domain::users::UserRepository;
