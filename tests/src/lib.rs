@@ -5,7 +5,11 @@
 //! Every test runs once on SQLite and, when `TEST_POSTGRES_URL` is set, once
 //! more on PostgreSQL in a database of its own. An unreachable
 //! `TEST_POSTGRES_URL` fails the test rather than skipping it.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_debug_implementations)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_debug_implementations
+)]
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -46,8 +50,14 @@ impl TestDatabase {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("strata.db").display());
-                Self { url, _dir: Some(dir) }
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("strata.db").display()
+                );
+                Self {
+                    url,
+                    _dir: Some(dir),
+                }
             }
             Backend::Postgres(admin_url) => {
                 let name = format!("strata_e2e_{}", uuid::Uuid::new_v4().simple());
@@ -59,7 +69,10 @@ impl TestDatabase {
                     .await
                     .expect("CREATE DATABASE failed (the role needs CREATEDB)");
                 admin.close().await.ok();
-                Self { url: replace_database(admin_url, &name), _dir: None }
+                Self {
+                    url: replace_database(admin_url, &name),
+                    _dir: None,
+                }
             }
         }
     }
@@ -67,7 +80,9 @@ impl TestDatabase {
 
 /// Points a PostgreSQL URL at another database, keeping any query string.
 fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
     match query {
         Some(q) => format!("{root}/{name}?{q}"),
@@ -119,11 +134,18 @@ impl TestApp {
     /// Starts a server on an existing database (used to restart).
     pub async fn spawn_on(database: TestDatabase) -> Self {
         init_logs();
-        let app = Application::build(settings(&database.url, &[])).await.unwrap();
+        let app = Application::build(settings(&database.url, &[]))
+            .await
+            .unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
-        Self { address, client: Client::new(), database, handle }
+        Self {
+            address,
+            client: Client::new(),
+            database,
+            handle,
+        }
     }
 
     /// Stops the server and starts a new one on the same database.
@@ -153,12 +175,17 @@ impl TestApp {
     }
 
     pub async fn register(&self, user: &TestUser) -> Response {
-        self.post_json("/api/v1/auth/register", &user.registration(), None).await
+        self.post_json("/api/v1/auth/register", &user.registration(), None)
+            .await
     }
 
     pub async fn login(&self, login: &str, password: &str) -> Response {
-        self.post_json("/api/v1/auth/login", &json!({"username": login, "password": password}), None)
-            .await
+        self.post_json(
+            "/api/v1/auth/login",
+            &json!({"username": login, "password": password}),
+            None,
+        )
+        .await
     }
 
     /// Registers `user` and returns the token pair from the answer.
@@ -169,7 +196,12 @@ impl TestApp {
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Response {
-        self.post_json("/api/v1/auth/refresh", &json!({"refresh_token": refresh_token}), None).await
+        self.post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": refresh_token}),
+            None,
+        )
+        .await
     }
 }
 
@@ -229,7 +261,10 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
         response.headers()["content-type"],
         "application/problem+json"
     );
-    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status);

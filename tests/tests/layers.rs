@@ -1,5 +1,6 @@
 //! The dependency rule of DESIGN.md section 1, checked from `cargo metadata`
 //! so that a forbidden import fails CI rather than a review.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -11,23 +12,66 @@ fn forbidden() -> BTreeMap<&'static str, &'static [&'static str]> {
     BTreeMap::from([
         (
             "strata-domain",
-            &["actix-web", "sea-orm", "sqlx", "tokio", "serde", "strata-repository", "strata-service", "strata-http"][..],
+            &[
+                "actix-web",
+                "sea-orm",
+                "sqlx",
+                "tokio",
+                "serde",
+                "strata-repository",
+                "strata-service",
+                "strata-http",
+            ][..],
         ),
-        ("strata-service", &["actix-web", "sea-orm", "sqlx", "strata-repository", "strata-http", "strata-migration"][..]),
-        ("strata-http", &["sea-orm", "sqlx", "strata-repository", "strata-migration"][..]),
-        ("strata-repository", &["actix-web", "strata-service", "strata-http"][..]),
-        ("strata-migration", &["actix-web", "strata-service", "strata-http", "strata-repository"][..]),
+        (
+            "strata-service",
+            &[
+                "actix-web",
+                "sea-orm",
+                "sqlx",
+                "strata-repository",
+                "strata-http",
+                "strata-migration",
+            ][..],
+        ),
+        (
+            "strata-http",
+            &["sea-orm", "sqlx", "strata-repository", "strata-migration"][..],
+        ),
+        (
+            "strata-repository",
+            &["actix-web", "strata-service", "strata-http"][..],
+        ),
+        (
+            "strata-migration",
+            &[
+                "actix-web",
+                "strata-service",
+                "strata-http",
+                "strata-repository",
+            ][..],
+        ),
     ])
 }
 
 fn metadata() -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -37,7 +81,9 @@ fn violations(meta: &Value) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     for package in meta["packages"].as_array().unwrap() {
         let name = package["name"].as_str().unwrap();
-        let Some(banned) = rules.get(name) else { continue };
+        let Some(banned) = rules.get(name) else {
+            continue;
+        };
         for dep in package["dependencies"].as_array().unwrap() {
             let is_dev = dep["kind"].as_str() == Some("dev");
             let dep_name = dep["name"].as_str().unwrap();
@@ -52,12 +98,23 @@ fn violations(meta: &Value) -> BTreeSet<String> {
 #[test]
 fn every_crate_respects_the_dependency_rule() {
     let meta = metadata();
-    let names: BTreeSet<&str> = meta["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: BTreeSet<&str> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     for layer in forbidden().keys() {
-        assert!(names.contains(layer), "{layer} is missing from the workspace");
+        assert!(
+            names.contains(layer),
+            "{layer} is missing from the workspace"
+        );
     }
     let found = violations(&meta);
-    assert!(found.is_empty(), "layer rule broken (DESIGN.md section 1): {found:?}");
+    assert!(
+        found.is_empty(),
+        "layer rule broken (DESIGN.md section 1): {found:?}"
+    );
 }
 
 #[test]
@@ -69,6 +126,12 @@ fn the_check_catches_http_depending_on_sea_orm() {
         .iter_mut()
         .find(|p| p["name"] == "strata-http")
         .unwrap();
-    http["dependencies"].as_array_mut().unwrap().push(serde_json::json!({"name": "sea-orm", "kind": null}));
-    assert_eq!(violations(&meta), BTreeSet::from(["strata-http depends on sea-orm".to_owned()]));
+    http["dependencies"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "sea-orm", "kind": null}));
+    assert_eq!(
+        violations(&meta),
+        BTreeSet::from(["strata-http depends on sea-orm".to_owned()])
+    );
 }

@@ -1,4 +1,5 @@
 //! Health, docs and the OpenAPI document over real HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 use strata_tests::for_each_backend;
@@ -9,9 +10,15 @@ async fn liveness_and_readiness_answer_ok_with_a_live_database() {
         let response = app.get("/health", None).await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["x-content-type-options"], "nosniff");
-        assert_eq!(response.json::<Value>().await.unwrap(), serde_json::json!({"status": "ok"}));
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            serde_json::json!({"status": "ok"})
+        );
         let ready: Value = app.get("/health/ready", None).await.json().await.unwrap();
-        assert_eq!(ready, serde_json::json!({"status": "ok", "checks": {"database": "ok"}}));
+        assert_eq!(
+            ready,
+            serde_json::json!({"status": "ok", "checks": {"database": "ok"}})
+        );
     })
     .await;
 }
@@ -24,10 +31,19 @@ async fn the_served_document_and_swagger_ui_work_offline() {
         assert_eq!(doc, serde_json::to_value(strata_http_document()).unwrap());
         let html = app.get("/docs/", None).await.text().await.unwrap();
         assert!(html.contains("swagger-ui"), "{html}");
-        let initializer = app.get("/docs/swagger-initializer.js", None).await.text().await.unwrap();
+        let initializer = app
+            .get("/docs/swagger-initializer.js", None)
+            .await
+            .text()
+            .await
+            .unwrap();
         assert!(initializer.contains("/openapi.json"), "{initializer}");
         for asset in ["swagger-ui-bundle.js", "swagger-ui.css"] {
-            assert_eq!(app.get(&format!("/docs/{asset}"), None).await.status(), 200, "{asset}");
+            assert_eq!(
+                app.get(&format!("/docs/{asset}"), None).await.status(),
+                200,
+                "{asset}"
+            );
         }
     })
     .await;

@@ -74,9 +74,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load()?;
     telemetry::init(&settings.log);
     match command {
-        Command::Serve => Application::build(settings).await?.run_until_stopped().await?,
+        Command::Serve => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await?
+        }
         Command::Migrate { action } => migrate(settings, action).await?,
-        Command::CreateAdmin { email, username, full_name } => {
+        Command::CreateAdmin {
+            email,
+            username,
+            full_name,
+        } => {
             create_admin(settings, &email, &username, full_name.as_deref()).await?;
         }
         Command::Openapi => {}
@@ -95,20 +104,31 @@ async fn migrate(mut settings: Settings, action: MigrateAction) -> anyhow::Resul
     let mut out = std::io::stdout().lock();
     match action {
         MigrateAction::Up => {
-            Migrator::up(&db, None).await.context("Failed to apply migrations")?;
+            Migrator::up(&db, None)
+                .await
+                .context("Failed to apply migrations")?;
             writeln!(out, "migrations applied")?;
         }
         MigrateAction::Down { steps } => {
-            Migrator::down(&db, Some(steps)).await.context("Failed to revert migrations")?;
+            Migrator::down(&db, Some(steps))
+                .await
+                .context("Failed to revert migrations")?;
             writeln!(out, "reverted {steps} migration(s)")?;
         }
         MigrateAction::Fresh => {
-            Migrator::fresh(&db).await.context("Failed to recreate the schema")?;
+            Migrator::fresh(&db)
+                .await
+                .context("Failed to recreate the schema")?;
             writeln!(out, "schema recreated")?;
         }
         MigrateAction::Status => {
             for migration in Migrator::get_migration_with_status(&db).await? {
-                writeln!(out, "{:<10} {}", format!("{:?}", migration.status()), migration.name())?;
+                writeln!(
+                    out,
+                    "{:<10} {}",
+                    format!("{:?}", migration.status()),
+                    migration.name()
+                )?;
             }
         }
     }
@@ -124,25 +144,41 @@ async fn create_admin(
     let password = match std::env::var("STRATA_ADMIN_PASSWORD") {
         Ok(password) => password,
         Err(_) => {
-            let first = rpassword::prompt_password("Password: ").context("Failed to read the password")?;
-            let again = rpassword::prompt_password("Repeat password: ").context("Failed to read the password")?;
+            let first =
+                rpassword::prompt_password("Password: ").context("Failed to read the password")?;
+            let again = rpassword::prompt_password("Repeat password: ")
+                .context("Failed to read the password")?;
             if first != again {
                 bail!("the passwords do not match");
             }
             first
         }
     };
-    let registration = Registration::parse(email, username, &password, full_name).map_err(|errors| {
-        let reasons: Vec<String> = errors.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
-        anyhow::anyhow!("invalid administrator: {}", reasons.join("; "))
-    })?;
+    let registration =
+        Registration::parse(email, username, &password, full_name).map_err(|errors| {
+            let reasons: Vec<String> = errors
+                .0
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            anyhow::anyhow!("invalid administrator: {}", reasons.join("; "))
+        })?;
     let db = startup::database(&settings).await?;
     let services = startup::services(&settings, db).await?;
-    let user = match services.auth.create_account(registration, Role::Admin).await {
+    let user = match services
+        .auth
+        .create_account(registration, Role::Admin)
+        .await
+    {
         Ok(user) => user,
         Err(ServiceError::Taken(field)) => bail!("that {field:?} is already registered"),
         Err(err) => return Err(err).context("Failed to create the administrator"),
     };
-    writeln!(std::io::stdout().lock(), "created administrator {} ({})", user.username.as_str(), user.id)?;
+    writeln!(
+        std::io::stdout().lock(),
+        "created administrator {} ({})",
+        user.username.as_str(),
+        user.id
+    )?;
     Ok(())
 }

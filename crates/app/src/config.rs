@@ -57,7 +57,10 @@ pub struct AuthSettings {
 impl std::fmt::Debug for AuthSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthSettings")
-            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("bcrypt_cost", &self.bcrypt_cost)
@@ -90,8 +93,13 @@ impl Settings {
     /// Unreadable or ill-typed configuration, or a missing/weak JWT secret.
     pub fn load() -> anyhow::Result<Self> {
         let vars: HashMap<String, String> = std::env::vars().collect();
-        let environment = vars.get("APP_ENV").cloned().unwrap_or_else(|| "development".to_owned());
-        let dir = vars.get("APP_CONFIG_DIR").map_or_else(|| PathBuf::from("config"), PathBuf::from);
+        let environment = vars
+            .get("APP_ENV")
+            .cloned()
+            .unwrap_or_else(|| "development".to_owned());
+        let dir = vars
+            .get("APP_CONFIG_DIR")
+            .map_or_else(|| PathBuf::from("config"), PathBuf::from);
         Self::load_from(&dir, &environment, &vars)
     }
 
@@ -100,7 +108,11 @@ impl Settings {
     ///
     /// # Errors
     /// As [`Settings::load`].
-    pub fn load_from(dir: &Path, environment: &str, vars: &HashMap<String, String>) -> anyhow::Result<Self> {
+    pub fn load_from(
+        dir: &Path,
+        environment: &str,
+        vars: &HashMap<String, String>,
+    ) -> anyhow::Result<Self> {
         let mut builder = Config::builder()
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
             .add_source(File::from(dir.join("default.toml")).required(false))
@@ -155,7 +167,10 @@ impl Settings {
             Some(_) => {}
         }
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
-            bail!("auth.bcrypt_cost must be between 4 and 31, not {}", self.auth.bcrypt_cost);
+            bail!(
+                "auth.bcrypt_cost must be between 4 and 31, not {}",
+                self.auth.bcrypt_cost
+            );
         }
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
@@ -165,7 +180,11 @@ impl Settings {
 
     /// The secret, present after validation.
     pub fn jwt_secret(&self) -> &[u8] {
-        self.auth.jwt_secret.as_deref().unwrap_or_default().as_bytes()
+        self.auth
+            .jwt_secret
+            .as_deref()
+            .unwrap_or_default()
+            .as_bytes()
     }
 }
 
@@ -178,7 +197,10 @@ mod tests {
     }
 
     fn load(environment: &str, vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
-        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         Settings::load_from(&config_dir(), environment, &vars)
     }
 
@@ -191,7 +213,10 @@ mod tests {
         assert_eq!(s.database.max_connections, 10);
         assert!(s.database.auto_migrate);
         assert_eq!(s.auth.bcrypt_cost, 12);
-        assert_eq!((s.auth.access_ttl_secs, s.auth.refresh_ttl_secs), (900, 2_592_000));
+        assert_eq!(
+            (s.auth.access_ttl_secs, s.auth.refresh_ttl_secs),
+            (900, 2_592_000)
+        );
         assert_eq!(s.log.format, LogFormat::Pretty);
     }
 
@@ -204,9 +229,13 @@ mod tests {
     fn production_refuses_to_start_without_a_secret_and_says_what_to_set() {
         let err = load("production", &[]).unwrap_err().to_string();
         assert!(err.contains("JWT_SECRET"), "{err}");
-        let err = load("production", &[("JWT_SECRET", "short")]).unwrap_err().to_string();
+        let err = load("production", &[("JWT_SECRET", "short")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("at least 32"), "{err}");
-        let err = load("production", &[("JWT_SECRET", DEV_SECRET)]).unwrap_err().to_string();
+        let err = load("production", &[("JWT_SECRET", DEV_SECRET)])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("development JWT secret"), "{err}");
     }
 
@@ -219,12 +248,27 @@ mod tests {
 
     #[test]
     fn conventional_variables_are_honoured_and_app_variables_win() {
-        let s = load("development", &[("DATABASE_URL", "sqlite::memory:"), ("PORT", "9000")]).unwrap();
+        let s = load(
+            "development",
+            &[("DATABASE_URL", "sqlite::memory:"), ("PORT", "9000")],
+        )
+        .unwrap();
         assert_eq!(s.database.url, "sqlite::memory:");
         assert_eq!(s.server.port, 9000);
-        let s = load("development", &[("PORT", "9000"), ("APP__SERVER__PORT", "9100")]).unwrap();
+        let s = load(
+            "development",
+            &[("PORT", "9000"), ("APP__SERVER__PORT", "9100")],
+        )
+        .unwrap();
         assert_eq!(s.server.port, 9100);
-        let s = load("development", &[("APP__DATABASE__MAX_CONNECTIONS", "3"), ("APP__AUTH__BCRYPT_COST", "5")]).unwrap();
+        let s = load(
+            "development",
+            &[
+                ("APP__DATABASE__MAX_CONNECTIONS", "3"),
+                ("APP__AUTH__BCRYPT_COST", "5"),
+            ],
+        )
+        .unwrap();
         assert_eq!((s.database.max_connections, s.auth.bcrypt_cost), (3, 5));
     }
 }

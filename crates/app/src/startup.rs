@@ -36,9 +36,16 @@ const PURGE_EVERY: Duration = Duration::from_secs(3600);
 pub async fn database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let db = strata_repository::connect(&settings.database.url, settings.database.max_connections)
         .await
-        .with_context(|| format!("Failed to connect to the database ({})", scheme(&settings.database.url)))?;
+        .with_context(|| {
+            format!(
+                "Failed to connect to the database ({})",
+                scheme(&settings.database.url)
+            )
+        })?;
     if settings.database.auto_migrate {
-        Migrator::up(&db, None).await.context("Failed to apply migrations")?;
+        Migrator::up(&db, None)
+            .await
+            .context("Failed to apply migrations")?;
     }
     Ok(db)
 }
@@ -84,7 +91,11 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         .sync(sessions.as_ref(), chrono::Utc::now())
         .await
         .context("Failed to load revocations")?;
-    let revoker = Revoker::new(sessions.clone(), revocations.clone(), auth_settings.access_ttl_secs);
+    let revoker = Revoker::new(
+        sessions.clone(),
+        revocations.clone(),
+        auth_settings.access_ttl_secs,
+    );
     let auth = Arc::new(AuthServiceImpl::new(
         users.clone(),
         sessions.clone(),
@@ -99,9 +110,16 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
     let state = AppState {
         auth: auth.clone(),
         users: Arc::new(UserServiceImpl::new(users, hasher, revoker)),
-        health: Arc::new(HealthServiceImpl::new(Arc::new(SeaHealthRepository::new(db)))),
+        health: Arc::new(HealthServiceImpl::new(Arc::new(SeaHealthRepository::new(
+            db,
+        )))),
     };
-    Ok(Services { state, auth, sessions, revocations })
+    Ok(Services {
+        state,
+        auth,
+        sessions,
+        revocations,
+    })
 }
 
 /// A bound, not yet running, Strata server.
@@ -113,7 +131,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -139,7 +159,8 @@ impl Application {
         let http = HttpSettings {
             body_limit: settings.server.body_limit_bytes,
             edge: EdgeConfig::new(
-                (settings.server.hsts_max_age_secs > 0).then_some(settings.server.hsts_max_age_secs),
+                (settings.server.hsts_max_age_secs > 0)
+                    .then_some(settings.server.hsts_max_age_secs),
             ),
         };
         let state = services.state;
@@ -150,7 +171,11 @@ impl Application {
         }
         let server = server.listen(listener)?.run();
         tracing::info!(port, environment = %settings.environment, "Strata is listening");
-        Ok(Self { port, server, maintenance })
+        Ok(Self {
+            port,
+            server,
+            maintenance,
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -1,4 +1,5 @@
 //! The `strata` binary as an operator runs it: a real process, real signals.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::zombie_processes)]
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -10,7 +11,11 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_strata");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn command(db: &Path, port: u16) -> Command {
@@ -18,8 +23,14 @@ fn command(db: &Path, port: u16) -> Command {
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("APP_ENV", "test")
-        .env("APP_CONFIG_DIR", Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config"))
-        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", db.display()))
+        .env(
+            "APP_CONFIG_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config"),
+        )
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", db.display()),
+        )
         .env("PORT", port.to_string())
         .env("APP__SERVER__WORKERS", "1");
     cmd
@@ -33,7 +44,11 @@ struct Server {
 impl Server {
     fn start(db: &Path) -> Self {
         let port = free_port();
-        let child = command(db, port).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let child = command(db, port)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
@@ -60,7 +75,11 @@ impl Drop for Server {
 
 /// A minimal blocking HTTP client (curl), to keep this test free of an async runtime.
 fn curl(args: &[&str]) -> Option<(u16, String)> {
-    let out = Command::new("curl").args(["-s", "-w", "\n%{http_code}"]).args(args).output().ok()?;
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, status) = text.rsplit_once('\n')?;
     Some((status.trim().parse().ok()?, body.to_owned()))
@@ -84,7 +103,9 @@ fn post(url: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
 }
 
 fn bearer_get(url: &str, token: &str) -> u16 {
-    curl(&["-H", &format!("authorization: Bearer {token}"), url]).unwrap().0
+    curl(&["-H", &format!("authorization: Bearer {token}"), url])
+        .unwrap()
+        .0
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -97,10 +118,18 @@ fn a_sigkill_right_after_a_201_loses_nothing_and_revocations_stay() {
     let db = dir.path().join("strata.db");
     let server = Server::start(&db);
     let user = json!({"email": "kill@example.com", "username": "killme", "password": "Secret123"});
-    let (status, body) = post(&format!("{}/api/v1/auth/register", server.base), &user, None);
+    let (status, body) = post(
+        &format!("{}/api/v1/auth/register", server.base),
+        &user,
+        None,
+    );
     assert_eq!(status, 201);
     let revoked = body["access_token"].as_str().unwrap().to_owned();
-    let (status, _) = post(&format!("{}/api/v1/auth/logout", server.base), &json!({}), Some(&revoked));
+    let (status, _) = post(
+        &format!("{}/api/v1/auth/logout", server.base),
+        &json!({}),
+        Some(&revoked),
+    );
     assert_eq!(status, 204);
     let (status, _) = post(
         &format!("{}/api/v1/auth/register", server.base),
@@ -111,10 +140,24 @@ fn a_sigkill_right_after_a_201_loses_nothing_and_revocations_stay() {
     server.sigkill();
 
     let server = Server::start(&db);
-    let login = |name: &str| post(&format!("{}/api/v1/auth/login", server.base), &json!({"username": name, "password": "Secret123"}), None).0;
+    let login = |name: &str| {
+        post(
+            &format!("{}/api/v1/auth/login", server.base),
+            &json!({"username": name, "password": "Secret123"}),
+            None,
+        )
+        .0
+    };
     assert_eq!(login("killme"), 200);
-    assert_eq!(login("lastone"), 200, "the write acknowledged just before SIGKILL survived");
-    assert_eq!(bearer_get(&format!("{}/api/v1/users/me", server.base), &revoked), 401);
+    assert_eq!(
+        login("lastone"),
+        200,
+        "the write acknowledged just before SIGKILL survived"
+    );
+    assert_eq!(
+        bearer_get(&format!("{}/api/v1/users/me", server.base), &revoked),
+        401
+    );
 }
 
 #[test]
@@ -122,7 +165,13 @@ fn sigterm_stops_the_server_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("strata.db"));
     let pid = server.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let mut server = server;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -130,7 +179,10 @@ fn sigterm_stops_the_server_gracefully() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(Instant::now() < deadline, "still running 15 s after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "still running 15 s after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -142,7 +194,9 @@ fn production_without_a_secret_refuses_to_start_and_says_what_to_set() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("JWT_SECRET"), "{stderr}");
-    let out = run(command(&dir.path().join("x.db"), free_port()).env("APP_ENV", "production").env("JWT_SECRET", "too-short"));
+    let out = run(command(&dir.path().join("x.db"), free_port())
+        .env("APP_ENV", "production")
+        .env("JWT_SECRET", "too-short"));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32"));
 }
@@ -162,23 +216,44 @@ fn migrate_and_create_admin_work_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("strata.db");
     let out = run(command(&db, 0).args(["migrate", "up"]));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(command(&db, 0).args(["migrate", "status"]));
     let status = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(status.lines().filter(|l| l.starts_with("Applied")).count(), 4, "{status}");
+    assert_eq!(
+        status.lines().filter(|l| l.starts_with("Applied")).count(),
+        4,
+        "{status}"
+    );
 
     let admin = || {
         let mut cmd = command(&db, 0);
-        cmd.args(["create-admin", "--email", "root@example.com", "--username", "root"]);
+        cmd.args([
+            "create-admin",
+            "--email",
+            "root@example.com",
+            "--username",
+            "root",
+        ]);
         cmd
     };
     let out = run(admin().env("STRATA_ADMIN_PASSWORD", "weak"));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
     let out = run(admin().env("STRATA_ADMIN_PASSWORD", "Admin12345"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(admin().env("STRATA_ADMIN_PASSWORD", "Admin12345"));
-    assert!(!out.status.success(), "a second admin with the same e-mail is refused");
+    assert!(
+        !out.status.success(),
+        "a second admin with the same e-mail is refused"
+    );
 
     let server = Server::start(&db);
     let (status, body) = post(
@@ -188,6 +263,11 @@ fn migrate_and_create_admin_work_from_the_command_line() {
     );
     assert_eq!(status, 200);
     let token = body["access_token"].as_str().unwrap();
-    let (_, me) = curl(&["-H", &format!("authorization: Bearer {token}"), &format!("{}/api/v1/users/me", server.base)]).unwrap();
+    let (_, me) = curl(&[
+        "-H",
+        &format!("authorization: Bearer {token}"),
+        &format!("{}/api/v1/users/me", server.base),
+    ])
+    .unwrap();
     assert_eq!(serde_json::from_str::<Value>(&me).unwrap()["role"], "admin");
 }

@@ -63,7 +63,9 @@ fn is_plausible_email(value: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && !local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@')
+        && !local
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '@')
         && domain.contains('.')
         && labels_ok
 }
@@ -340,7 +342,15 @@ mod tests {
 
     #[test]
     fn email_without_domain_dot_or_at_is_rejected() {
-        for bad in ["alice", "alice@", "@example.com", "alice@example", "a b@example.com", "a@-x.com", "a..b@example.com"] {
+        for bad in [
+            "alice",
+            "alice@",
+            "@example.com",
+            "alice@example",
+            "a b@example.com",
+            "a@-x.com",
+            "a..b@example.com",
+        ] {
             assert_eq!(Email::parse(bad).unwrap_err().code, "email", "{bad}");
         }
     }
@@ -370,7 +380,12 @@ mod tests {
     fn password_policy_requires_length_and_mixed_characters() {
         assert!(Password::parse("Secret123").is_ok());
         assert_eq!(Password::parse("Sh0rt").unwrap_err().code, "length");
-        assert_eq!(Password::parse(&format!("Aa1{}", "x".repeat(126))).unwrap_err().code, "length");
+        assert_eq!(
+            Password::parse(&format!("Aa1{}", "x".repeat(126)))
+                .unwrap_err()
+                .code,
+            "length"
+        );
         assert_eq!(Password::parse("alllower123").unwrap_err().code, "weak");
         assert_eq!(Password::parse("ALLUPPER123").unwrap_err().code, "weak");
         assert_eq!(Password::parse("NoDigitsHere").unwrap_err().code, "weak");
@@ -388,7 +403,10 @@ mod tests {
     fn full_name_blank_means_none_and_length_is_bounded() {
         assert_eq!(FullName::parse("   ").unwrap(), None);
         assert_eq!(FullName::parse(" Ada ").unwrap().unwrap().as_str(), "Ada");
-        assert_eq!(FullName::parse(&"x".repeat(101)).unwrap_err().code, "length");
+        assert_eq!(
+            FullName::parse(&"x".repeat(101)).unwrap_err().code,
+            "length"
+        );
         assert_eq!(FullName::parse("a\u{0}b").unwrap_err().code, "charset");
     }
 

@@ -35,7 +35,12 @@ pub struct RegisterRequest {
     #[schema(example = "ada@example.com", max_length = 254)]
     pub email: String,
     #[validate(custom(function = "validation::username"))]
-    #[schema(example = "ada", min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_-]+$")]
+    #[schema(
+        example = "ada",
+        min_length = 3,
+        max_length = 32,
+        pattern = "^[A-Za-z0-9_-]+$"
+    )]
     pub username: String,
     #[validate(custom(function = "validation::password"))]
     #[schema(example = "Secret123", min_length = 8, max_length = 128, format = Password)]
@@ -181,15 +186,24 @@ impl FromRequest for LoginCredentials {
                 let form = form.await?.into_inner();
                 form.validate().map_err(validation_problem)?;
                 if form.grant_type.as_deref().is_some_and(|g| g != "password") {
-                    return Err(ApiError::Malformed("Only grant_type=password is supported.".into()).into());
+                    return Err(ApiError::Malformed(
+                        "Only grant_type=password is supported.".into(),
+                    )
+                    .into());
                 }
-                Ok(Self { username: form.username, password: form.password })
+                Ok(Self {
+                    username: form.username,
+                    password: form.password,
+                })
             })
         } else {
             let json = ValidatedJson::<LoginRequest>::from_request(req, payload);
             Box::pin(async move {
                 let body = json.await?.0;
-                Ok(Self { username: body.username, password: body.password })
+                Ok(Self {
+                    username: body.username,
+                    password: body.password,
+                })
             })
         }
     }
@@ -220,7 +234,10 @@ pub async fn login(
     state: web::Data<AppState>,
     credentials: LoginCredentials,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = state.auth.login(&credentials.username, &credentials.password).await?;
+    let tokens = state
+        .auth
+        .login(&credentials.username, &credentials.password)
+        .await?;
     Ok(tokens_response(actix_web::http::StatusCode::OK).json(TokenResponse::from(tokens)))
 }
 
@@ -255,7 +272,10 @@ pub async fn refresh(
     )
 )]
 #[post("/auth/logout")]
-pub async fn logout(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
     state.auth.logout(&caller.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -270,7 +290,10 @@ pub async fn logout(state: web::Data<AppState>, caller: Authenticated) -> Result
     )
 )]
 #[post("/auth/logout-all")]
-pub async fn logout_all(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
+pub async fn logout_all(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
     state.auth.logout_all(&caller.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -296,6 +319,9 @@ pub async fn change_password(
     let body = body.0;
     let new = Password::parse(&body.new_password)
         .map_err(|v| strata_domain::ValidationErrors::single("new_password", v))?;
-    state.auth.change_password(&caller.0, &body.current_password, new).await?;
+    state
+        .auth
+        .change_password(&caller.0, &body.current_password, new)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -116,12 +116,12 @@ impl ApiError {
             Self::Malformed(why) | Self::PayloadTooLarge(why) | Self::UnsupportedMediaType(why) => {
                 why.clone()
             }
-            Self::Unauthenticated { token_presented: true } => {
-                "The token is invalid, expired or revoked.".into()
-            }
-            Self::Unauthenticated { token_presented: false } => {
-                "This endpoint requires a bearer token.".into()
-            }
+            Self::Unauthenticated {
+                token_presented: true,
+            } => "The token is invalid, expired or revoked.".into(),
+            Self::Unauthenticated {
+                token_presented: false,
+            } => "This endpoint requires a bearer token.".into(),
             Self::InvalidCredentials => "The credentials are not valid.".into(),
             Self::Forbidden => "You are not allowed to do this.".into(),
             Self::NotFound(what) => format!("{what} not found."),
@@ -148,7 +148,9 @@ impl From<ServiceError> for ApiError {
                 | TokenRejection::Revoked
                 | TokenRejection::Reused
                 | TokenRejection::AccountDisabled,
-            ) => Self::Unauthenticated { token_presented: true },
+            ) => Self::Unauthenticated {
+                token_presented: true,
+            },
             ServiceError::NotFound => Self::NotFound("Resource"),
             ServiceError::Unavailable(source) => Self::Unavailable(Box::new(source)),
             err @ ServiceError::Internal { .. } => Self::Internal(Box::new(err)),
@@ -211,9 +213,10 @@ impl ResponseError for ApiError {
             } else {
                 "Bearer"
             };
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }
@@ -298,7 +301,10 @@ mod tests {
 
     #[actix_web::test]
     async fn unauthenticated_answers_carry_a_bearer_challenge() {
-        let (_, json, head) = body(ApiError::Unauthenticated { token_presented: false }).await;
+        let (_, json, head) = body(ApiError::Unauthenticated {
+            token_presented: false,
+        })
+        .await;
         assert_eq!(json["code"], "UNAUTHENTICATED");
         assert_eq!(head.headers().get("www-authenticate").unwrap(), "Bearer");
         assert!(json.get("errors").is_none());
@@ -309,8 +315,16 @@ mod tests {
         let cases = [
             (ServiceError::InvalidCredentials, "INVALID_CREDENTIALS", 401),
             (ServiceError::Taken(UniqueField::Email), "EMAIL_TAKEN", 409),
-            (ServiceError::Taken(UniqueField::Username), "USERNAME_TAKEN", 409),
-            (ServiceError::Unauthenticated(TokenRejection::Reused), "UNAUTHENTICATED", 401),
+            (
+                ServiceError::Taken(UniqueField::Username),
+                "USERNAME_TAKEN",
+                409,
+            ),
+            (
+                ServiceError::Unauthenticated(TokenRejection::Reused),
+                "UNAUTHENTICATED",
+                401,
+            ),
             (ServiceError::NotFound, "NOT_FOUND", 404),
             (ServiceError::internal("x", "y"), "INTERNAL", 500),
         ];
@@ -325,6 +339,9 @@ mod tests {
     fn the_error_chain_lists_every_cause() {
         let err = ApiError::from(ServiceError::internal("Failed to insert user", "disk full"));
         let text = ErrorChain(&err).to_string();
-        assert!(text.contains("Failed to insert user") && text.contains("disk full"), "{text}");
+        assert!(
+            text.contains("Failed to insert user") && text.contains("disk full"),
+            "{text}"
+        );
     }
 }

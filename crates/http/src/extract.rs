@@ -39,12 +39,15 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
         .filter(|t| !t.is_empty())
-        .ok_or(ApiError::Unauthenticated { token_presented: false })?;
+        .ok_or(ApiError::Unauthenticated {
+            token_presented: false,
+        })?;
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("AppState is not registered"))?;
     let principal = state.auth.authenticate(token)?;
-    req.extensions_mut().insert(AuthenticatedUser(principal.user_id));
+    req.extensions_mut()
+        .insert(AuthenticatedUser(principal.user_id));
     Ok(Authenticated(principal))
 }
 
@@ -75,7 +78,10 @@ pub fn validation_problem(errors: validator::ValidationErrors) -> ApiError {
             errors.iter().map(move |e| FieldProblem {
                 field: field.to_string(),
                 code: e.code.to_string(),
-                message: e.message.as_ref().map_or_else(|| e.code.to_string(), ToString::to_string),
+                message: e
+                    .message
+                    .as_ref()
+                    .map_or_else(|| e.code.to_string(), ToString::to_string),
             })
         })
         .collect();
@@ -88,17 +94,20 @@ pub fn validation_problem(errors: validator::ValidationErrors) -> ApiError {
 /// fields, wrong types) fails validation (422).
 pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let api = match err {
-        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
-            "The request body must be application/json.".into(),
-        ),
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+        JsonPayloadError::ContentType => {
+            ApiError::UnsupportedMediaType("The request body must be application/json.".into())
+        }
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             ApiError::PayloadTooLarge(format!("The request body exceeds {limit} bytes."))
         }
-        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::Validation(vec![FieldProblem {
-            field: "body".into(),
-            code: "schema".into(),
-            message: e.to_string(),
-        }]),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::Validation(vec![FieldProblem {
+                field: "body".into(),
+                code: "schema".into(),
+                message: e.to_string(),
+            }])
+        }
         JsonPayloadError::Deserialize(e) => ApiError::Malformed(format!("Invalid JSON: {e}")),
         other => ApiError::Malformed(other.to_string()),
     };

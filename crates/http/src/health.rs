@@ -51,7 +51,11 @@ pub async fn live() -> web::Json<Liveness> {
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let readiness = state.health.readiness().await;
     let body = ReadinessResponse {
-        status: if readiness.is_ready() { "ok" } else { "unavailable" },
+        status: if readiness.is_ready() {
+            "ok"
+        } else {
+            "unavailable"
+        },
         checks: Checks {
             database: if readiness.database { "ok" } else { "failing" },
         },
@@ -61,5 +65,7 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable()
     };
-    response.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store")).json(body)
+    response
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(body)
 }

@@ -50,7 +50,10 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { body_limit: 64 * 1024, edge: EdgeConfig::default() }
+        Self {
+            body_limit: 64 * 1024,
+            edge: EdgeConfig::default(),
+        }
     }
 }
 
@@ -108,7 +111,11 @@ pub fn app(
         .service(
             SwaggerUi::new("/docs/{_:.*}")
                 .url("/openapi.json", api)
-                .config(Config::default().validator_url("none").persist_authorization(true)),
+                .config(
+                    Config::default()
+                        .validator_url("none")
+                        .persist_authorization(true),
+                ),
         )
         .default_service(web::to(|| async {
             HttpResponse::from_error(ApiError::NotFound("Route"))

@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
 use actix_web::error::InternalError;
 use actix_web::http::Method;
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
@@ -97,7 +97,14 @@ pub async fn edge(
             let request = response.request();
             let route = request.match_pattern();
             let user = request.extensions().get::<AuthenticatedUser>().map(|u| u.0);
-            access_log(&request_id, &method, route.as_deref(), response.status(), started, user);
+            access_log(
+                &request_id,
+                &method,
+                route.as_deref(),
+                response.status(),
+                started,
+                user,
+            );
             Ok(response)
         }
         Err(mut response) => {
@@ -112,10 +119,19 @@ fn edge_headers(headers: &mut HeaderMap, request_id: &str, docs: bool, hsts: Opt
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID_HEADER, value);
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, if docs { DOCS_CSP } else { API_CSP });
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        if docs { DOCS_CSP } else { API_CSP },
+    );
     if let Some(hsts) = hsts {
         headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts);
     }
@@ -178,7 +194,9 @@ fn ensure_problem<B>(response: ServiceResponse<B>) -> ServiceResponse<EitherBody
     // Keep headers such as `Allow` that the original answer carried.
     for (name, value) in original.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            replacement.headers_mut().insert(name.clone(), value.clone());
+            replacement
+                .headers_mut()
+                .insert(name.clone(), value.clone());
         }
     }
     ServiceResponse::new(req, replacement).map_into_right_body()

@@ -85,15 +85,23 @@ pub struct UpdateMeRequest {
 impl UpdateMeRequest {
     fn try_into_domain(self) -> Result<ProfileChanges, ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let email = self.email.and_then(|e| errors.check("email", Email::parse(&e)));
-        let username = self.username.and_then(|u| errors.check("username", Username::parse(&u)));
+        let email = self
+            .email
+            .and_then(|e| errors.check("email", Email::parse(&e)));
+        let username = self
+            .username
+            .and_then(|u| errors.check("username", Username::parse(&u)));
         let full_name = match self.full_name {
             None => None,
             Some(None) => Some(None),
             Some(Some(name)) => errors.check("full_name", FullName::parse(&name)),
         };
         errors.into_result()?;
-        Ok(ProfileChanges { email, username, full_name })
+        Ok(ProfileChanges {
+            email,
+            username,
+            full_name,
+        })
     }
 }
 
@@ -115,7 +123,10 @@ pub struct DeleteMeRequest {
     )
 )]
 #[get("/users/me")]
-pub async fn me(state: web::Data<AppState>, caller: Authenticated) -> Result<web::Json<UserResponse>, ApiError> {
+pub async fn me(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<web::Json<UserResponse>, ApiError> {
     let user = state.users.me(&caller.0).await?;
     Ok(web::Json(UserResponse::from(&user)))
 }

@@ -9,9 +9,9 @@ use strata_domain::validation::Violation;
 use validator::ValidationError;
 
 fn to_validator<T>(result: Result<T, Violation>) -> Result<(), ValidationError> {
-    result.map(drop).map_err(|v| {
-        ValidationError::new(v.code).with_message(Cow::Owned(v.message))
-    })
+    result
+        .map(drop)
+        .map_err(|v| ValidationError::new(v.code).with_message(Cow::Owned(v.message)))
 }
 
 pub fn email(value: &str) -> Result<(), ValidationError> {
@@ -34,7 +34,9 @@ pub fn full_name(value: &str) -> Result<(), ValidationError> {
 /// bounded so nobody makes the server hash a megabyte.
 pub fn bounded_secret(value: &str) -> Result<(), ValidationError> {
     if value.is_empty() || value.len() > 1024 {
-        return Err(ValidationError::new("length").with_message(Cow::Borrowed("must be 1 to 1024 bytes")));
+        return Err(
+            ValidationError::new("length").with_message(Cow::Borrowed("must be 1 to 1024 bytes"))
+        );
     }
     Ok(())
 }

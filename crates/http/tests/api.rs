@@ -1,5 +1,6 @@
 //! Handler tests over `actix_web::test` with mocked services: statuses,
 //! problem bodies and headers of the HTTP contract.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
@@ -37,16 +38,28 @@ impl Mocks {
                 Err(ServiceError::Unauthenticated(TokenRejection::Invalid))
             }
         });
-        Self { auth, users: MockUserService::new(), health: MockHealthService::new() }
+        Self {
+            auth,
+            users: MockUserService::new(),
+            health: MockHealthService::new(),
+        }
     }
 
     fn state(self) -> AppState {
-        AppState { auth: Arc::new(self.auth), users: Arc::new(self.users), health: Arc::new(self.health) }
+        AppState {
+            auth: Arc::new(self.auth),
+            users: Arc::new(self.users),
+            health: Arc::new(self.health),
+        }
     }
 }
 
 fn principal() -> Principal {
-    Principal { user_id: Uuid::from_u128(7), session_id: Uuid::from_u128(8), role: Role::User }
+    Principal {
+        user_id: Uuid::from_u128(7),
+        session_id: Uuid::from_u128(8),
+        role: Role::User,
+    }
 }
 
 fn user() -> User {
@@ -64,25 +77,48 @@ fn user() -> User {
 }
 
 fn pair() -> TokenPair {
-    TokenPair { access_token: "access".into(), refresh_token: "refresh".into(), expires_in: 900 }
+    TokenPair {
+        access_token: "access".into(),
+        refresh_token: "refresh".into(),
+        expires_in: 900,
+    }
 }
 
-async fn call(mocks: Mocks, req: TestRequest) -> (StatusCode, actix_web::http::header::HeaderMap, Value) {
+async fn call(
+    mocks: Mocks,
+    req: TestRequest,
+) -> (StatusCode, actix_web::http::header::HeaderMap, Value) {
     let app = test::init_service(strata_http::app(mocks.state(), HttpSettings::default())).await;
     let res = test::call_service(&app, req.to_request()).await;
     let status = res.status();
     let headers = res.headers().clone();
     let bytes = test::read_body(res).await;
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
     (status, headers, body)
 }
 
-fn assert_problem(headers: &actix_web::http::header::HeaderMap, body: &Value, status: u16, code: &str) {
-    assert_eq!(headers.get("content-type").unwrap(), "application/problem+json", "{body}");
+fn assert_problem(
+    headers: &actix_web::http::header::HeaderMap,
+    body: &Value,
+    status: u16,
+    code: &str,
+) {
+    assert_eq!(
+        headers.get("content-type").unwrap(),
+        "application/problem+json",
+        "{body}"
+    );
     assert_eq!(body["status"], status, "{body}");
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["type"], "about:blank");
-    assert_eq!(body["request_id"], headers.get("x-request-id").unwrap().to_str().unwrap());
+    assert_eq!(
+        body["request_id"],
+        headers.get("x-request-id").unwrap().to_str().unwrap()
+    );
 }
 
 fn register_body() -> Value {
@@ -96,8 +132,13 @@ async fn register_answers_201_with_location_tokens_and_no_store() {
         assert_eq!(reg.email.as_str(), "ada@example.com");
         Ok((user(), pair()))
     });
-    let (status, headers, body) =
-        call(mocks, TestRequest::post().uri("/api/v1/auth/register").set_json(register_body())).await;
+    let (status, headers, body) = call(
+        mocks,
+        TestRequest::post()
+            .uri("/api/v1/auth/register")
+            .set_json(register_body()),
+    )
+    .await;
     assert_eq!(status, 201);
     assert_eq!(headers.get("location").unwrap(), "/api/v1/users/me");
     assert_eq!(headers.get("cache-control").unwrap(), "no-store");
@@ -115,10 +156,21 @@ async fn register_with_invalid_fields_lists_each_and_never_reaches_the_service()
     let mut mocks = Mocks::new();
     mocks.auth.expect_register().never();
     let bad = json!({"email": "nope", "username": "a b", "password": "weak"});
-    let (status, headers, body) = call(mocks, TestRequest::post().uri("/api/v1/auth/register").set_json(bad)).await;
+    let (status, headers, body) = call(
+        mocks,
+        TestRequest::post()
+            .uri("/api/v1/auth/register")
+            .set_json(bad),
+    )
+    .await;
     assert_eq!(status, 422);
     assert_problem(&headers, &body, 422, "VALIDATION_FAILED");
-    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["email", "password", "username"]);
 }
 
@@ -126,10 +178,21 @@ async fn register_with_invalid_fields_lists_each_and_never_reaches_the_service()
 async fn unknown_json_fields_are_rejected_with_422() {
     let mut body = register_body();
     body["role"] = json!("admin");
-    let (status, headers, body) = call(Mocks::new(), TestRequest::post().uri("/api/v1/auth/register").set_json(body)).await;
+    let (status, headers, body) = call(
+        Mocks::new(),
+        TestRequest::post()
+            .uri("/api/v1/auth/register")
+            .set_json(body),
+    )
+    .await;
     assert_problem(&headers, &body, 422, "VALIDATION_FAILED");
     assert_eq!(status, 422);
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("role"));
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("role")
+    );
 }
 
 #[actix_web::test]
@@ -156,8 +219,15 @@ async fn a_body_that_is_not_json_is_unsupported_media_type() {
 
 #[actix_web::test]
 async fn an_oversized_body_is_payload_too_large() {
-    let huge = json!({"email": "a@example.com", "username": "ada", "password": "x".repeat(100_000)});
-    let (status, headers, body) = call(Mocks::new(), TestRequest::post().uri("/api/v1/auth/register").set_json(huge)).await;
+    let huge =
+        json!({"email": "a@example.com", "username": "ada", "password": "x".repeat(100_000)});
+    let (status, headers, body) = call(
+        Mocks::new(),
+        TestRequest::post()
+            .uri("/api/v1/auth/register")
+            .set_json(huge),
+    )
+    .await;
     assert_eq!(status, 413);
     assert_problem(&headers, &body, 413, "PAYLOAD_TOO_LARGE");
 }
@@ -165,9 +235,17 @@ async fn an_oversized_body_is_payload_too_large() {
 #[actix_web::test]
 async fn a_taken_email_answers_409_email_taken() {
     let mut mocks = Mocks::new();
-    mocks.auth.expect_register().returning(|_| Err(ServiceError::Taken(UniqueField::Email)));
-    let (status, headers, body) =
-        call(mocks, TestRequest::post().uri("/api/v1/auth/register").set_json(register_body())).await;
+    mocks
+        .auth
+        .expect_register()
+        .returning(|_| Err(ServiceError::Taken(UniqueField::Email)));
+    let (status, headers, body) = call(
+        mocks,
+        TestRequest::post()
+            .uri("/api/v1/auth/register")
+            .set_json(register_body()),
+    )
+    .await;
     assert_eq!(status, 409);
     assert_problem(&headers, &body, 409, "EMAIL_TAKEN");
 }
@@ -184,7 +262,9 @@ async fn login_accepts_the_oauth2_password_form() {
     let req = TestRequest::post()
         .uri("/api/v1/auth/login")
         .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .set_payload("grant_type=password&username=ada&password=Secret123&scope=&client_id=swagger");
+        .set_payload(
+            "grant_type=password&username=ada&password=Secret123&scope=&client_id=swagger",
+        );
     let (status, headers, body) = call(mocks, req).await;
     assert_eq!(status, 200);
     assert_eq!(body["access_token"], "access");
@@ -194,8 +274,13 @@ async fn login_accepts_the_oauth2_password_form() {
 #[actix_web::test]
 async fn login_with_bad_credentials_is_401_invalid_credentials_without_a_challenge() {
     let mut mocks = Mocks::new();
-    mocks.auth.expect_login().returning(|_, _| Err(ServiceError::InvalidCredentials));
-    let req = TestRequest::post().uri("/api/v1/auth/login").set_json(json!({"username": "ada", "password": "nope"}));
+    mocks
+        .auth
+        .expect_login()
+        .returning(|_, _| Err(ServiceError::InvalidCredentials));
+    let req = TestRequest::post()
+        .uri("/api/v1/auth/login")
+        .set_json(json!({"username": "ada", "password": "nope"}));
     let (status, headers, body) = call(mocks, req).await;
     assert_eq!(status, 401);
     assert_problem(&headers, &body, 401, "INVALID_CREDENTIALS");
@@ -213,18 +298,29 @@ async fn protected_routes_without_a_token_answer_401_with_a_bearer_challenge() {
 
 #[actix_web::test]
 async fn an_invalid_token_answers_401_invalid_token() {
-    let req = TestRequest::get().uri("/api/v1/users/me").insert_header(("authorization", "Bearer forged"));
+    let req = TestRequest::get()
+        .uri("/api/v1/users/me")
+        .insert_header(("authorization", "Bearer forged"));
     let (status, headers, body) = call(Mocks::new(), req).await;
     assert_eq!(status, 401);
     assert_problem(&headers, &body, 401, "UNAUTHENTICATED");
-    assert_eq!(headers.get("www-authenticate").unwrap(), "Bearer error=\"invalid_token\"");
+    assert_eq!(
+        headers.get("www-authenticate").unwrap(),
+        "Bearer error=\"invalid_token\""
+    );
 }
 
 #[actix_web::test]
 async fn me_returns_the_callers_account() {
     let mut mocks = Mocks::new();
-    mocks.users.expect_me().withf(|p| *p == principal()).returning(|_| Ok(user()));
-    let req = TestRequest::get().uri("/api/v1/users/me").insert_header(("authorization", format!("Bearer {TOKEN}")));
+    mocks
+        .users
+        .expect_me()
+        .withf(|p| *p == principal())
+        .returning(|_| Ok(user()));
+    let req = TestRequest::get()
+        .uri("/api/v1/users/me")
+        .insert_header(("authorization", format!("Bearer {TOKEN}")));
     let (status, _, body) = call(mocks, req).await;
     assert_eq!(status, 200);
     assert_eq!(body["id"], Uuid::from_u128(7).to_string());
@@ -267,8 +363,15 @@ async fn patch_me_with_null_full_name_clears_it() {
 #[actix_web::test]
 async fn logout_answers_204() {
     let mut mocks = Mocks::new();
-    mocks.auth.expect_logout().withf(|p| *p == principal()).times(1).returning(|_| Ok(()));
-    let req = TestRequest::post().uri("/api/v1/auth/logout").insert_header(("authorization", format!("Bearer {TOKEN}")));
+    mocks
+        .auth
+        .expect_logout()
+        .withf(|p| *p == principal())
+        .times(1)
+        .returning(|_| Ok(()));
+    let req = TestRequest::post()
+        .uri("/api/v1/auth/logout")
+        .insert_header(("authorization", format!("Bearer {TOKEN}")));
     let (status, _, _) = call(mocks, req).await;
     assert_eq!(status, 204);
 }
@@ -280,7 +383,12 @@ async fn unknown_routes_and_wrong_methods_answer_problem_json() {
     assert_problem(&headers, &body, 404, "NOT_FOUND");
     let (status, headers, body) = call(Mocks::new(), TestRequest::delete().uri("/health")).await;
     assert!(status == 404 || status == 405, "{status}");
-    assert_problem(&headers, &body, status.as_u16(), body["code"].as_str().unwrap());
+    assert_problem(
+        &headers,
+        &body,
+        status.as_u16(),
+        body["code"].as_str().unwrap(),
+    );
 }
 
 #[actix_web::test]
@@ -290,49 +398,94 @@ async fn every_response_carries_the_security_headers_and_a_request_id() {
     assert_eq!(headers.get("x-content-type-options").unwrap(), "nosniff");
     assert_eq!(headers.get("x-frame-options").unwrap(), "DENY");
     assert_eq!(headers.get("referrer-policy").unwrap(), "no-referrer");
-    assert!(headers.get("content-security-policy").unwrap().to_str().unwrap().starts_with("default-src 'none'"));
-    assert!(headers.get("strict-transport-security").is_none(), "HSTS is opt-in");
+    assert!(
+        headers
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+    assert!(
+        headers.get("strict-transport-security").is_none(),
+        "HSTS is opt-in"
+    );
     assert_eq!(headers.get("x-request-id").unwrap().len(), 36);
 }
 
 #[actix_web::test]
 async fn a_valid_incoming_request_id_is_kept_and_an_unsafe_one_replaced() {
-    let req = TestRequest::get().uri("/health").insert_header(("x-request-id", "abc-123"));
+    let req = TestRequest::get()
+        .uri("/health")
+        .insert_header(("x-request-id", "abc-123"));
     let (_, headers, _) = call(Mocks::new(), req).await;
     assert_eq!(headers.get("x-request-id").unwrap(), "abc-123");
-    let req = TestRequest::get().uri("/health").insert_header(("x-request-id", "evil\"value"));
+    let req = TestRequest::get()
+        .uri("/health")
+        .insert_header(("x-request-id", "evil\"value"));
     let (_, headers, _) = call(Mocks::new(), req).await;
     assert_ne!(headers.get("x-request-id").unwrap(), "evil\"value");
 }
 
 #[actix_web::test]
 async fn hsts_is_sent_when_configured() {
-    let settings = HttpSettings { edge: strata_http::EdgeConfig::new(Some(31_536_000)), ..HttpSettings::default() };
+    let settings = HttpSettings {
+        edge: strata_http::EdgeConfig::new(Some(31_536_000)),
+        ..HttpSettings::default()
+    };
     let app = test::init_service(strata_http::app(Mocks::new().state(), settings)).await;
     let res = test::call_service(&app, TestRequest::get().uri("/health").to_request()).await;
-    assert_eq!(res.headers().get("strict-transport-security").unwrap(), "max-age=31536000; includeSubDomains");
+    assert_eq!(
+        res.headers().get("strict-transport-security").unwrap(),
+        "max-age=31536000; includeSubDomains"
+    );
 }
 
 #[actix_web::test]
 async fn readiness_is_503_naming_the_failing_check() {
     let mut mocks = Mocks::new();
-    mocks.health.expect_readiness().returning(|| Readiness { database: false });
+    mocks
+        .health
+        .expect_readiness()
+        .returning(|| Readiness { database: false });
     let (status, _, body) = call(mocks, TestRequest::get().uri("/health/ready")).await;
     assert_eq!(status, 503);
-    assert_eq!(body, json!({"status": "unavailable", "checks": {"database": "failing"}}));
+    assert_eq!(
+        body,
+        json!({"status": "unavailable", "checks": {"database": "failing"}})
+    );
 }
 
 #[actix_web::test]
 async fn swagger_ui_is_served_from_the_binary_with_a_relaxed_csp() {
-    let app = test::init_service(strata_http::app(Mocks::new().state(), HttpSettings::default())).await;
+    let app = test::init_service(strata_http::app(
+        Mocks::new().state(),
+        HttpSettings::default(),
+    ))
+    .await;
     let res = test::call_service(&app, TestRequest::get().uri("/docs").to_request()).await;
     assert!(res.status().is_redirection());
     let res = test::call_service(&app, TestRequest::get().uri("/docs/").to_request()).await;
     assert_eq!(res.status(), 200);
-    let csp = res.headers().get("content-security-policy").unwrap().to_str().unwrap().to_owned();
+    let csp = res
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("script-src 'self'"), "{csp}");
     let html = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
-    assert!(!html.contains("cdn") && !html.contains("unpkg"), "no CDN references");
-    let res = test::call_service(&app, TestRequest::get().uri("/docs/swagger-ui-bundle.js").to_request()).await;
+    assert!(
+        !html.contains("cdn") && !html.contains("unpkg"),
+        "no CDN references"
+    );
+    let res = test::call_service(
+        &app,
+        TestRequest::get()
+            .uri("/docs/swagger-ui-bundle.js")
+            .to_request(),
+    )
+    .await;
     assert_eq!(res.status(), 200);
 }

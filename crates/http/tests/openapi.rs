@@ -1,4 +1,5 @@
 //! The OpenAPI document matches what the server serves, both ways.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -54,10 +55,17 @@ fn the_document_lists_exactly_the_contracts_routes() {
 #[test]
 fn the_document_is_openapi_3_1_with_bearer_oauth2_and_problem_schemas() {
     let doc = document();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
-    assert_eq!(schemes["oauth2"]["flows"]["password"]["tokenUrl"], "/api/v1/auth/login");
+    assert_eq!(
+        schemes["oauth2"]["flows"]["password"]["tokenUrl"],
+        "/api/v1/auth/login"
+    );
     assert!(doc["components"]["schemas"]["Problem"].is_object());
     // Protected operations declare the scheme; public ones do not.
     assert!(doc["paths"]["/api/v1/users/me"]["get"]["security"].is_array());
@@ -67,7 +75,9 @@ fn the_document_is_openapi_3_1_with_bearer_oauth2_and_problem_schemas() {
 #[actix_web::test]
 async fn every_documented_operation_is_routed() {
     let mut health = MockHealthService::new();
-    health.expect_readiness().returning(|| Readiness { database: true });
+    health
+        .expect_readiness()
+        .returning(|| Readiness { database: true });
     let state = AppState {
         auth: Arc::new(MockAuthService::new()),
         users: Arc::new(MockUserService::new()),
@@ -83,9 +93,13 @@ async fn every_documented_operation_is_routed() {
             .to_request();
         let res = test::call_service(&app, req).await;
         let status = res.status();
-        let body: Value = serde_json::from_slice(&test::read_body(res).await).unwrap_or(Value::Null);
+        let body: Value =
+            serde_json::from_slice(&test::read_body(res).await).unwrap_or(Value::Null);
         let unrouted = status == 405 || (status == 404 && body["detail"] == "Route not found.");
-        assert!(!unrouted, "{method} {path} is documented but not served ({status})");
+        assert!(
+            !unrouted,
+            "{method} {path} is documented but not served ({status})"
+        );
     }
 }
 
@@ -102,9 +116,16 @@ fn no_route_is_registered_without_documentation() {
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             let trimmed = line.trim_start();
-            let is_route_macro = ["#[get(", "#[post(", "#[put(", "#[patch(", "#[delete(", "#[route("]
-                .iter()
-                .any(|m| trimmed.starts_with(m));
+            let is_route_macro = [
+                "#[get(",
+                "#[post(",
+                "#[put(",
+                "#[patch(",
+                "#[delete(",
+                "#[route(",
+            ]
+            .iter()
+            .any(|m| trimmed.starts_with(m));
             if is_route_macro {
                 handlers += 1;
                 // The attribute block above the macro, up to the previous item.
@@ -113,11 +134,21 @@ fn no_route_is_registered_without_documentation() {
                     .rev()
                     .take_while(|l| !l.trim().is_empty() && !l.trim_start().starts_with('}'));
                 let documented = block.into_iter().any(|l| l.contains("#[utoipa::path"));
-                assert!(documented, "{}:{} registers a route without #[utoipa::path]", path.display(), i + 1);
+                assert!(
+                    documented,
+                    "{}:{} registers a route without #[utoipa::path]",
+                    path.display(),
+                    i + 1
+                );
             }
             // utoipa-actix-web's own scope documents what it holds.
             let code = trimmed.replace("utoipa_actix_web::scope(", "");
-            for bypass in [".route(", "web::resource(", "web::scope(", "HttpServer::new"] {
+            for bypass in [
+                ".route(",
+                "web::resource(",
+                "web::scope(",
+                "HttpServer::new",
+            ] {
                 assert!(
                     !code.contains(bypass) || trimmed.starts_with("//"),
                     "{}:{} registers a route outside utoipa-actix-web: {trimmed}",
@@ -127,5 +158,9 @@ fn no_route_is_registered_without_documentation() {
             }
         }
     }
-    assert_eq!(handlers, operations(&document()).len(), "each documented operation has one handler");
+    assert_eq!(
+        handlers,
+        operations(&document()).len(),
+        "each documented operation has one handler"
+    );
 }

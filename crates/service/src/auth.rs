@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use strata_domain::auth::{NewRefreshToken, NewSession, Principal, RevocationScope, SessionRepository};
+use strata_domain::ValidationErrors;
+use strata_domain::auth::{
+    NewRefreshToken, NewSession, Principal, RevocationScope, SessionRepository,
+};
 use strata_domain::users::{
     Email, FullName, NewUser, Password, Role, User, UserRepository, Username,
 };
-use strata_domain::ValidationErrors;
 use uuid::Uuid;
 
 use crate::error::TokenRejection;
@@ -91,14 +93,19 @@ pub trait AuthService: Send + Sync {
     ///
     /// # Errors
     /// [`ServiceError::Taken`] when the e-mail or username is in use.
-    async fn register(&self, registration: Registration) -> Result<(User, TokenPair), ServiceError>;
+    async fn register(&self, registration: Registration)
+    -> Result<(User, TokenPair), ServiceError>;
 
     /// Creates an account with the given role without logging it in (used by
     /// the `create-admin` command).
     ///
     /// # Errors
     /// [`ServiceError::Taken`] when the e-mail or username is in use.
-    async fn create_account(&self, registration: Registration, role: Role) -> Result<User, ServiceError>;
+    async fn create_account(
+        &self,
+        registration: Registration,
+        role: Role,
+    ) -> Result<User, ServiceError>;
 
     /// Starts a session for the account whose e-mail or username is `login`.
     ///
@@ -215,7 +222,11 @@ impl AuthServiceImpl {
         })
     }
 
-    async fn insert_user(&self, registration: Registration, role: Role) -> Result<User, ServiceError> {
+    async fn insert_user(
+        &self,
+        registration: Registration,
+        role: Role,
+    ) -> Result<User, ServiceError> {
         let password_hash = self.hasher.hash(&registration.password).await?;
         let user = self
             .users
@@ -233,10 +244,16 @@ impl AuthServiceImpl {
     }
 
     async fn reject_reuse(&self, session_id: Uuid) -> ServiceError {
-        match self.revoker.revoke(RevocationScope::Session(session_id)).await {
+        match self
+            .revoker
+            .revoke(RevocationScope::Session(session_id))
+            .await
+        {
             Ok(_) => tracing::warn!(%session_id, "refresh token reuse detected; session revoked"),
             // The client still gets its 401; the session stays revocable by logout.
-            Err(err) => tracing::error!(%session_id, error = %err, "failed to revoke session after refresh token reuse"),
+            Err(err) => {
+                tracing::error!(%session_id, error = %err, "failed to revoke session after refresh token reuse")
+            }
         }
         ServiceError::Unauthenticated(TokenRejection::Reused)
     }
@@ -259,13 +276,20 @@ fn new_refresh_token(
 
 #[async_trait]
 impl AuthService for AuthServiceImpl {
-    async fn register(&self, registration: Registration) -> Result<(User, TokenPair), ServiceError> {
+    async fn register(
+        &self,
+        registration: Registration,
+    ) -> Result<(User, TokenPair), ServiceError> {
         let user = self.insert_user(registration, Role::User).await?;
         let tokens = self.start_session(&user).await?;
         Ok((user, tokens))
     }
 
-    async fn create_account(&self, registration: Registration, role: Role) -> Result<User, ServiceError> {
+    async fn create_account(
+        &self,
+        registration: Registration,
+        role: Role,
+    ) -> Result<User, ServiceError> {
         self.insert_user(registration, role).await
     }
 
@@ -274,7 +298,10 @@ impl AuthService for AuthServiceImpl {
             self.hasher.verify_dummy(password).await?;
             return Err(ServiceError::InvalidCredentials);
         };
-        let matches = self.hasher.verify(password, &credentials.password_hash).await?;
+        let matches = self
+            .hasher
+            .verify(password, &credentials.password_hash)
+            .await?;
         if !matches || !credentials.user.is_active {
             return Err(ServiceError::InvalidCredentials);
         }
@@ -300,7 +327,9 @@ impl AuthService for AuthServiceImpl {
         let user = match self.users.find_by_id(record.user_id).await {
             Ok(user) if user.is_active => user,
             Ok(_) | Err(strata_domain::RepoError::NotFound) => {
-                return Err(ServiceError::Unauthenticated(TokenRejection::AccountDisabled));
+                return Err(ServiceError::Unauthenticated(
+                    TokenRejection::AccountDisabled,
+                ));
             }
             Err(err) => return Err(err.into()),
         };
@@ -345,15 +374,23 @@ impl AuthService for AuthServiceImpl {
         let credentials = match self.users.find_credentials_by_id(principal.user_id).await {
             Ok(credentials) => credentials,
             Err(strata_domain::RepoError::NotFound) => {
-                return Err(ServiceError::Unauthenticated(TokenRejection::AccountDisabled));
+                return Err(ServiceError::Unauthenticated(
+                    TokenRejection::AccountDisabled,
+                ));
             }
             Err(err) => return Err(err.into()),
         };
-        if !self.hasher.verify(current, &credentials.password_hash).await? {
+        if !self
+            .hasher
+            .verify(current, &credentials.password_hash)
+            .await?
+        {
             return Err(ServiceError::InvalidCredentials);
         }
         let hash = self.hasher.hash(&new).await?;
-        self.users.set_password(principal.user_id, hash, Utc::now()).await?;
+        self.users
+            .set_password(principal.user_id, hash, Utc::now())
+            .await?;
         self.revoker
             .revoke(RevocationScope::User {
                 user_id: principal.user_id,
@@ -365,7 +402,11 @@ impl AuthService for AuthServiceImpl {
 
     fn authenticate(&self, access_token: &str) -> Result<Principal, ServiceError> {
         let principal = self.tokens.verify(access_token)?;
-        if self.revoker.list().is_revoked(principal.session_id, Utc::now()) {
+        if self
+            .revoker
+            .list()
+            .is_revoked(principal.session_id, Utc::now())
+        {
             return Err(ServiceError::Unauthenticated(TokenRejection::Revoked));
         }
         Ok(principal)

@@ -32,11 +32,19 @@ fn credentials(user: User) -> UserCredentials {
 }
 
 fn codec() -> Arc<TokenCodec> {
-    Arc::new(TokenCodec::new(b"0123456789abcdef0123456789abcdef", "strata", "strata-api", 900))
+    Arc::new(TokenCodec::new(
+        b"0123456789abcdef0123456789abcdef",
+        "strata",
+        "strata-api",
+        900,
+    ))
 }
 
 /// Builds the service and hands back the revocation list so tests can watch it.
-fn build(users: MockUserRepository, sessions: MockSessionRepository) -> (AuthServiceImpl, RevocationList) {
+fn build(
+    users: MockUserRepository,
+    sessions: MockSessionRepository,
+) -> (AuthServiceImpl, RevocationList) {
     let sessions: Arc<dyn SessionRepository> = Arc::new(sessions);
     let list = RevocationList::new();
     let revoker = Revoker::new(sessions.clone(), list.clone(), 900);
@@ -46,7 +54,10 @@ fn build(users: MockUserRepository, sessions: MockSessionRepository) -> (AuthSer
         codec(),
         PasswordHasher::new(4),
         revoker,
-        AuthConfig { access_ttl_secs: 900, refresh_ttl_secs: 3600 },
+        AuthConfig {
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 3600,
+        },
     );
     (service, list)
 }
@@ -56,7 +67,11 @@ fn revocations_for(scope: RevocationScope, now: chrono::DateTime<Utc>) -> Vec<Re
         RevocationScope::Session(id) => id,
         RevocationScope::User { .. } => Uuid::now_v7(),
     };
-    vec![Revocation { session_id, revoked_at: now, expires_at: now + Duration::seconds(901) }]
+    vec![Revocation {
+        session_id,
+        revoked_at: now,
+        expires_at: now + Duration::seconds(901),
+    }]
 }
 
 fn record(consumed: bool, revoked: bool) -> RefreshTokenRecord {
@@ -98,7 +113,9 @@ async fn register_stores_a_bcrypt_hash_and_returns_a_working_token_pair() {
 #[tokio::test]
 async fn register_with_a_taken_email_is_a_conflict_and_starts_no_session() {
     let mut users = MockUserRepository::new();
-    users.expect_create().returning(|_| Err(RepoError::Conflict(UniqueField::Email)));
+    users
+        .expect_create()
+        .returning(|_| Err(RepoError::Conflict(UniqueField::Email)));
     let mut sessions = MockSessionRepository::new();
     sessions.expect_create().never();
     let (service, _) = build(users, sessions);
@@ -119,7 +136,10 @@ fn registration_parse_reports_every_invalid_field_at_once() {
 #[tokio::test]
 async fn login_with_an_unknown_user_and_with_a_wrong_password_fail_the_same_way() {
     let mut users = MockUserRepository::new();
-    users.expect_find_credentials().withf(|l| l == "ghost").returning(|_| Ok(None));
+    users
+        .expect_find_credentials()
+        .withf(|l| l == "ghost")
+        .returning(|_| Ok(None));
     users
         .expect_find_credentials()
         .withf(|l| l == "ada")
@@ -137,7 +157,9 @@ async fn login_with_an_unknown_user_and_with_a_wrong_password_fail_the_same_way(
 #[tokio::test]
 async fn a_deactivated_user_cannot_log_in_even_with_the_right_password() {
     let mut users = MockUserRepository::new();
-    users.expect_find_credentials().returning(|_| Ok(Some(credentials(user(false)))));
+    users
+        .expect_find_credentials()
+        .returning(|_| Ok(Some(credentials(user(false)))));
     let mut sessions = MockSessionRepository::new();
     sessions.expect_create().never();
     let (service, _) = build(users, sessions);
@@ -152,16 +174,21 @@ async fn login_with_the_right_password_starts_a_session_bound_to_the_access_toke
     let account = user(true);
     let id = account.id;
     let mut users = MockUserRepository::new();
-    users.expect_find_credentials().returning(move |_| Ok(Some(credentials(account.clone()))));
+    users
+        .expect_find_credentials()
+        .returning(move |_| Ok(Some(credentials(account.clone()))));
     let created = Arc::new(Mutex::new(None));
     let seen = created.clone();
     let mut sessions = MockSessionRepository::new();
-    sessions.expect_create().times(1).returning(move |session, token| {
-        assert_eq!(token.session_id, session.id);
-        assert_eq!(token.expires_at, session.expires_at);
-        *seen.lock().unwrap() = Some((session.id, token.token_hash));
-        Ok(())
-    });
+    sessions
+        .expect_create()
+        .times(1)
+        .returning(move |session, token| {
+            assert_eq!(token.session_id, session.id);
+            assert_eq!(token.expires_at, session.expires_at);
+            *seen.lock().unwrap() = Some((session.id, token.token_hash));
+            Ok(())
+        });
     let (service, _) = build(users, sessions);
 
     let pair = service.login("  ada ", PASSWORD).await.unwrap();
@@ -184,7 +211,9 @@ async fn refresh_rotates_the_token_and_keeps_the_session() {
         Ok(u)
     });
     let mut sessions = MockSessionRepository::new();
-    sessions.expect_find_refresh_token().returning(move |_| Ok(Some(rec.clone())));
+    sessions
+        .expect_find_refresh_token()
+        .returning(move |_| Ok(Some(rec.clone())));
     sessions
         .expect_rotate()
         .withf(move |consumed, _, next| *consumed == rec_id && next.session_id == sid)
@@ -203,7 +232,9 @@ async fn refresh_with_a_consumed_token_revokes_the_whole_session() {
     let rec = record(true, false);
     let sid = rec.session_id;
     let mut sessions = MockSessionRepository::new();
-    sessions.expect_find_refresh_token().returning(move |_| Ok(Some(rec.clone())));
+    sessions
+        .expect_find_refresh_token()
+        .returning(move |_| Ok(Some(rec.clone())));
     sessions.expect_rotate().never();
     sessions
         .expect_revoke()
@@ -216,7 +247,10 @@ async fn refresh_with_a_consumed_token_revokes_the_whole_session() {
         service.refresh("stolen").await,
         Err(ServiceError::Unauthenticated(TokenRejection::Reused))
     ));
-    assert!(list.is_revoked(sid, Utc::now()), "access tokens of the session die too");
+    assert!(
+        list.is_revoked(sid, Utc::now()),
+        "access tokens of the session die too"
+    );
 }
 
 #[tokio::test]
@@ -230,9 +264,14 @@ async fn losing_a_concurrent_rotation_counts_as_reuse() {
         Ok(u)
     });
     let mut sessions = MockSessionRepository::new();
-    sessions.expect_find_refresh_token().returning(move |_| Ok(Some(rec.clone())));
+    sessions
+        .expect_find_refresh_token()
+        .returning(move |_| Ok(Some(rec.clone())));
     sessions.expect_rotate().returning(|_, _, _| Ok(false));
-    sessions.expect_revoke().times(1).returning(|scope, now, _| Ok(revocations_for(scope, now)));
+    sessions
+        .expect_revoke()
+        .times(1)
+        .returning(|scope, now, _| Ok(revocations_for(scope, now)));
     let (service, list) = build(users, sessions);
 
     assert!(matches!(
@@ -246,7 +285,10 @@ async fn losing_a_concurrent_rotation_counts_as_reuse() {
 async fn refresh_of_a_revoked_or_unknown_token_or_disabled_account_is_refused() {
     let revoked = record(false, true);
     let mut sessions = MockSessionRepository::new();
-    sessions.expect_find_refresh_token().times(1).returning(move |_| Ok(Some(revoked.clone())));
+    sessions
+        .expect_find_refresh_token()
+        .times(1)
+        .returning(move |_| Ok(Some(revoked.clone())));
     let (service, _) = build(MockUserRepository::new(), sessions);
     assert!(matches!(
         service.refresh("x").await,
@@ -263,26 +305,35 @@ async fn refresh_of_a_revoked_or_unknown_token_or_disabled_account_is_refused() 
 
     let live = record(false, false);
     let mut sessions = MockSessionRepository::new();
-    sessions.expect_find_refresh_token().returning(move |_| Ok(Some(live.clone())));
+    sessions
+        .expect_find_refresh_token()
+        .returning(move |_| Ok(Some(live.clone())));
     sessions.expect_rotate().never();
     let mut users = MockUserRepository::new();
     users.expect_find_by_id().returning(|_| Ok(user(false)));
     let (service, _) = build(users, sessions);
     assert!(matches!(
         service.refresh("x").await,
-        Err(ServiceError::Unauthenticated(TokenRejection::AccountDisabled))
+        Err(ServiceError::Unauthenticated(
+            TokenRejection::AccountDisabled
+        ))
     ));
 }
 
 #[tokio::test]
 async fn logout_makes_the_sessions_access_token_fail_at_once() {
     let mut users = MockUserRepository::new();
-    users.expect_find_credentials().returning(|_| Ok(Some(credentials(user(true)))));
+    users
+        .expect_find_credentials()
+        .returning(|_| Ok(Some(credentials(user(true)))));
     let mut sessions = MockSessionRepository::new();
     sessions.expect_create().returning(|_, _| Ok(()));
     sessions
         .expect_revoke()
-        .withf(|scope, _, until| matches!(scope, RevocationScope::Session(_)) && *until > Utc::now() + Duration::seconds(899))
+        .withf(|scope, _, until| {
+            matches!(scope, RevocationScope::Session(_))
+                && *until > Utc::now() + Duration::seconds(899)
+        })
         .times(1)
         .returning(|scope, now, _| Ok(revocations_for(scope, now)));
     let (service, _) = build(users, sessions);
@@ -298,11 +349,21 @@ async fn logout_makes_the_sessions_access_token_fail_at_once() {
 
 #[tokio::test]
 async fn logout_all_revokes_every_session_of_the_user() {
-    let principal = Principal { user_id: Uuid::now_v7(), session_id: Uuid::now_v7(), role: Role::User };
+    let principal = Principal {
+        user_id: Uuid::now_v7(),
+        session_id: Uuid::now_v7(),
+        role: Role::User,
+    };
     let mut sessions = MockSessionRepository::new();
     sessions
         .expect_revoke()
-        .withf(move |scope, _, _| *scope == RevocationScope::User { user_id: principal.user_id, except: None })
+        .withf(move |scope, _, _| {
+            *scope
+                == RevocationScope::User {
+                    user_id: principal.user_id,
+                    except: None,
+                }
+        })
         .times(1)
         .returning(|_, _, _| Ok(vec![]));
     let (service, _) = build(MockUserRepository::new(), sessions);
@@ -312,9 +373,15 @@ async fn logout_all_revokes_every_session_of_the_user() {
 #[tokio::test]
 async fn a_wrong_current_password_changes_nothing() {
     let account = user(true);
-    let principal = Principal { user_id: account.id, session_id: Uuid::now_v7(), role: Role::User };
+    let principal = Principal {
+        user_id: account.id,
+        session_id: Uuid::now_v7(),
+        role: Role::User,
+    };
     let mut users = MockUserRepository::new();
-    users.expect_find_credentials_by_id().returning(move |_| Ok(credentials(account.clone())));
+    users
+        .expect_find_credentials_by_id()
+        .returning(move |_| Ok(credentials(account.clone())));
     users.expect_set_password().never();
     let mut sessions = MockSessionRepository::new();
     sessions.expect_revoke().never();
@@ -329,9 +396,15 @@ async fn a_wrong_current_password_changes_nothing() {
 #[tokio::test]
 async fn a_password_change_stores_the_new_hash_and_revokes_the_other_sessions() {
     let account = user(true);
-    let principal = Principal { user_id: account.id, session_id: Uuid::now_v7(), role: Role::User };
+    let principal = Principal {
+        user_id: account.id,
+        session_id: Uuid::now_v7(),
+        role: Role::User,
+    };
     let mut users = MockUserRepository::new();
-    users.expect_find_credentials_by_id().returning(move |_| Ok(credentials(account.clone())));
+    users
+        .expect_find_credentials_by_id()
+        .returning(move |_| Ok(credentials(account.clone())));
     users
         .expect_set_password()
         .withf(|_, hash, _| bcrypt::verify("Another123", hash.as_str()).unwrap())
@@ -341,11 +414,18 @@ async fn a_password_change_stores_the_new_hash_and_revokes_the_other_sessions() 
     sessions
         .expect_revoke()
         .withf(move |scope, _, _| {
-            *scope == RevocationScope::User { user_id: principal.user_id, except: Some(principal.session_id) }
+            *scope
+                == RevocationScope::User {
+                    user_id: principal.user_id,
+                    except: Some(principal.session_id),
+                }
         })
         .times(1)
         .returning(|_, _, _| Ok(vec![]));
     let (service, _) = build(users, sessions);
     let new = Password::parse("Another123").unwrap();
-    service.change_password(&principal, PASSWORD, new).await.unwrap();
+    service
+        .change_password(&principal, PASSWORD, new)
+        .await
+        .unwrap();
 }

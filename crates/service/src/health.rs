@@ -65,7 +65,8 @@ mod tests {
     #[tokio::test]
     async fn a_failing_database_makes_the_instance_unready() {
         let mut db = MockHealthRepository::new();
-        db.expect_ping().returning(|| Err(RepoError::Unavailable("refused".into())));
+        db.expect_ping()
+            .returning(|| Err(RepoError::Unavailable("refused".into())));
         let readiness = HealthServiceImpl::new(Arc::new(db)).readiness().await;
         assert!(!readiness.is_ready());
     }
@@ -74,6 +75,11 @@ mod tests {
     async fn an_answering_database_makes_the_instance_ready() {
         let mut db = MockHealthRepository::new();
         db.expect_ping().returning(|| Ok(()));
-        assert!(HealthServiceImpl::new(Arc::new(db)).readiness().await.is_ready());
+        assert!(
+            HealthServiceImpl::new(Arc::new(db))
+                .readiness()
+                .await
+                .is_ready()
+        );
     }
 }

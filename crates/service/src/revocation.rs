@@ -45,7 +45,10 @@ impl RevocationList {
         // A poisoned lock only means another thread panicked mid-insert; the
         // map itself is still a valid map, and failing open would be worse.
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        state.revoked.get(&session_id).is_some_and(|until| *until > now)
+        state
+            .revoked
+            .get(&session_id)
+            .is_some_and(|until| *until > now)
     }
 
     pub fn insert(&self, revocations: &[Revocation]) {
@@ -56,12 +59,20 @@ impl RevocationList {
         for r in revocations {
             let until = state.revoked.entry(r.session_id).or_insert(r.expires_at);
             *until = (*until).max(r.expires_at);
-            state.watermark = Some(state.watermark.map_or(r.revoked_at, |w| w.max(r.revoked_at)));
+            state.watermark = Some(
+                state
+                    .watermark
+                    .map_or(r.revoked_at, |w| w.max(r.revoked_at)),
+            );
         }
     }
 
     pub fn len(&self) -> usize {
-        self.state.read().unwrap_or_else(|e| e.into_inner()).revoked.len()
+        self.state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .revoked
+            .len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -120,7 +131,9 @@ impl RevocationList {
                     list.prune(now);
                     match repo.purge_expired(now).await {
                         Ok(rows) => tracing::debug!(rows, "purged expired auth rows"),
-                        Err(err) => tracing::warn!(error = %err, "purging expired auth rows failed"),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "purging expired auth rows failed")
+                        }
                     }
                 }
             }
@@ -141,12 +154,18 @@ pub struct Revoker {
 
 impl std::fmt::Debug for Revoker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Revoker").field("remember_for", &self.remember_for).finish_non_exhaustive()
+        f.debug_struct("Revoker")
+            .field("remember_for", &self.remember_for)
+            .finish_non_exhaustive()
     }
 }
 
 impl Revoker {
-    pub fn new(sessions: Arc<dyn SessionRepository>, list: RevocationList, access_ttl_secs: u64) -> Self {
+    pub fn new(
+        sessions: Arc<dyn SessionRepository>,
+        list: RevocationList,
+        access_ttl_secs: u64,
+    ) -> Self {
         let secs = i64::try_from(access_ttl_secs).unwrap_or(i64::MAX / 1000);
         Self {
             sessions,
@@ -166,7 +185,10 @@ impl Revoker {
     /// The repository's error, as a [`ServiceError`]; nothing is revoked then.
     pub async fn revoke(&self, scope: RevocationScope) -> Result<usize, ServiceError> {
         let now = Utc::now();
-        let written = self.sessions.revoke(scope, now, now + self.remember_for).await?;
+        let written = self
+            .sessions
+            .revoke(scope, now, now + self.remember_for)
+            .await?;
         self.list.insert(&written);
         Ok(written.len())
     }

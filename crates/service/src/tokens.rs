@@ -161,7 +161,12 @@ mod tests {
     use chrono::Duration;
 
     fn codec() -> TokenCodec {
-        TokenCodec::new(b"test-secret-that-is-long-enough-000", "strata", "strata-api", 900)
+        TokenCodec::new(
+            b"test-secret-that-is-long-enough-000",
+            "strata",
+            "strata-api",
+            900,
+        )
     }
 
     fn principal() -> Principal {
@@ -183,7 +188,9 @@ mod tests {
     #[test]
     fn an_expired_token_is_rejected_as_expired() {
         let codec = codec();
-        let token = codec.issue(&principal(), Utc::now() - Duration::seconds(901)).unwrap();
+        let token = codec
+            .issue(&principal(), Utc::now() - Duration::seconds(901))
+            .unwrap();
         assert!(matches!(
             codec.verify(&token),
             Err(ServiceError::Unauthenticated(TokenRejection::Expired))
@@ -192,7 +199,12 @@ mod tests {
 
     #[test]
     fn a_token_signed_with_another_secret_is_rejected() {
-        let other = TokenCodec::new(b"another-secret-that-is-long-enough", "strata", "strata-api", 900);
+        let other = TokenCodec::new(
+            b"another-secret-that-is-long-enough",
+            "strata",
+            "strata-api",
+            900,
+        );
         let token = other.issue(&principal(), Utc::now()).unwrap();
         assert!(matches!(
             codec().verify(&token),

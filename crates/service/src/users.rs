@@ -33,7 +33,11 @@ pub trait UserService: Send + Sync {
     /// # Errors
     /// [`ServiceError::Taken`] when the new e-mail or username is in use;
     /// [`ServiceError::Unauthenticated`] when the account no longer exists.
-    async fn update_me(&self, principal: &Principal, changes: ProfileChanges) -> Result<User, ServiceError>;
+    async fn update_me(
+        &self,
+        principal: &Principal,
+        changes: ProfileChanges,
+    ) -> Result<User, ServiceError>;
 
     /// Deletes the caller's account after checking their password; every
     /// session of it is revoked first.
@@ -58,7 +62,11 @@ impl std::fmt::Debug for UserServiceImpl {
 
 impl UserServiceImpl {
     pub fn new(users: Arc<dyn UserRepository>, hasher: PasswordHasher, revoker: Revoker) -> Self {
-        Self { users, hasher, revoker }
+        Self {
+            users,
+            hasher,
+            revoker,
+        }
     }
 }
 
@@ -76,7 +84,11 @@ impl UserService for UserServiceImpl {
         self.users.find_by_id(principal.user_id).await.map_err(gone)
     }
 
-    async fn update_me(&self, principal: &Principal, changes: ProfileChanges) -> Result<User, ServiceError> {
+    async fn update_me(
+        &self,
+        principal: &Principal,
+        changes: ProfileChanges,
+    ) -> Result<User, ServiceError> {
         let changes = UserChanges {
             email: changes.email,
             username: changes.username,
@@ -99,13 +111,20 @@ impl UserService for UserServiceImpl {
             .find_credentials_by_id(principal.user_id)
             .await
             .map_err(gone)?;
-        if !self.hasher.verify(password, &credentials.password_hash).await? {
+        if !self
+            .hasher
+            .verify(password, &credentials.password_hash)
+            .await?
+        {
             return Err(ServiceError::InvalidCredentials);
         }
         // Revoke first: if the delete then fails the account survives but no
         // token of it works, which is the safe half-state.
         self.revoker
-            .revoke(RevocationScope::User { user_id: principal.user_id, except: None })
+            .revoke(RevocationScope::User {
+                user_id: principal.user_id,
+                except: None,
+            })
             .await?;
         self.users.delete(principal.user_id).await.map_err(gone)
     }
@@ -120,7 +139,11 @@ mod tests {
     use uuid::Uuid;
 
     fn principal() -> Principal {
-        Principal { user_id: Uuid::now_v7(), session_id: Uuid::now_v7(), role: Role::User }
+        Principal {
+            user_id: Uuid::now_v7(),
+            session_id: Uuid::now_v7(),
+            role: Role::User,
+        }
     }
 
     fn account(id: Uuid) -> User {
@@ -148,11 +171,19 @@ mod tests {
         let mut users = MockUserRepository::new();
         users
             .expect_update()
-            .withf(|_, changes, _| changes.role.is_none() && changes.is_active.is_none() && changes.username.is_some())
+            .withf(|_, changes, _| {
+                changes.role.is_none() && changes.is_active.is_none() && changes.username.is_some()
+            })
             .times(1)
             .returning(|id, _, _| Ok(account(id)));
-        let changes = ProfileChanges { username: Some(Username::parse("ada2").unwrap()), ..Default::default() };
-        let updated = service(users, MockSessionRepository::new()).update_me(&p, changes).await.unwrap();
+        let changes = ProfileChanges {
+            username: Some(Username::parse("ada2").unwrap()),
+            ..Default::default()
+        };
+        let updated = service(users, MockSessionRepository::new())
+            .update_me(&p, changes)
+            .await
+            .unwrap();
         assert_eq!(updated.id, p.user_id);
     }
 
@@ -161,7 +192,10 @@ mod tests {
         let p = principal();
         let mut users = MockUserRepository::new();
         users.expect_update().never();
-        users.expect_find_by_id().times(1).returning(|id| Ok(account(id)));
+        users
+            .expect_find_by_id()
+            .times(1)
+            .returning(|id| Ok(account(id)));
         service(users, MockSessionRepository::new())
             .update_me(&p, ProfileChanges::default())
             .await
@@ -171,10 +205,16 @@ mod tests {
     #[tokio::test]
     async fn me_for_a_deleted_account_is_unauthenticated() {
         let mut users = MockUserRepository::new();
-        users.expect_find_by_id().returning(|_| Err(RepoError::NotFound));
+        users
+            .expect_find_by_id()
+            .returning(|_| Err(RepoError::NotFound));
         assert!(matches!(
-            service(users, MockSessionRepository::new()).me(&principal()).await,
-            Err(ServiceError::Unauthenticated(TokenRejection::AccountDisabled))
+            service(users, MockSessionRepository::new())
+                .me(&principal())
+                .await,
+            Err(ServiceError::Unauthenticated(
+                TokenRejection::AccountDisabled
+            ))
         ));
     }
 
@@ -188,12 +228,16 @@ mod tests {
     #[tokio::test]
     async fn delete_me_with_a_wrong_password_deletes_nothing() {
         let mut users = MockUserRepository::new();
-        users.expect_find_credentials_by_id().returning(|id| Ok(with_password(id)));
+        users
+            .expect_find_credentials_by_id()
+            .returning(|id| Ok(with_password(id)));
         users.expect_delete().never();
         let mut sessions = MockSessionRepository::new();
         sessions.expect_revoke().never();
         assert!(matches!(
-            service(users, sessions).delete_me(&principal(), "Wrong1234").await,
+            service(users, sessions)
+                .delete_me(&principal(), "Wrong1234")
+                .await,
             Err(ServiceError::InvalidCredentials)
         ));
     }
@@ -203,11 +247,19 @@ mod tests {
         let p = principal();
         let mut seq = mockall::Sequence::new();
         let mut users = MockUserRepository::new();
-        users.expect_find_credentials_by_id().returning(|id| Ok(with_password(id)));
+        users
+            .expect_find_credentials_by_id()
+            .returning(|id| Ok(with_password(id)));
         let mut sessions = MockSessionRepository::new();
         sessions
             .expect_revoke()
-            .withf(move |scope, _, _| *scope == RevocationScope::User { user_id: p.user_id, except: None })
+            .withf(move |scope, _, _| {
+                *scope
+                    == RevocationScope::User {
+                        user_id: p.user_id,
+                        except: None,
+                    }
+            })
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _, _| Ok(vec![]));
@@ -217,6 +269,9 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(()));
-        service(users, sessions).delete_me(&p, "Secret123").await.unwrap();
+        service(users, sessions)
+            .delete_me(&p, "Secret123")
+            .await
+            .unwrap();
     }
 }

@@ -1,0 +1,43 @@
+# Strata developer commands. Every target works on a fresh machine with a Rust
+# toolchain; `make test` also runs the PostgreSQL variants when
+# TEST_POSTGRES_URL is set.
+
+CARGO ?= cargo
+
+.PHONY: run test check fmt clippy migrate openapi bench build release
+
+## Serve on 127.0.0.1:8080 with SQLite (data/strata.db), migrations applied; docs at /docs
+run:
+	$(CARGO) run -p strata -- serve
+
+## Every crate's tests: unit, repository (SQLite, + PostgreSQL with TEST_POSTGRES_URL), end-to-end
+test:
+	$(CARGO) test --workspace
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Formatting, lints as errors, then all tests
+check: fmt clippy test
+
+## Apply pending migrations to the configured database
+migrate:
+	$(CARGO) run -p strata -- migrate up
+
+## Write the OpenAPI document to openapi.json
+openapi:
+	$(CARGO) run -q -p strata -- openapi > openapi.json
+	@echo "wrote openapi.json"
+
+build:
+	$(CARGO) build --workspace
+
+release:
+	$(CARGO) build --release -p strata
+
+## Load benchmark (see bench/README.md)
+bench:
+	bash bench/run.sh
