@@ -28,7 +28,7 @@ impl MigrationTrait for Migration {
                             .name("fk_sessions_user_id")
                             .from(Sessions::Table, Sessions::UserId)
                             .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade)
+                            .on_delete(ForeignKeyAction::Cascade),
                     )
                     .to_owned(),
             )

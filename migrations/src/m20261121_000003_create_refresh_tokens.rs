@@ -28,7 +28,7 @@ impl MigrationTrait for Migration {
                             .name("fk_refresh_tokens_session_id")
                             .from(RefreshTokens::Table, RefreshTokens::SessionId)
                             .to(Sessions::Table, Sessions::Id)
-                            .on_delete(ForeignKeyAction::Cascade)
+                            .on_delete(ForeignKeyAction::Cascade),
                     )
                     .to_owned(),
             )

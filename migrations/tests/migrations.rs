@@ -6,7 +6,11 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use std::time::Duration;
+
+use sea_orm_migration::sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement,
+};
 use sea_orm_migration::{MigrationStatus, MigratorTrait, SchemaManager};
 use strata_migration::Migrator;
 
@@ -31,14 +35,17 @@ async fn test_databases() -> Vec<TestDb> {
     }];
     if let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let name = format!(
             "strata_mig_{}_{}_{}",
             std::process::id(),
             nanos,
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let admin = Database::connect(admin_url.as_str())
+        let admin = Database::connect(quick(&admin_url))
             .await
             .expect("TEST_POSTGRES_URL is set but PostgreSQL is unreachable");
         admin
@@ -47,13 +54,22 @@ async fn test_databases() -> Vec<TestDb> {
             .unwrap();
         let url = replace_db_name(&admin_url, &name);
         dbs.push(TestDb {
-            conn: Database::connect(url).await.unwrap(),
+            conn: Database::connect(quick(&url)).await.unwrap(),
             label: "postgres",
             _dir: None,
             drop_pg: Some((admin_url, name)),
         });
     }
     dbs
+}
+
+/// Fails fast (instead of sqlx's 30 s default) when the server is down.
+fn quick(url: &str) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url);
+    options
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    options
 }
 
 fn replace_db_name(url: &str, name: &str) -> String {
@@ -75,7 +91,7 @@ impl TestDb {
     async fn cleanup(self) {
         let _ = self.conn.close().await;
         if let Some((admin_url, name)) = self.drop_pg
-            && let Ok(admin) = Database::connect(admin_url).await
+            && let Ok(admin) = Database::connect(quick(&admin_url)).await
         {
             let _ = admin
                 .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -102,7 +118,11 @@ async fn up_creates_every_table_and_marks_all_migrations_applied() {
         assert_eq!(existing_tables(&db.conn).await, TABLES, "{}", db.label);
         let statuses = Migrator::get_migration_with_status(&db.conn).await.unwrap();
         assert_eq!(statuses.len(), 4);
-        assert!(statuses.iter().all(|m| m.status() == MigrationStatus::Applied));
+        assert!(
+            statuses
+                .iter()
+                .all(|m| m.status() == MigrationStatus::Applied)
+        );
         Migrator::status(&db.conn).await.unwrap();
         db.cleanup().await;
     }
@@ -115,7 +135,11 @@ async fn down_to_zero_removes_every_table_and_up_works_again() {
         Migrator::down(&db.conn, None).await.unwrap();
         assert!(existing_tables(&db.conn).await.is_empty(), "{}", db.label);
         let statuses = Migrator::get_migration_with_status(&db.conn).await.unwrap();
-        assert!(statuses.iter().all(|m| m.status() == MigrationStatus::Pending));
+        assert!(
+            statuses
+                .iter()
+                .all(|m| m.status() == MigrationStatus::Pending)
+        );
 
         Migrator::up(&db.conn, None).await.unwrap();
         assert_eq!(existing_tables(&db.conn).await, TABLES, "{}", db.label);
@@ -129,7 +153,12 @@ async fn each_migration_reverts_one_step_at_a_time() {
         Migrator::up(&db.conn, None).await.unwrap();
         for remaining in (0..TABLES.len()).rev() {
             Migrator::down(&db.conn, Some(1)).await.unwrap();
-            assert_eq!(existing_tables(&db.conn).await, TABLES[..remaining], "{}", db.label);
+            assert_eq!(
+                existing_tables(&db.conn).await,
+                TABLES[..remaining],
+                "{}",
+                db.label
+            );
         }
         db.cleanup().await;
     }
@@ -141,7 +170,11 @@ async fn status_on_an_empty_database_reports_everything_pending() {
         Migrator::status(&db.conn).await.unwrap();
         let statuses = Migrator::get_migration_with_status(&db.conn).await.unwrap();
         assert_eq!(statuses.len(), 4);
-        assert!(statuses.iter().all(|m| m.status() == MigrationStatus::Pending));
+        assert!(
+            statuses
+                .iter()
+                .all(|m| m.status() == MigrationStatus::Pending)
+        );
         db.cleanup().await;
     }
 }
@@ -172,7 +205,10 @@ async fn schema_enforces_unique_email_and_applies_defaults() {
         };
         let a = "00000000-0000-0000-0000-00000000000a";
         let b = "00000000-0000-0000-0000-00000000000b";
-        db.conn.execute_raw(user(a, "a@example.com", "alice")).await.unwrap();
+        db.conn
+            .execute_raw(user(a, "a@example.com", "alice"))
+            .await
+            .unwrap();
         let err = db
             .conn
             .execute_raw(user(b, "a@example.com", "bob"))

@@ -1,0 +1,10 @@
+//! sea-orm's view of the tables created by `strata-migration`.
+//!
+//! These models are storage shapes, not domain types: they stay inside this
+//! crate and are converted at the adapter boundary, so a schema detail (such as
+//! the `username_lower` column) never leaks into the rest of the system.
+
+pub(crate) mod refresh_tokens;
+pub(crate) mod revocations;
+pub(crate) mod sessions;
+pub(crate) mod users;

@@ -1,0 +1,231 @@
+//! Accounts, stored in `users`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+};
+use strata_domain::RepoError;
+use strata_domain::users::{
+    Email, FullName, NewUser, PasswordHash, Role, User, UserChanges, UserCredentials,
+    UserRepository, Username,
+};
+use uuid::Uuid;
+
+use crate::entities::users;
+use crate::error::DbResultExt;
+use crate::tx::begin_write;
+
+/// [`UserRepository`] over sea-orm. Case-insensitive uniqueness is enforced by
+/// the schema's unique indexes on `email` (stored lower-cased) and
+/// `username_lower`, so racing inserts cannot both succeed.
+#[derive(Debug, Clone)]
+pub struct SeaUserRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaUserRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    async fn find_model(&self, id: Uuid) -> Result<users::Model, RepoError> {
+        users::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .or_repo("Failed to load user")?
+            .ok_or(RepoError::NotFound)
+    }
+}
+
+/// A stored row that no longer satisfies the domain's rules: the database
+/// was edited behind the application's back, or the rules were tightened
+/// without a data migration.
+#[derive(Debug, thiserror::Error)]
+#[error("stored users.{column} of user {id} is invalid: {reason}")]
+struct InvalidStoredUser {
+    id: Uuid,
+    column: &'static str,
+    reason: String,
+}
+
+fn invalid(id: Uuid, column: &'static str, reason: impl ToString) -> RepoError {
+    RepoError::unexpected(
+        "Failed to read stored user",
+        InvalidStoredUser {
+            id,
+            column,
+            reason: reason.to_string(),
+        },
+    )
+}
+
+impl TryFrom<users::Model> for User {
+    type Error = RepoError;
+
+    fn try_from(row: users::Model) -> Result<Self, Self::Error> {
+        let id = row.id;
+        Ok(User {
+            id,
+            email: Email::parse(&row.email).map_err(|v| invalid(id, "email", v))?,
+            username: Username::parse(&row.username).map_err(|v| invalid(id, "username", v))?,
+            full_name: match row.full_name.as_deref() {
+                Some(raw) => FullName::parse(raw).map_err(|v| invalid(id, "full_name", v))?,
+                None => None,
+            },
+            role: Role::parse(&row.role).map_err(|v| invalid(id, "role", v))?,
+            is_active: row.is_active,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+fn credentials(row: users::Model) -> Result<UserCredentials, RepoError> {
+    let password_hash = PasswordHash::new(row.password_hash.clone());
+    Ok(UserCredentials {
+        user: User::try_from(row)?,
+        password_hash,
+    })
+}
+
+#[async_trait]
+impl UserRepository for SeaUserRepository {
+    async fn create(&self, user: NewUser) -> Result<User, RepoError> {
+        // PostgreSQL keeps microseconds; truncating up front makes the returned
+        // user equal to what a later read yields on every backend.
+        let created_at = user.created_at.trunc_subsecs(6);
+        let row = users::ActiveModel {
+            id: Set(user.id),
+            email: Set(user.email.as_str().to_owned()),
+            username: Set(user.username.as_str().to_owned()),
+            username_lower: Set(user.username.normalized()),
+            full_name: Set(user.full_name.as_ref().map(|n| n.as_str().to_owned())),
+            password_hash: Set(user.password_hash.as_str().to_owned()),
+            role: Set(user.role.as_str().to_owned()),
+            is_active: Set(true),
+            created_at: Set(created_at),
+            updated_at: Set(created_at),
+        };
+        users::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .or_repo("Failed to insert user")?;
+        Ok(User {
+            id: user.id,
+            email: user.email,
+            username: user.username,
+            full_name: user.full_name,
+            role: user.role,
+            is_active: true,
+            created_at,
+            updated_at: created_at,
+        })
+    }
+
+    async fn find_by_id(&self, id: Uuid) -> Result<User, RepoError> {
+        self.find_model(id).await.and_then(User::try_from)
+    }
+
+    async fn find_credentials(&self, login: &str) -> Result<Option<UserCredentials>, RepoError> {
+        // Emails are stored lower-cased and usernames have a folded twin, so
+        // one indexed equality per column covers "either, in any case".
+        // The two cannot collide: a username never contains '@'.
+        let folded = login.trim().to_lowercase();
+        users::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(users::Column::Email.eq(folded.as_str()))
+                    .add(users::Column::UsernameLower.eq(folded.as_str())),
+            )
+            .one(&self.db)
+            .await
+            .or_repo("Failed to look up user credentials")?
+            .map(credentials)
+            .transpose()
+    }
+
+    async fn find_credentials_by_id(&self, id: Uuid) -> Result<UserCredentials, RepoError> {
+        self.find_model(id).await.and_then(credentials)
+    }
+
+    async fn update(
+        &self,
+        id: Uuid,
+        changes: UserChanges,
+        now: DateTime<Utc>,
+    ) -> Result<User, RepoError> {
+        let mut update = users::Entity::update_many()
+            .col_expr(users::Column::UpdatedAt, Expr::value(now.trunc_subsecs(6)))
+            .filter(users::Column::Id.eq(id));
+        if let Some(email) = &changes.email {
+            update = update.col_expr(users::Column::Email, Expr::value(email.as_str()));
+        }
+        if let Some(username) = &changes.username {
+            update = update
+                .col_expr(users::Column::Username, Expr::value(username.as_str()))
+                .col_expr(
+                    users::Column::UsernameLower,
+                    Expr::value(username.normalized()),
+                );
+        }
+        if let Some(full_name) = &changes.full_name {
+            let value = full_name.as_ref().map(|n| n.as_str().to_owned());
+            update = update.col_expr(users::Column::FullName, Expr::value(value));
+        }
+        if let Some(role) = changes.role {
+            update = update.col_expr(users::Column::Role, Expr::value(role.as_str()));
+        }
+        if let Some(is_active) = changes.is_active {
+            update = update.col_expr(users::Column::IsActive, Expr::value(is_active));
+        }
+
+        // Update and read back in one transaction so the caller gets exactly
+        // the row its write produced, not one a concurrent writer changed.
+        let txn = begin_write(&self.db).await?;
+        let result = update.exec(&txn).await.or_repo("Failed to update user")?;
+        if result.rows_affected == 0 {
+            return Err(RepoError::NotFound);
+        }
+        let row = users::Entity::find_by_id(id)
+            .one(&txn)
+            .await
+            .or_repo("Failed to load updated user")?
+            .ok_or(RepoError::NotFound)?;
+        txn.commit().await.or_repo("Failed to commit user update")?;
+        User::try_from(row)
+    }
+
+    async fn set_password(
+        &self,
+        id: Uuid,
+        hash: PasswordHash,
+        now: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        let result = users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()))
+            .col_expr(users::Column::UpdatedAt, Expr::value(now.trunc_subsecs(6)))
+            .filter(users::Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .or_repo("Failed to update password")?;
+        if result.rows_affected == 0 {
+            return Err(RepoError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
+        // Sessions and refresh tokens go with the row through ON DELETE
+        // CASCADE; revocations deliberately stay.
+        let result = users::Entity::delete_by_id(id)
+            .exec(&self.db)
+            .await
+            .or_repo("Failed to delete user")?;
+        if result.rows_affected == 0 {
+            return Err(RepoError::NotFound);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,188 @@
+//! Per-test databases on every configured backend, and fixtures.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use sea_orm::{ConnectionTrait, Statement};
+use strata_domain::auth::{NewRefreshToken, NewSession};
+use strata_domain::users::{Email, NewUser, PasswordHash, Role, User, UserRepository, Username};
+use strata_migration::{Migrator, MigratorTrait};
+use strata_repository::{DatabaseConnection, SeaUserRepository, connect};
+use uuid::Uuid;
+
+/// A migrated, empty database that is removed when this value drops (even
+/// when the test body panicked).
+pub struct TestDb {
+    pub conn: DatabaseConnection,
+    pub backend: &'static str,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+/// SQLite always; PostgreSQL as well when `TEST_POSTGRES_URL` is set. A set
+/// but unreachable PostgreSQL fails the test rather than silently skipping it.
+pub async fn test_databases() -> Vec<TestDb> {
+    let mut dbs = vec![sqlite().await];
+    if let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") {
+        dbs.push(postgres(admin_url).await);
+    }
+    dbs
+}
+
+async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connect(&sqlite_url(dir.path().join("test.db")), 5)
+        .await
+        .unwrap();
+    Migrator::up(&conn, None).await.unwrap();
+    TestDb {
+        conn,
+        backend: "sqlite",
+        cleanup: Cleanup::Sqlite(dir),
+    }
+}
+
+pub fn sqlite_url(path: PathBuf) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+async fn postgres(admin_url: String) -> TestDb {
+    let name = format!("strata_test_{}", Uuid::new_v4().simple());
+    let admin = connect(&admin_url, 1)
+        .await
+        .unwrap_or_else(|err| panic!("TEST_POSTGRES_URL is set but unreachable: {err}"));
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let conn = connect(&with_database(&admin_url, &name), 5).await.unwrap();
+    Migrator::up(&conn, None).await.unwrap();
+    TestDb {
+        conn,
+        backend: "postgres",
+        cleanup: Cleanup::Postgres { admin_url, name },
+    }
+}
+
+/// `url` with its database path replaced by `name`, query string kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(i) => &base[..authority_start + i],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Cleanup::Postgres { admin_url, name } = &self.cleanup else {
+            return;
+        };
+        let (admin_url, name) = (admin_url.clone(), name.clone());
+        // Drop cannot await, and the test's runtime may be shutting down: run
+        // the best-effort DROP on a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(admin) = connect(&admin_url, 1).await {
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Rows in `table` matching `condition` (raw SQL keeps the assertion
+/// independent of the code under test).
+pub async fn count(db: &DatabaseConnection, table: &str, condition: &str) -> i64 {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+/// A fixed, microsecond-precise instant, so values round-trip exactly.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+pub fn new_user(email: &str, username: &str) -> NewUser {
+    NewUser {
+        id: Uuid::now_v7(),
+        email: Email::parse(email).unwrap(),
+        username: Username::parse(username).unwrap(),
+        full_name: None,
+        password_hash: PasswordHash::new("$2b$04$hash".into()),
+        role: Role::User,
+        created_at: now(),
+    }
+}
+
+pub async fn create_user(db: &DatabaseConnection, email: &str, username: &str) -> User {
+    SeaUserRepository::new(db.clone())
+        .create(new_user(email, username))
+        .await
+        .unwrap()
+}
+
+pub fn new_session(user_id: Uuid, at: DateTime<Utc>) -> NewSession {
+    NewSession {
+        id: Uuid::now_v7(),
+        user_id,
+        created_at: at,
+        expires_at: at + Duration::days(30),
+    }
+}
+
+pub fn new_token(session_id: Uuid, at: DateTime<Utc>) -> NewRefreshToken {
+    NewRefreshToken {
+        id: Uuid::now_v7(),
+        session_id,
+        token_hash: format!("hash-{}", Uuid::new_v4().simple()),
+        created_at: at,
+        expires_at: at + Duration::days(30),
+    }
+}
+
+#[test]
+fn with_database_replaces_only_the_path() {
+    assert_eq!(
+        with_database("postgres://u:p@h:5432/postgres", "x"),
+        "postgres://u:p@h:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
+        "postgres://u:p@h:5432/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+}

@@ -1,0 +1,11 @@
+//! The adapters against real databases: a fresh SQLite file per test and,
+//! when `TEST_POSTGRES_URL` is set, a fresh PostgreSQL database per test too.
+//! One test binary (rather than one per file) keeps link time down.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod common;
+mod db;
+mod health;
+mod users;
