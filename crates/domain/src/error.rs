@@ -18,6 +18,9 @@ pub enum RepoError {
     /// The addressed row does not exist (or no longer exists).
     #[error("record not found")]
     NotFound,
+    /// A compare-and-set update found another version than expected.
+    #[error("the record changed since it was read")]
+    VersionMismatch,
     /// A uniqueness constraint rejected the write.
     #[error("unique constraint violated on {0:?}")]
     Conflict(UniqueField),

@@ -7,6 +7,9 @@
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod items;
+pub mod page;
+pub mod posts;
 pub mod users;
 pub mod validation;
 

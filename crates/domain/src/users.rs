@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::RepoError;
+use crate::page::{Direction, Page, PageRequest, Sort, SortField};
 use crate::validation::Violation;
 
 const EMAIL_MAX: usize = 254;
@@ -274,6 +275,57 @@ impl UserChanges {
     }
 }
 
+/// Filters of the admin user list; all must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    /// Lower-cased text searched in e-mail, username and full name.
+    pub q: Option<String>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSortField {
+    CreatedAt,
+    Email,
+    Username,
+}
+
+impl SortField for UserSortField {
+    const NAMES: &'static [&'static str] = &["created_at", "email", "username"];
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "created_at" => Some(Self::CreatedAt),
+            "email" => Some(Self::Email),
+            "username" => Some(Self::Username),
+            _ => None,
+        }
+    }
+}
+
+impl Default for Sort<UserSortField> {
+    fn default() -> Self {
+        Self { field: UserSortField::CreatedAt, direction: Direction::Desc }
+    }
+}
+
+/// Sign-ups on one UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyCount {
+    pub date: chrono::NaiveDate,
+    pub count: u64,
+}
+
+/// Account counts, computed by the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserStats {
+    pub total: u64,
+    pub active: u64,
+    pub admins: u64,
+    /// Days with at least one sign-up since the requested instant, oldest first.
+    pub signups: Vec<DailyCount>,
+}
+
 /// Storage of accounts.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -322,12 +374,39 @@ pub trait UserRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), RepoError>;
 
-    /// Deletes the account and, through the schema's cascades, everything it
-    /// owns (sessions and refresh tokens).
+    /// Deletes the account and, through the schema's cascades in the same
+    /// statement, everything it owns: sessions, refresh tokens, items, posts
+    /// (with their comments) and comments.
     ///
     /// # Errors
     /// [`RepoError::NotFound`] when the account is already gone.
     async fn delete(&self, id: Uuid) -> Result<(), RepoError>;
+
+    /// A page of accounts matching `filter` in `sort` order (ties by id).
+    ///
+    /// # Errors
+    /// Only storage failures.
+    async fn list(
+        &self,
+        filter: UserFilter,
+        sort: Sort<UserSortField>,
+        page: PageRequest,
+    ) -> Result<Page<User>, RepoError>;
+
+    /// Counts computed with aggregates in the database (never by loading
+    /// accounts); `signups` covers accounts created at or after `since`.
+    ///
+    /// # Errors
+    /// Only storage failures.
+    async fn stats(&self, since: DateTime<Utc>) -> Result<UserStats, RepoError>;
+
+    /// Up to `limit` accounts with an id greater than `after`, in id order:
+    /// keyset batches that let an export walk every account in constant
+    /// memory without long-lived cursors.
+    ///
+    /// # Errors
+    /// Only storage failures.
+    async fn export_batch(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<User>, RepoError>;
 }
 
 #[cfg(test)]

@@ -9,14 +9,13 @@ use strata_domain::ValidationErrors;
 use strata_domain::auth::{
     NewRefreshToken, NewSession, Principal, RevocationScope, SessionRepository,
 };
-use strata_domain::users::{
-    Email, FullName, NewUser, Password, Role, User, UserRepository, Username,
-};
+use strata_domain::users::{Email, FullName, Password, Role, User, UserRepository, Username};
 use uuid::Uuid;
 
 use crate::error::TokenRejection;
 use crate::revocation::Revoker;
 use crate::tokens::{RefreshSecret, TokenCodec, hash_refresh_token};
+use crate::users::create_account;
 use crate::{PasswordHasher, ServiceError};
 
 /// A new account, already validated.
@@ -222,27 +221,6 @@ impl AuthServiceImpl {
         })
     }
 
-    async fn insert_user(
-        &self,
-        registration: Registration,
-        role: Role,
-    ) -> Result<User, ServiceError> {
-        let password_hash = self.hasher.hash(&registration.password).await?;
-        let user = self
-            .users
-            .create(NewUser {
-                id: Uuid::now_v7(),
-                email: registration.email,
-                username: registration.username,
-                full_name: registration.full_name,
-                password_hash,
-                role,
-                created_at: Utc::now(),
-            })
-            .await?;
-        Ok(user)
-    }
-
     async fn reject_reuse(&self, session_id: Uuid) -> ServiceError {
         match self
             .revoker
@@ -280,7 +258,7 @@ impl AuthService for AuthServiceImpl {
         &self,
         registration: Registration,
     ) -> Result<(User, TokenPair), ServiceError> {
-        let user = self.insert_user(registration, Role::User).await?;
+        let user = create_account(self.users.as_ref(), &self.hasher, registration, Role::User).await?;
         let tokens = self.start_session(&user).await?;
         Ok((user, tokens))
     }
@@ -290,7 +268,7 @@ impl AuthService for AuthServiceImpl {
         registration: Registration,
         role: Role,
     ) -> Result<User, ServiceError> {
-        self.insert_user(registration, role).await
+        create_account(self.users.as_ref(), &self.hasher, registration, role).await
     }
 
     async fn login(&self, login: &str, password: &str) -> Result<TokenPair, ServiceError> {

@@ -3,6 +3,7 @@
 
 use std::error::Error as StdError;
 
+use strata_domain::auth::Principal;
 use strata_domain::{RepoError, UniqueField, ValidationErrors};
 
 /// Why a token was refused. Clients all see the same 401; the reason is kept
@@ -31,8 +32,17 @@ pub enum ServiceError {
     InvalidCredentials,
     #[error("token rejected: {0:?}")]
     Unauthenticated(TokenRejection),
+    /// The caller is authenticated but may not do this.
+    #[error("forbidden")]
+    Forbidden,
     #[error("not found")]
     NotFound,
+    /// The request contradicts a business rule (e.g. an admin demoting themself).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// An `If-Match` precondition no longer holds.
+    #[error("precondition failed")]
+    PreconditionFailed,
     #[error("a dependency is unavailable")]
     Unavailable(#[source] RepoError),
     #[error("{context}")]
@@ -60,8 +70,17 @@ impl From<RepoError> for ServiceError {
         match err {
             RepoError::NotFound => Self::NotFound,
             RepoError::Conflict(field) => Self::Taken(field),
+            RepoError::VersionMismatch => Self::PreconditionFailed,
             err @ RepoError::Unavailable(_) => Self::Unavailable(err),
             err @ RepoError::Unexpected { .. } => Self::internal("Storage call failed", err),
         }
     }
+}
+
+/// Admin-only use cases start with this.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for a non-admin caller.
+pub fn require_admin(caller: &Principal) -> Result<(), ServiceError> {
+    if caller.is_admin() { Ok(()) } else { Err(ServiceError::Forbidden) }
 }

@@ -8,7 +8,9 @@
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod items;
 pub mod password;
+pub mod posts;
 pub mod revocation;
 pub mod tokens;
 pub mod users;
@@ -16,9 +18,11 @@ pub mod users;
 pub use auth::{AuthConfig, AuthService, AuthServiceImpl, Registration, TokenPair};
 pub use error::ServiceError;
 pub use health::{HealthService, HealthServiceImpl, Readiness};
+pub use items::{ItemDraft, ItemService, ItemServiceImpl};
+pub use posts::{PostService, PostServiceImpl};
 pub use password::PasswordHasher;
 pub use revocation::RevocationList;
 pub use tokens::TokenCodec;
-pub use users::{ProfileChanges, UserService, UserServiceImpl};
+pub use users::{ProfileChanges, UserService, UserServiceImpl, UserStatsReport};
 
 pub use strata_domain as domain;

@@ -1,16 +1,25 @@
-//! The caller's own account: read, edit, delete.
+//! Accounts: the caller's own (`me`), and administration of everyone's.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use strata_domain::RepoError;
 use strata_domain::auth::{Principal, RevocationScope};
-use strata_domain::users::{Email, FullName, User, UserChanges, UserRepository, Username};
+use strata_domain::page::{Page, PageRequest, Sort};
+use strata_domain::users::{
+    DailyCount, Email, FullName, NewUser, Role, User, UserChanges, UserFilter, UserRepository,
+    UserSortField, Username,
+};
+use uuid::Uuid;
 
-use crate::error::TokenRejection;
+use crate::auth::Registration;
+use crate::error::{TokenRejection, require_admin};
 use crate::revocation::Revoker;
 use crate::{PasswordHasher, ServiceError};
+
+/// Days covered by [`UserStatsReport::signups`], today included.
+pub const SIGNUP_DAYS: i64 = 30;
 
 /// Changes a user may make to their own profile. Role and activation are
 /// deliberately absent: only administrators change those.
@@ -22,22 +31,29 @@ pub struct ProfileChanges {
     pub full_name: Option<Option<FullName>>,
 }
 
-/// Use cases on the caller's own account.
+/// Account statistics with one entry per day of the last [`SIGNUP_DAYS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserStatsReport {
+    pub total: u64,
+    pub active: u64,
+    pub inactive: u64,
+    pub admins: u64,
+    /// Oldest first, days without sign-ups included with a zero count.
+    pub signups: Vec<DailyCount>,
+}
+
+/// Use cases on accounts.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserService: Send + Sync {
     /// # Errors
     /// [`ServiceError::Unauthenticated`] when the account no longer exists.
-    async fn me(&self, principal: &Principal) -> Result<User, ServiceError>;
+    async fn me(&self, caller: &Principal) -> Result<User, ServiceError>;
 
     /// # Errors
     /// [`ServiceError::Taken`] when the new e-mail or username is in use;
     /// [`ServiceError::Unauthenticated`] when the account no longer exists.
-    async fn update_me(
-        &self,
-        principal: &Principal,
-        changes: ProfileChanges,
-    ) -> Result<User, ServiceError>;
+    async fn update_me(&self, caller: &Principal, changes: ProfileChanges) -> Result<User, ServiceError>;
 
     /// Deletes the caller's account after checking their password; every
     /// session of it is revoked first.
@@ -45,7 +61,62 @@ pub trait UserService: Send + Sync {
     /// # Errors
     /// [`ServiceError::InvalidCredentials`] for a wrong password (nothing is
     /// deleted then).
-    async fn delete_me(&self, principal: &Principal, password: &str) -> Result<(), ServiceError>;
+    async fn delete_me(&self, caller: &Principal, password: &str) -> Result<(), ServiceError>;
+
+    /// # Errors
+    /// [`ServiceError::Forbidden`] unless the caller is an admin.
+    async fn list(
+        &self,
+        caller: &Principal,
+        filter: UserFilter,
+        sort: Sort<UserSortField>,
+        page: PageRequest,
+    ) -> Result<Page<User>, ServiceError>;
+
+    /// Creates an account with any role.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] unless the caller is an admin;
+    /// [`ServiceError::Taken`] when the e-mail or username is in use.
+    async fn create(&self, caller: &Principal, registration: Registration, role: Role) -> Result<User, ServiceError>;
+
+    /// # Errors
+    /// [`ServiceError::Forbidden`] unless the caller is an admin;
+    /// [`ServiceError::NotFound`] for an unknown id.
+    async fn get(&self, caller: &Principal, id: Uuid) -> Result<User, ServiceError>;
+
+    /// Applies any changes, including role and activation. A changed role or a
+    /// deactivation revokes the account's sessions, so its existing tokens
+    /// stop working at once.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] unless the caller is an admin;
+    /// [`ServiceError::Conflict`] when an admin demotes or deactivates
+    /// themself; [`ServiceError::NotFound`]; [`ServiceError::Taken`].
+    async fn update(&self, caller: &Principal, id: Uuid, changes: UserChanges) -> Result<User, ServiceError>;
+
+    /// Deletes an account and everything it owns.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] unless the caller is an admin;
+    /// [`ServiceError::Conflict`] when an admin deletes themself;
+    /// [`ServiceError::NotFound`].
+    async fn delete(&self, caller: &Principal, id: Uuid) -> Result<(), ServiceError>;
+
+    /// # Errors
+    /// [`ServiceError::Forbidden`] unless the caller is an admin.
+    async fn stats(&self, caller: &Principal) -> Result<UserStatsReport, ServiceError>;
+
+    /// The next batch of an export (see [`UserRepository::export_batch`]).
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] unless the caller is an admin.
+    async fn export_batch(
+        &self,
+        caller: &Principal,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<User>, ServiceError>;
 }
 
 pub struct UserServiceImpl {
@@ -62,12 +133,38 @@ impl std::fmt::Debug for UserServiceImpl {
 
 impl UserServiceImpl {
     pub fn new(users: Arc<dyn UserRepository>, hasher: PasswordHasher, revoker: Revoker) -> Self {
-        Self {
-            users,
-            hasher,
-            revoker,
-        }
+        Self { users, hasher, revoker }
     }
+
+    async fn revoke_all(&self, user_id: Uuid) -> Result<(), ServiceError> {
+        self.revoker.revoke(RevocationScope::User { user_id, except: None }).await.map(drop)
+    }
+}
+
+/// Hashes the password off the executor and inserts the account: the one
+/// way accounts are created, by registration, admins and the CLI alike.
+///
+/// # Errors
+/// [`ServiceError::Taken`] when the e-mail or username is in use.
+pub async fn create_account(
+    users: &dyn UserRepository,
+    hasher: &PasswordHasher,
+    registration: Registration,
+    role: Role,
+) -> Result<User, ServiceError> {
+    let password_hash = hasher.hash(&registration.password).await?;
+    let user = users
+        .create(NewUser {
+            id: Uuid::now_v7(),
+            email: registration.email,
+            username: registration.username,
+            full_name: registration.full_name,
+            password_hash,
+            role,
+            created_at: Utc::now(),
+        })
+        .await?;
+    Ok(user)
 }
 
 /// A valid token whose account is gone: the client must log in again.
@@ -78,17 +175,24 @@ fn gone(err: RepoError) -> ServiceError {
     }
 }
 
+/// One entry per day from `first` to today, zero where the store had none.
+fn fill_days(first: chrono::NaiveDate, days: i64, counts: &[DailyCount]) -> Vec<DailyCount> {
+    (0..days)
+        .filter_map(|offset| first.checked_add_signed(Duration::days(offset)))
+        .map(|date| DailyCount {
+            date,
+            count: counts.iter().find(|c| c.date == date).map_or(0, |c| c.count),
+        })
+        .collect()
+}
+
 #[async_trait]
 impl UserService for UserServiceImpl {
-    async fn me(&self, principal: &Principal) -> Result<User, ServiceError> {
-        self.users.find_by_id(principal.user_id).await.map_err(gone)
+    async fn me(&self, caller: &Principal) -> Result<User, ServiceError> {
+        self.users.find_by_id(caller.user_id).await.map_err(gone)
     }
 
-    async fn update_me(
-        &self,
-        principal: &Principal,
-        changes: ProfileChanges,
-    ) -> Result<User, ServiceError> {
+    async fn update_me(&self, caller: &Principal, changes: ProfileChanges) -> Result<User, ServiceError> {
         let changes = UserChanges {
             email: changes.email,
             username: changes.username,
@@ -97,181 +201,94 @@ impl UserService for UserServiceImpl {
             is_active: None,
         };
         if changes.is_empty() {
-            return self.me(principal).await;
+            return self.me(caller).await;
         }
-        self.users
-            .update(principal.user_id, changes, Utc::now())
-            .await
-            .map_err(gone)
+        self.users.update(caller.user_id, changes, Utc::now()).await.map_err(gone)
     }
 
-    async fn delete_me(&self, principal: &Principal, password: &str) -> Result<(), ServiceError> {
-        let credentials = self
-            .users
-            .find_credentials_by_id(principal.user_id)
-            .await
-            .map_err(gone)?;
-        if !self
-            .hasher
-            .verify(password, &credentials.password_hash)
-            .await?
-        {
+    async fn delete_me(&self, caller: &Principal, password: &str) -> Result<(), ServiceError> {
+        let credentials = self.users.find_credentials_by_id(caller.user_id).await.map_err(gone)?;
+        if !self.hasher.verify(password, &credentials.password_hash).await? {
             return Err(ServiceError::InvalidCredentials);
         }
         // Revoke first: if the delete then fails the account survives but no
         // token of it works, which is the safe half-state.
-        self.revoker
-            .revoke(RevocationScope::User {
-                user_id: principal.user_id,
-                except: None,
-            })
-            .await?;
-        self.users.delete(principal.user_id).await.map_err(gone)
+        self.revoke_all(caller.user_id).await?;
+        self.users.delete(caller.user_id).await.map_err(gone)
+    }
+
+    async fn list(
+        &self,
+        caller: &Principal,
+        filter: UserFilter,
+        sort: Sort<UserSortField>,
+        page: PageRequest,
+    ) -> Result<Page<User>, ServiceError> {
+        require_admin(caller)?;
+        Ok(self.users.list(filter, sort, page).await?)
+    }
+
+    async fn create(&self, caller: &Principal, registration: Registration, role: Role) -> Result<User, ServiceError> {
+        require_admin(caller)?;
+        create_account(self.users.as_ref(), &self.hasher, registration, role).await
+    }
+
+    async fn get(&self, caller: &Principal, id: Uuid) -> Result<User, ServiceError> {
+        require_admin(caller)?;
+        Ok(self.users.find_by_id(id).await?)
+    }
+
+    async fn update(&self, caller: &Principal, id: Uuid, changes: UserChanges) -> Result<User, ServiceError> {
+        require_admin(caller)?;
+        if id == caller.user_id && (changes.role == Some(Role::User) || changes.is_active == Some(false)) {
+            return Err(ServiceError::Conflict("An administrator cannot demote or deactivate themself."));
+        }
+        let before = self.users.find_by_id(id).await?;
+        let after = if changes.is_empty() { before.clone() } else { self.users.update(id, changes, Utc::now()).await? };
+        if after.role != before.role || (before.is_active && !after.is_active) {
+            // Tokens carry the role, and a deactivated account must stop at
+            // once: end every session so neither outlives the change.
+            self.revoke_all(id).await?;
+        }
+        Ok(after)
+    }
+
+    async fn delete(&self, caller: &Principal, id: Uuid) -> Result<(), ServiceError> {
+        require_admin(caller)?;
+        if id == caller.user_id {
+            return Err(ServiceError::Conflict("An administrator cannot delete themself."));
+        }
+        self.users.find_by_id(id).await?;
+        self.revoke_all(id).await?;
+        Ok(self.users.delete(id).await?)
+    }
+
+    async fn stats(&self, caller: &Principal) -> Result<UserStatsReport, ServiceError> {
+        require_admin(caller)?;
+        let today = Utc::now().date_naive();
+        let first = today - Duration::days(SIGNUP_DAYS - 1);
+        let since = first.and_time(chrono::NaiveTime::MIN).and_utc();
+        let stats = self.users.stats(since).await?;
+        Ok(UserStatsReport {
+            total: stats.total,
+            active: stats.active,
+            inactive: stats.total.saturating_sub(stats.active),
+            admins: stats.admins,
+            signups: fill_days(first, SIGNUP_DAYS, &stats.signups),
+        })
+    }
+
+    async fn export_batch(
+        &self,
+        caller: &Principal,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<User>, ServiceError> {
+        require_admin(caller)?;
+        Ok(self.users.export_batch(after, limit).await?)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::RevocationList;
-    use strata_domain::auth::MockSessionRepository;
-    use strata_domain::users::{MockUserRepository, PasswordHash, Role, UserCredentials};
-    use uuid::Uuid;
-
-    fn principal() -> Principal {
-        Principal {
-            user_id: Uuid::now_v7(),
-            session_id: Uuid::now_v7(),
-            role: Role::User,
-        }
-    }
-
-    fn account(id: Uuid) -> User {
-        let now = Utc::now();
-        User {
-            id,
-            email: Email::parse("ada@example.com").unwrap(),
-            username: Username::parse("ada").unwrap(),
-            full_name: None,
-            role: Role::User,
-            is_active: true,
-            created_at: now,
-            updated_at: now,
-        }
-    }
-
-    fn service(users: MockUserRepository, sessions: MockSessionRepository) -> UserServiceImpl {
-        let revoker = Revoker::new(Arc::new(sessions), RevocationList::new(), 900);
-        UserServiceImpl::new(Arc::new(users), PasswordHasher::new(4), revoker)
-    }
-
-    #[tokio::test]
-    async fn update_me_never_touches_role_or_activation() {
-        let p = principal();
-        let mut users = MockUserRepository::new();
-        users
-            .expect_update()
-            .withf(|_, changes, _| {
-                changes.role.is_none() && changes.is_active.is_none() && changes.username.is_some()
-            })
-            .times(1)
-            .returning(|id, _, _| Ok(account(id)));
-        let changes = ProfileChanges {
-            username: Some(Username::parse("ada2").unwrap()),
-            ..Default::default()
-        };
-        let updated = service(users, MockSessionRepository::new())
-            .update_me(&p, changes)
-            .await
-            .unwrap();
-        assert_eq!(updated.id, p.user_id);
-    }
-
-    #[tokio::test]
-    async fn an_empty_update_reads_instead_of_writing() {
-        let p = principal();
-        let mut users = MockUserRepository::new();
-        users.expect_update().never();
-        users
-            .expect_find_by_id()
-            .times(1)
-            .returning(|id| Ok(account(id)));
-        service(users, MockSessionRepository::new())
-            .update_me(&p, ProfileChanges::default())
-            .await
-            .unwrap();
-    }
-
-    #[tokio::test]
-    async fn me_for_a_deleted_account_is_unauthenticated() {
-        let mut users = MockUserRepository::new();
-        users
-            .expect_find_by_id()
-            .returning(|_| Err(RepoError::NotFound));
-        assert!(matches!(
-            service(users, MockSessionRepository::new())
-                .me(&principal())
-                .await,
-            Err(ServiceError::Unauthenticated(
-                TokenRejection::AccountDisabled
-            ))
-        ));
-    }
-
-    fn with_password(id: Uuid) -> UserCredentials {
-        UserCredentials {
-            user: account(id),
-            password_hash: PasswordHash::new(bcrypt::hash("Secret123", 4).unwrap()),
-        }
-    }
-
-    #[tokio::test]
-    async fn delete_me_with_a_wrong_password_deletes_nothing() {
-        let mut users = MockUserRepository::new();
-        users
-            .expect_find_credentials_by_id()
-            .returning(|id| Ok(with_password(id)));
-        users.expect_delete().never();
-        let mut sessions = MockSessionRepository::new();
-        sessions.expect_revoke().never();
-        assert!(matches!(
-            service(users, sessions)
-                .delete_me(&principal(), "Wrong1234")
-                .await,
-            Err(ServiceError::InvalidCredentials)
-        ));
-    }
-
-    #[tokio::test]
-    async fn delete_me_revokes_every_session_then_deletes_the_account() {
-        let p = principal();
-        let mut seq = mockall::Sequence::new();
-        let mut users = MockUserRepository::new();
-        users
-            .expect_find_credentials_by_id()
-            .returning(|id| Ok(with_password(id)));
-        let mut sessions = MockSessionRepository::new();
-        sessions
-            .expect_revoke()
-            .withf(move |scope, _, _| {
-                *scope
-                    == RevocationScope::User {
-                        user_id: p.user_id,
-                        except: None,
-                    }
-            })
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _, _| Ok(vec![]));
-        users
-            .expect_delete()
-            .withf(move |id| *id == p.user_id)
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(()));
-        service(users, sessions)
-            .delete_me(&p, "Secret123")
-            .await
-            .unwrap();
-    }
-}
+#[path = "users_tests.rs"]
+mod tests;

@@ -1,0 +1,183 @@
+//! Owner-scoped items.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::RepoError;
+use crate::page::{Page, PageRequest, Sort, SortField};
+use crate::validation::Violation;
+
+const TITLE_MAX: usize = 200;
+const DESCRIPTION_MAX: usize = 10_000;
+
+/// A non-blank title of at most 200 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    /// Shared by items and posts, which have the same title rule.
+    ///
+    /// # Errors
+    /// A [`Violation`] (`length`) for a blank or over-long title.
+    pub fn parse(raw: &str) -> Result<Self, Violation> {
+        let value = raw.trim();
+        let len = value.chars().count();
+        if len == 0 || len > TITLE_MAX {
+            return Err(Violation::new("length", format!("must be 1 to {TITLE_MAX} characters")));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Free text bounded by `max` characters; `min` 0 allows empty.
+pub fn bounded_text(raw: &str, min: usize, max: usize) -> Result<String, Violation> {
+    let len = raw.chars().count();
+    if len < min || len > max {
+        return Err(Violation::new("length", format!("must be {min} to {max} characters")));
+    }
+    Ok(raw.to_owned())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description(String);
+
+impl Description {
+    /// # Errors
+    /// A [`Violation`] (`length`) past 10 000 characters.
+    pub fn parse(raw: &str) -> Result<Self, Violation> {
+        bounded_text(raw, 0, DESCRIPTION_MAX).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub id: Uuid,
+    pub title: Title,
+    pub description: Option<Description>,
+    pub owner_id: Uuid,
+    /// Incremented by every update; the HTTP layer's `ETag`.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub id: Uuid,
+    pub title: Title,
+    pub description: Option<Description>,
+    pub owner_id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A partial update; `description: Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemChanges {
+    pub title: Option<Title>,
+    pub description: Option<Option<Description>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemSortField {
+    CreatedAt,
+    UpdatedAt,
+    Title,
+}
+
+impl SortField for ItemSortField {
+    const NAMES: &'static [&'static str] = &["created_at", "updated_at", "title"];
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "created_at" => Some(Self::CreatedAt),
+            "updated_at" => Some(Self::UpdatedAt),
+            "title" => Some(Self::Title),
+            _ => None,
+        }
+    }
+}
+
+impl Default for Sort<ItemSortField> {
+    fn default() -> Self {
+        Self { field: ItemSortField::CreatedAt, direction: crate::page::Direction::Desc }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemFilter {
+    /// Only this owner's items; `None` means every owner (admins only).
+    pub owner_id: Option<Uuid>,
+    /// Lower-cased text searched in title and description.
+    pub q: Option<String>,
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ItemRepository: Send + Sync {
+    /// # Errors
+    /// [`RepoError::NotFound`] when the owner does not exist.
+    async fn create(&self, item: NewItem) -> Result<Item, RepoError>;
+
+    /// # Errors
+    /// [`RepoError::NotFound`] when no item has this id.
+    async fn find(&self, id: Uuid) -> Result<Item, RepoError>;
+
+    /// A page of items matching `filter`, in `sort` order (ties by id), with
+    /// the total count, in a constant number of queries.
+    ///
+    /// # Errors
+    /// Only storage failures.
+    async fn list(
+        &self,
+        filter: ItemFilter,
+        sort: Sort<ItemSortField>,
+        page: PageRequest,
+    ) -> Result<Page<Item>, RepoError>;
+
+    /// Applies `changes`, increments `version` and sets `updated_at`, but only
+    /// when the stored version equals `expected_version` (if given): a
+    /// compare-and-set, so concurrent updates with the same precondition
+    /// cannot both succeed.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] when the item is gone;
+    /// [`RepoError::VersionMismatch`] when the version moved on.
+    async fn update(
+        &self,
+        id: Uuid,
+        changes: ItemChanges,
+        expected_version: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Item, RepoError>;
+
+    /// # Errors
+    /// [`RepoError::NotFound`] when the item is already gone.
+    async fn delete(&self, id: Uuid) -> Result<(), RepoError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_trimmed_and_bounded() {
+        assert_eq!(Title::parse("  Milk ").unwrap().as_str(), "Milk");
+        assert!(Title::parse("   ").is_err());
+        assert!(Title::parse(&"x".repeat(200)).is_ok());
+        assert!(Title::parse(&"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn descriptions_allow_up_to_ten_thousand_characters() {
+        assert!(Description::parse(&"é".repeat(10_000)).is_ok());
+        assert_eq!(Description::parse(&"x".repeat(10_001)).unwrap_err().code, "length");
+    }
+}

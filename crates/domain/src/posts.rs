@@ -1,0 +1,181 @@
+//! The blog: posts and their comments.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::RepoError;
+use crate::items::{Title, bounded_text};
+use crate::page::{Page, PageRequest, Sort, SortField};
+use crate::validation::Violation;
+
+/// A post or comment body: `max` characters at most, never blank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body(String);
+
+impl Body {
+    pub const POST_MAX: usize = 50_000;
+    pub const COMMENT_MAX: usize = 5_000;
+
+    /// # Errors
+    /// A [`Violation`] (`length`) when blank or longer than `max`.
+    pub fn parse(raw: &str, max: usize) -> Result<Self, Violation> {
+        if raw.trim().is_empty() {
+            return Err(Violation::new("length", format!("must be 1 to {max} characters")));
+        }
+        bounded_text(raw, 1, max).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Who wrote a post or comment, as shown to readers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    pub id: Uuid,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    pub id: Uuid,
+    pub title: Title,
+    pub body: Body,
+    pub author: Author,
+    pub comment_count: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub id: Uuid,
+    pub title: Title,
+    pub body: Body,
+    pub author_id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostChanges {
+    pub title: Option<Title>,
+    pub body: Option<Body>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub id: Uuid,
+    pub post_id: Uuid,
+    pub body: Body,
+    pub author: Author,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewComment {
+    pub id: Uuid,
+    pub post_id: Uuid,
+    pub body: Body,
+    pub author_id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostSortField {
+    CreatedAt,
+    UpdatedAt,
+    Title,
+}
+
+impl SortField for PostSortField {
+    const NAMES: &'static [&'static str] = &["created_at", "updated_at", "title"];
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "created_at" => Some(Self::CreatedAt),
+            "updated_at" => Some(Self::UpdatedAt),
+            "title" => Some(Self::Title),
+            _ => None,
+        }
+    }
+}
+
+impl Default for Sort<PostSortField> {
+    fn default() -> Self {
+        Self { field: PostSortField::CreatedAt, direction: crate::page::Direction::Desc }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostFilter {
+    /// The author's username, compared case-insensitively.
+    pub author: Option<String>,
+    /// Lower-cased text searched in title and body.
+    pub q: Option<String>,
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PostRepository: Send + Sync {
+    /// # Errors
+    /// [`RepoError::NotFound`] when the author does not exist.
+    async fn create(&self, post: NewPost) -> Result<Post, RepoError>;
+
+    /// # Errors
+    /// [`RepoError::NotFound`] when no post has this id.
+    async fn find(&self, id: Uuid) -> Result<Post, RepoError>;
+
+    /// A page of posts with their authors and comment counts, in a constant
+    /// number of queries whatever the page size (no query per post).
+    ///
+    /// # Errors
+    /// Only storage failures.
+    async fn list(
+        &self,
+        filter: PostFilter,
+        sort: Sort<PostSortField>,
+        page: PageRequest,
+    ) -> Result<Page<Post>, RepoError>;
+
+    /// # Errors
+    /// [`RepoError::NotFound`] when the post is gone.
+    async fn update(&self, id: Uuid, changes: PostChanges, now: DateTime<Utc>) -> Result<Post, RepoError>;
+
+    /// Deletes the post and (by cascade) its comments.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] when the post is already gone.
+    async fn delete(&self, id: Uuid) -> Result<(), RepoError>;
+
+    /// # Errors
+    /// [`RepoError::NotFound`] when the post (or author) does not exist.
+    async fn add_comment(&self, comment: NewComment) -> Result<Comment, RepoError>;
+
+    /// A page of the post's comments, oldest first.
+    ///
+    /// # Errors
+    /// Only storage failures (an unknown post yields an empty page).
+    async fn list_comments(&self, post_id: Uuid, page: PageRequest) -> Result<Page<Comment>, RepoError>;
+
+    /// # Errors
+    /// [`RepoError::NotFound`] when the comment does not exist under this post.
+    async fn find_comment(&self, post_id: Uuid, comment_id: Uuid) -> Result<Comment, RepoError>;
+
+    /// # Errors
+    /// [`RepoError::NotFound`] when the comment is already gone.
+    async fn delete_comment(&self, comment_id: Uuid) -> Result<(), RepoError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_never_blank_and_bounded_by_their_kind() {
+        assert!(Body::parse("  ", Body::POST_MAX).is_err());
+        assert!(Body::parse(&"x".repeat(5_000), Body::COMMENT_MAX).is_ok());
+        assert!(Body::parse(&"x".repeat(5_001), Body::COMMENT_MAX).is_err());
+        assert!(Body::parse(&"x".repeat(50_000), Body::POST_MAX).is_ok());
+    }
+}
