@@ -24,7 +24,10 @@ impl Title {
         let value = raw.trim();
         let len = value.chars().count();
         if len == 0 || len > TITLE_MAX {
-            return Err(Violation::new("length", format!("must be 1 to {TITLE_MAX} characters")));
+            return Err(Violation::new(
+                "length",
+                format!("must be 1 to {TITLE_MAX} characters"),
+            ));
         }
         Ok(Self(value.to_owned()))
     }
@@ -38,7 +41,10 @@ impl Title {
 pub fn bounded_text(raw: &str, min: usize, max: usize) -> Result<String, Violation> {
     let len = raw.chars().count();
     if len < min || len > max {
-        return Err(Violation::new("length", format!("must be {min} to {max} characters")));
+        return Err(Violation::new(
+            "length",
+            format!("must be {min} to {max} characters"),
+        ));
     }
     Ok(raw.to_owned())
 }
@@ -107,7 +113,10 @@ impl SortField for ItemSortField {
 
 impl Default for Sort<ItemSortField> {
     fn default() -> Self {
-        Self { field: ItemSortField::CreatedAt, direction: crate::page::Direction::Desc }
+        Self {
+            field: ItemSortField::CreatedAt,
+            direction: crate::page::Direction::Desc,
+        }
     }
 }
 
@@ -178,6 +187,9 @@ mod tests {
     #[test]
     fn descriptions_allow_up_to_ten_thousand_characters() {
         assert!(Description::parse(&"é".repeat(10_000)).is_ok());
-        assert_eq!(Description::parse(&"x".repeat(10_001)).unwrap_err().code, "length");
+        assert_eq!(
+            Description::parse(&"x".repeat(10_001)).unwrap_err().code,
+            "length"
+        );
     }
 }

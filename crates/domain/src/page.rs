@@ -26,14 +26,20 @@ impl PageRequest {
             None => DEFAULT_LIMIT,
             Some(l) if (1..=MAX_LIMIT as i64).contains(&l) => l as u64,
             Some(_) => {
-                return Err(("limit", Violation::new("range", format!("must be between 1 and {MAX_LIMIT}"))));
+                return Err((
+                    "limit",
+                    Violation::new("range", format!("must be between 1 and {MAX_LIMIT}")),
+                ));
             }
         };
         let offset = match offset {
             None => 0,
             Some(o) if (0..=MAX_OFFSET as i64).contains(&o) => o as u64,
             Some(_) => {
-                return Err(("offset", Violation::new("range", format!("must be between 0 and {MAX_OFFSET}"))));
+                return Err((
+                    "offset",
+                    Violation::new("range", format!("must be between 0 and {MAX_OFFSET}")),
+                ));
             }
         };
         Ok(Self { limit, offset })
@@ -50,7 +56,10 @@ impl PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        Self { limit: DEFAULT_LIMIT, offset: 0 }
+        Self {
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+        }
     }
 }
 
@@ -65,11 +74,21 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn new(items: Vec<T>, total: u64, request: PageRequest) -> Self {
-        Self { items, total, limit: request.limit, offset: request.offset }
+        Self {
+            items,
+            total,
+            limit: request.limit,
+            offset: request.offset,
+        }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), total: self.total, limit: self.limit, offset: self.offset }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            limit: self.limit,
+            offset: self.offset,
+        }
     }
 }
 
@@ -104,15 +123,25 @@ impl<F: SortField> Sort<F> {
             Some(name) => (Direction::Desc, name),
             None => (Direction::Asc, raw),
         };
-        F::from_name(name).map(|field| Self { field, direction }).ok_or_else(|| {
-            Violation::new("sort", format!("must be one of {} (prefix '-' for descending)", F::NAMES.join(", ")))
-        })
+        F::from_name(name)
+            .map(|field| Self { field, direction })
+            .ok_or_else(|| {
+                Violation::new(
+                    "sort",
+                    format!(
+                        "must be one of {} (prefix '-' for descending)",
+                        F::NAMES.join(", ")
+                    ),
+                )
+            })
     }
 }
 
 /// Lower-cased search text, trimmed; `None` for blank input.
 pub fn search_text(q: Option<&str>) -> Option<String> {
-    q.map(str::trim).filter(|q| !q.is_empty()).map(|q| q.chars().take(200).collect::<String>().to_lowercase())
+    q.map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(|q| q.chars().take(200).collect::<String>().to_lowercase())
 }
 
 #[cfg(test)]
@@ -132,7 +161,10 @@ mod tests {
 
     #[test]
     fn limits_default_to_20_and_stay_within_1_to_100() {
-        assert_eq!(PageRequest::new(None, None).unwrap(), PageRequest::default());
+        assert_eq!(
+            PageRequest::new(None, None).unwrap(),
+            PageRequest::default()
+        );
         assert_eq!(PageRequest::new(Some(100), Some(5)).unwrap().limit(), 100);
         assert_eq!(PageRequest::new(Some(1000), None).unwrap_err().0, "limit");
         assert_eq!(PageRequest::new(Some(0), None).unwrap_err().0, "limit");
@@ -141,9 +173,20 @@ mod tests {
 
     #[test]
     fn a_leading_minus_sorts_descending() {
-        assert_eq!(Sort::<F>::parse("-created_at").unwrap().direction, Direction::Desc);
-        assert_eq!(Sort::<F>::parse("created_at").unwrap().direction, Direction::Asc);
-        assert!(Sort::<F>::parse("password_hash").unwrap_err().message.contains("created_at"));
+        assert_eq!(
+            Sort::<F>::parse("-created_at").unwrap().direction,
+            Direction::Desc
+        );
+        assert_eq!(
+            Sort::<F>::parse("created_at").unwrap().direction,
+            Direction::Asc
+        );
+        assert!(
+            Sort::<F>::parse("password_hash")
+                .unwrap_err()
+                .message
+                .contains("created_at")
+        );
     }
 
     #[test]

@@ -21,7 +21,10 @@ impl Body {
     /// A [`Violation`] (`length`) when blank or longer than `max`.
     pub fn parse(raw: &str, max: usize) -> Result<Self, Violation> {
         if raw.trim().is_empty() {
-            return Err(Violation::new("length", format!("must be 1 to {max} characters")));
+            return Err(Violation::new(
+                "length",
+                format!("must be 1 to {max} characters"),
+            ));
         }
         bounded_text(raw, 1, max).map(Self)
     }
@@ -103,7 +106,10 @@ impl SortField for PostSortField {
 
 impl Default for Sort<PostSortField> {
     fn default() -> Self {
-        Self { field: PostSortField::CreatedAt, direction: crate::page::Direction::Desc }
+        Self {
+            field: PostSortField::CreatedAt,
+            direction: crate::page::Direction::Desc,
+        }
     }
 }
 
@@ -140,7 +146,12 @@ pub trait PostRepository: Send + Sync {
 
     /// # Errors
     /// [`RepoError::NotFound`] when the post is gone.
-    async fn update(&self, id: Uuid, changes: PostChanges, now: DateTime<Utc>) -> Result<Post, RepoError>;
+    async fn update(
+        &self,
+        id: Uuid,
+        changes: PostChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Post, RepoError>;
 
     /// Deletes the post and (by cascade) its comments.
     ///
@@ -156,7 +167,11 @@ pub trait PostRepository: Send + Sync {
     ///
     /// # Errors
     /// Only storage failures (an unknown post yields an empty page).
-    async fn list_comments(&self, post_id: Uuid, page: PageRequest) -> Result<Page<Comment>, RepoError>;
+    async fn list_comments(
+        &self,
+        post_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<Comment>, RepoError>;
 
     /// # Errors
     /// [`RepoError::NotFound`] when the comment does not exist under this post.

@@ -305,7 +305,10 @@ impl SortField for UserSortField {
 
 impl Default for Sort<UserSortField> {
     fn default() -> Self {
-        Self { field: UserSortField::CreatedAt, direction: Direction::Desc }
+        Self {
+            field: UserSortField::CreatedAt,
+            direction: Direction::Desc,
+        }
     }
 }
 

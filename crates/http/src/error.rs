@@ -38,7 +38,7 @@ pub struct Problem {
     #[serde(rename = "type")]
     #[schema(example = "about:blank")]
     pub problem_type: &'static str,
-    #[schema(example = "Unprocessable Content")]
+    #[schema(example = "Unprocessable Entity")]
     pub title: String,
     #[schema(example = 422)]
     pub status: u16,
@@ -72,6 +72,10 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("precondition failed")]
+    PreconditionFailed,
     #[error("{0:?} taken")]
     Taken(UniqueField),
     #[error("payload too large")]
@@ -99,6 +103,8 @@ impl ApiError {
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::Conflict(_) => "CONFLICT",
+            Self::PreconditionFailed => "PRECONDITION_FAILED",
             Self::Taken(UniqueField::Email) => "EMAIL_TAKEN",
             Self::Taken(UniqueField::Username) => "USERNAME_TAKEN",
             Self::Taken(UniqueField::Other) => "CONFLICT",
@@ -126,6 +132,10 @@ impl ApiError {
             Self::Forbidden => "You are not allowed to do this.".into(),
             Self::NotFound(what) => format!("{what} not found."),
             Self::MethodNotAllowed => "This method is not allowed on this resource.".into(),
+            Self::Conflict(why) => (*why).to_owned(),
+            Self::PreconditionFailed => {
+                "The resource changed since the ETag in If-Match was issued.".into()
+            }
             Self::Taken(UniqueField::Email) => "This e-mail address is already registered.".into(),
             Self::Taken(UniqueField::Username) => "This username is already taken.".into(),
             Self::Taken(UniqueField::Other) => "The request conflicts with existing data.".into(),
@@ -152,6 +162,9 @@ impl From<ServiceError> for ApiError {
                 token_presented: true,
             },
             ServiceError::NotFound => Self::NotFound("Resource"),
+            ServiceError::Forbidden => Self::Forbidden,
+            ServiceError::Conflict(why) => Self::Conflict(why),
+            ServiceError::PreconditionFailed => Self::PreconditionFailed,
             ServiceError::Unavailable(source) => Self::Unavailable(Box::new(source)),
             err @ ServiceError::Internal { .. } => Self::Internal(Box::new(err)),
         }
@@ -182,6 +195,8 @@ impl ResponseError for ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Taken(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -8,8 +8,11 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod items;
 pub mod middleware;
 pub mod openapi;
+pub mod page;
+pub mod posts;
 pub mod users;
 mod validation;
 
@@ -18,7 +21,7 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, web};
-use strata_service::{AuthService, HealthService, UserService};
+use strata_service::{AuthService, HealthService, ItemService, PostService, UserService};
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
 use utoipa_swagger_ui::{Config, SwaggerUi};
@@ -32,6 +35,8 @@ pub struct AppState {
     pub auth: Arc<dyn AuthService>,
     pub users: Arc<dyn UserService>,
     pub health: Arc<dyn HealthService>,
+    pub items: Arc<dyn ItemService>,
+    pub posts: Arc<dyn PostService>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -67,7 +72,9 @@ where
         .service(
             utoipa_actix_web::scope("/api/v1")
                 .configure(auth::configure)
-                .configure(users::configure),
+                .configure(users::configure)
+                .configure(items::configure)
+                .configure(posts::configure),
         )
         .configure(health::configure)
 }

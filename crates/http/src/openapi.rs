@@ -21,7 +21,9 @@ use crate::error::{FieldProblem, Problem};
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Registration, login, tokens and sessions"),
-        (name = "users", description = "Accounts"),
+        (name = "users", description = "Accounts: one's own, and administration of everyone's"),
+        (name = "items", description = "Owner-scoped items with ETag preconditions"),
+        (name = "posts", description = "The public blog and its comments"),
         (name = "health", description = "Liveness and readiness probes"),
     )
 )]

@@ -4,6 +4,8 @@
 
 use std::borrow::Cow;
 
+use strata_domain::items::{Description, Title};
+use strata_domain::posts::Body;
 use strata_domain::users::{Email, FullName, Password, Username};
 use strata_domain::validation::Violation;
 use validator::ValidationError;
@@ -28,6 +30,22 @@ pub fn password(value: &str) -> Result<(), ValidationError> {
 
 pub fn full_name(value: &str) -> Result<(), ValidationError> {
     to_validator(FullName::parse(value))
+}
+
+pub fn title(value: &str) -> Result<(), ValidationError> {
+    to_validator(Title::parse(value))
+}
+
+pub fn description(value: &str) -> Result<(), ValidationError> {
+    to_validator(Description::parse(value))
+}
+
+pub fn post_body(value: &str) -> Result<(), ValidationError> {
+    to_validator(Body::parse(value, Body::POST_MAX))
+}
+
+pub fn comment_body(value: &str) -> Result<(), ValidationError> {
+    to_validator(Body::parse(value, Body::COMMENT_MAX))
 }
 
 /// For fields that are only checked against stored state (a login password):

@@ -2,124 +2,16 @@
 //! problem bodies and headers of the HTTP contract.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
-use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
-use chrono::Utc;
 use serde_json::{Value, json};
 use strata_domain::UniqueField;
-use strata_domain::auth::Principal;
-use strata_domain::users::{Email, Role, User, Username};
-use strata_http::{AppState, HttpSettings};
-use strata_service::auth::MockAuthService;
-use strata_service::error::TokenRejection;
-use strata_service::health::MockHealthService;
-use strata_service::users::MockUserService;
-use strata_service::{Readiness, ServiceError, TokenPair};
+use strata_http::HttpSettings;
+use strata_service::{Readiness, ServiceError};
 use uuid::Uuid;
 
-const TOKEN: &str = "valid-token";
+mod common;
 
-struct Mocks {
-    auth: MockAuthService,
-    users: MockUserService,
-    health: MockHealthService,
-}
-
-impl Mocks {
-    /// Mocks whose `authenticate` accepts [`TOKEN`] for `principal()`.
-    fn new() -> Self {
-        let mut auth = MockAuthService::new();
-        auth.expect_authenticate().returning(|token| {
-            if token == TOKEN {
-                Ok(principal())
-            } else {
-                Err(ServiceError::Unauthenticated(TokenRejection::Invalid))
-            }
-        });
-        Self {
-            auth,
-            users: MockUserService::new(),
-            health: MockHealthService::new(),
-        }
-    }
-
-    fn state(self) -> AppState {
-        AppState {
-            auth: Arc::new(self.auth),
-            users: Arc::new(self.users),
-            health: Arc::new(self.health),
-        }
-    }
-}
-
-fn principal() -> Principal {
-    Principal {
-        user_id: Uuid::from_u128(7),
-        session_id: Uuid::from_u128(8),
-        role: Role::User,
-    }
-}
-
-fn user() -> User {
-    let now = Utc::now();
-    User {
-        id: Uuid::from_u128(7),
-        email: Email::parse("ada@example.com").unwrap(),
-        username: Username::parse("ada").unwrap(),
-        full_name: None,
-        role: Role::User,
-        is_active: true,
-        created_at: now,
-        updated_at: now,
-    }
-}
-
-fn pair() -> TokenPair {
-    TokenPair {
-        access_token: "access".into(),
-        refresh_token: "refresh".into(),
-        expires_in: 900,
-    }
-}
-
-async fn call(
-    mocks: Mocks,
-    req: TestRequest,
-) -> (StatusCode, actix_web::http::header::HeaderMap, Value) {
-    let app = test::init_service(strata_http::app(mocks.state(), HttpSettings::default())).await;
-    let res = test::call_service(&app, req.to_request()).await;
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = test::read_body(res).await;
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-    };
-    (status, headers, body)
-}
-
-fn assert_problem(
-    headers: &actix_web::http::header::HeaderMap,
-    body: &Value,
-    status: u16,
-    code: &str,
-) {
-    assert_eq!(
-        headers.get("content-type").unwrap(),
-        "application/problem+json",
-        "{body}"
-    );
-    assert_eq!(body["status"], status, "{body}");
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["type"], "about:blank");
-    assert_eq!(
-        body["request_id"],
-        headers.get("x-request-id").unwrap().to_str().unwrap()
-    );
-}
+use common::*;
 
 fn register_body() -> Value {
     json!({"email": "ada@example.com", "username": "ada", "password": "Secret123"})

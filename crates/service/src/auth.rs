@@ -258,7 +258,8 @@ impl AuthService for AuthServiceImpl {
         &self,
         registration: Registration,
     ) -> Result<(User, TokenPair), ServiceError> {
-        let user = create_account(self.users.as_ref(), &self.hasher, registration, Role::User).await?;
+        let user =
+            create_account(self.users.as_ref(), &self.hasher, registration, Role::User).await?;
         let tokens = self.start_session(&user).await?;
         Ok((user, tokens))
     }

@@ -82,5 +82,9 @@ impl From<RepoError> for ServiceError {
 /// # Errors
 /// [`ServiceError::Forbidden`] for a non-admin caller.
 pub fn require_admin(caller: &Principal) -> Result<(), ServiceError> {
-    if caller.is_admin() { Ok(()) } else { Err(ServiceError::Forbidden) }
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden)
+    }
 }

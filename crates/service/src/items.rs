@@ -5,7 +5,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 use strata_domain::auth::Principal;
-use strata_domain::items::{Description, Item, ItemChanges, ItemFilter, ItemRepository, ItemSortField, NewItem, Title};
+use strata_domain::items::{
+    Description, Item, ItemChanges, ItemFilter, ItemRepository, ItemSortField, NewItem, Title,
+};
 use strata_domain::page::{Page, PageRequest, Sort};
 use uuid::Uuid;
 
@@ -82,7 +84,11 @@ impl ItemServiceImpl {
     /// The item, if the caller may see it.
     async fn visible(&self, caller: &Principal, id: Uuid) -> Result<Item, ServiceError> {
         let item = self.items.find(id).await?;
-        if item.owner_id == caller.user_id || caller.is_admin() { Ok(item) } else { Err(ServiceError::NotFound) }
+        if item.owner_id == caller.user_id || caller.is_admin() {
+            Ok(item)
+        } else {
+            Err(ServiceError::NotFound)
+        }
     }
 }
 
@@ -102,7 +108,10 @@ impl ItemService for ItemServiceImpl {
             None if caller.is_admin() => None,
             None => Some(caller.user_id),
         };
-        Ok(self.items.list(ItemFilter { owner_id, q }, sort, page).await?)
+        Ok(self
+            .items
+            .list(ItemFilter { owner_id, q }, sort, page)
+            .await?)
     }
 
     async fn create(&self, caller: &Principal, draft: ItemDraft) -> Result<Item, ServiceError> {
@@ -130,7 +139,9 @@ impl ItemService for ItemServiceImpl {
         let current = self.visible(caller, id).await?;
         if changes == ItemChanges::default() {
             return match if_match {
-                Some(version) if version != current.version => Err(ServiceError::PreconditionFailed),
+                Some(version) if version != current.version => {
+                    Err(ServiceError::PreconditionFailed)
+                }
                 _ => Ok(current),
             };
         }
@@ -151,7 +162,11 @@ mod tests {
     use strata_domain::users::Role;
 
     fn caller(role: Role) -> Principal {
-        Principal { user_id: Uuid::now_v7(), session_id: Uuid::now_v7(), role }
+        Principal {
+            user_id: Uuid::now_v7(),
+            session_id: Uuid::now_v7(),
+            role,
+        }
     }
 
     fn item(owner_id: Uuid) -> Item {
@@ -176,10 +191,27 @@ mod tests {
             .times(2)
             .returning(|_, _, page| Ok(Page::new(vec![], 0, page)));
         let s = ItemServiceImpl::new(Arc::new(repo));
-        s.list(&me, None, None, Sort::default(), PageRequest::default()).await.unwrap();
-        s.list(&me, Some(me.user_id), None, Sort::default(), PageRequest::default()).await.unwrap();
+        s.list(&me, None, None, Sort::default(), PageRequest::default())
+            .await
+            .unwrap();
+        s.list(
+            &me,
+            Some(me.user_id),
+            None,
+            Sort::default(),
+            PageRequest::default(),
+        )
+        .await
+        .unwrap();
         assert!(matches!(
-            s.list(&me, Some(Uuid::now_v7()), None, Sort::default(), PageRequest::default()).await,
+            s.list(
+                &me,
+                Some(Uuid::now_v7()),
+                None,
+                Sort::default(),
+                PageRequest::default()
+            )
+            .await,
             Err(ServiceError::Forbidden)
         ));
     }
@@ -189,14 +221,27 @@ mod tests {
         let admin = caller(Role::Admin);
         let owner = Uuid::now_v7();
         let mut repo = MockItemRepository::new();
-        repo.expect_list().withf(|f, _, _| f.owner_id.is_none()).times(1).returning(|_, _, p| Ok(Page::new(vec![], 0, p)));
+        repo.expect_list()
+            .withf(|f, _, _| f.owner_id.is_none())
+            .times(1)
+            .returning(|_, _, p| Ok(Page::new(vec![], 0, p)));
         repo.expect_list()
             .withf(move |f, _, _| f.owner_id == Some(owner))
             .times(1)
             .returning(|_, _, p| Ok(Page::new(vec![], 0, p)));
         let s = ItemServiceImpl::new(Arc::new(repo));
-        s.list(&admin, None, None, Sort::default(), PageRequest::default()).await.unwrap();
-        s.list(&admin, Some(owner), None, Sort::default(), PageRequest::default()).await.unwrap();
+        s.list(&admin, None, None, Sort::default(), PageRequest::default())
+            .await
+            .unwrap();
+        s.list(
+            &admin,
+            Some(owner),
+            None,
+            Sort::default(),
+            PageRequest::default(),
+        )
+        .await
+        .unwrap();
     }
 
     #[tokio::test]
@@ -209,10 +254,22 @@ mod tests {
         repo.expect_update().never();
         repo.expect_delete().never();
         let s = ItemServiceImpl::new(Arc::new(repo));
-        assert!(matches!(s.get(&stranger, id).await, Err(ServiceError::NotFound)));
-        let changes = ItemChanges { title: Some(Title::parse("Mine now").unwrap()), ..Default::default() };
-        assert!(matches!(s.update(&stranger, id, changes, None).await, Err(ServiceError::NotFound)));
-        assert!(matches!(s.delete(&stranger, id).await, Err(ServiceError::NotFound)));
+        assert!(matches!(
+            s.get(&stranger, id).await,
+            Err(ServiceError::NotFound)
+        ));
+        let changes = ItemChanges {
+            title: Some(Title::parse("Mine now").unwrap()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            s.update(&stranger, id, changes, None).await,
+            Err(ServiceError::NotFound)
+        ));
+        assert!(matches!(
+            s.delete(&stranger, id).await,
+            Err(ServiceError::NotFound)
+        ));
     }
 
     #[tokio::test]
@@ -222,15 +279,27 @@ mod tests {
         let id = theirs.id;
         let mut repo = MockItemRepository::new();
         repo.expect_find().returning(move |_| Ok(theirs.clone()));
-        repo.expect_update().withf(|_, _, v, _| *v == Some(3)).times(1).returning(|id, _, _, _| {
-            let mut i = item(Uuid::now_v7());
-            i.id = id;
-            i.version = 4;
-            Ok(i)
-        });
+        repo.expect_update()
+            .withf(|_, _, v, _| *v == Some(3))
+            .times(1)
+            .returning(|id, _, _, _| {
+                let mut i = item(Uuid::now_v7());
+                i.id = id;
+                i.version = 4;
+                Ok(i)
+            });
         let s = ItemServiceImpl::new(Arc::new(repo));
-        let changes = ItemChanges { description: Some(None), ..Default::default() };
-        assert_eq!(s.update(&admin, id, changes, Some(3)).await.unwrap().version, 4);
+        let changes = ItemChanges {
+            description: Some(None),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.update(&admin, id, changes, Some(3))
+                .await
+                .unwrap()
+                .version,
+            4
+        );
     }
 
     #[tokio::test]
@@ -240,26 +309,48 @@ mod tests {
         let id = mine.id;
         let mut repo = MockItemRepository::new();
         repo.expect_find().returning(move |_| Ok(mine.clone()));
-        repo.expect_update().returning(|_, _, _, _| Err(RepoError::VersionMismatch));
+        repo.expect_update()
+            .returning(|_, _, _, _| Err(RepoError::VersionMismatch));
         let s = ItemServiceImpl::new(Arc::new(repo));
-        let changes = ItemChanges { title: Some(Title::parse("New").unwrap()), ..Default::default() };
-        assert!(matches!(s.update(&me, id, changes, Some(2)).await, Err(ServiceError::PreconditionFailed)));
+        let changes = ItemChanges {
+            title: Some(Title::parse("New").unwrap()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            s.update(&me, id, changes, Some(2)).await,
+            Err(ServiceError::PreconditionFailed)
+        ));
         // An empty patch checks the precondition without writing.
-        assert!(matches!(s.update(&me, id, ItemChanges::default(), Some(2)).await, Err(ServiceError::PreconditionFailed)));
-        assert_eq!(s.update(&me, id, ItemChanges::default(), Some(3)).await.unwrap().version, 3);
+        assert!(matches!(
+            s.update(&me, id, ItemChanges::default(), Some(2)).await,
+            Err(ServiceError::PreconditionFailed)
+        ));
+        assert_eq!(
+            s.update(&me, id, ItemChanges::default(), Some(3))
+                .await
+                .unwrap()
+                .version,
+            3
+        );
     }
 
     #[tokio::test]
     async fn created_items_belong_to_the_caller() {
         let me = caller(Role::User);
         let mut repo = MockItemRepository::new();
-        repo.expect_create().withf(move |new| new.owner_id == me.user_id).times(1).returning(|new| {
-            let mut i = item(new.owner_id);
-            i.id = new.id;
-            Ok(i)
-        });
+        repo.expect_create()
+            .withf(move |new| new.owner_id == me.user_id)
+            .times(1)
+            .returning(|new| {
+                let mut i = item(new.owner_id);
+                i.id = new.id;
+                Ok(i)
+            });
         let s = ItemServiceImpl::new(Arc::new(repo));
-        let draft = ItemDraft { title: Title::parse("Milk").unwrap(), description: None };
+        let draft = ItemDraft {
+            title: Title::parse("Milk").unwrap(),
+            description: None,
+        };
         assert_eq!(s.create(&me, draft).await.unwrap().owner_id, me.user_id);
     }
 }

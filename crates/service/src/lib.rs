@@ -19,8 +19,8 @@ pub use auth::{AuthConfig, AuthService, AuthServiceImpl, Registration, TokenPair
 pub use error::ServiceError;
 pub use health::{HealthService, HealthServiceImpl, Readiness};
 pub use items::{ItemDraft, ItemService, ItemServiceImpl};
-pub use posts::{PostService, PostServiceImpl};
 pub use password::PasswordHasher;
+pub use posts::{PostService, PostServiceImpl};
 pub use revocation::RevocationList;
 pub use tokens::TokenCodec;
 pub use users::{ProfileChanges, UserService, UserServiceImpl, UserStatsReport};

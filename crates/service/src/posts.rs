@@ -8,7 +8,8 @@ use strata_domain::auth::Principal;
 use strata_domain::items::Title;
 use strata_domain::page::{Page, PageRequest, Sort};
 use strata_domain::posts::{
-    Body, Comment, NewComment, NewPost, Post, PostChanges, PostFilter, PostRepository, PostSortField,
+    Body, Comment, NewComment, NewPost, Post, PostChanges, PostFilter, PostRepository,
+    PostSortField,
 };
 use uuid::Uuid;
 
@@ -21,11 +22,21 @@ use crate::ServiceError;
 pub trait PostService: Send + Sync {
     /// # Errors
     /// Storage failures only.
-    async fn list(&self, filter: PostFilter, sort: Sort<PostSortField>, page: PageRequest) -> Result<Page<Post>, ServiceError>;
+    async fn list(
+        &self,
+        filter: PostFilter,
+        sort: Sort<PostSortField>,
+        page: PageRequest,
+    ) -> Result<Page<Post>, ServiceError>;
 
     /// # Errors
     /// Storage failures only.
-    async fn create(&self, caller: &Principal, title: Title, body: Body) -> Result<Post, ServiceError>;
+    async fn create(
+        &self,
+        caller: &Principal,
+        title: Title,
+        body: Body,
+    ) -> Result<Post, ServiceError>;
 
     /// # Errors
     /// [`ServiceError::NotFound`].
@@ -34,7 +45,12 @@ pub trait PostService: Send + Sync {
     /// # Errors
     /// [`ServiceError::NotFound`]; [`ServiceError::Forbidden`] unless the
     /// caller wrote the post or is an admin.
-    async fn update(&self, caller: &Principal, id: Uuid, changes: PostChanges) -> Result<Post, ServiceError>;
+    async fn update(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+        changes: PostChanges,
+    ) -> Result<Post, ServiceError>;
 
     /// Deletes the post and its comments.
     ///
@@ -46,17 +62,31 @@ pub trait PostService: Send + Sync {
     ///
     /// # Errors
     /// [`ServiceError::NotFound`] when the post does not exist.
-    async fn list_comments(&self, post_id: Uuid, page: PageRequest) -> Result<Page<Comment>, ServiceError>;
+    async fn list_comments(
+        &self,
+        post_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<Comment>, ServiceError>;
 
     /// # Errors
     /// [`ServiceError::NotFound`] when the post does not exist.
-    async fn add_comment(&self, caller: &Principal, post_id: Uuid, body: Body) -> Result<Comment, ServiceError>;
+    async fn add_comment(
+        &self,
+        caller: &Principal,
+        post_id: Uuid,
+        body: Body,
+    ) -> Result<Comment, ServiceError>;
 
     /// # Errors
     /// [`ServiceError::NotFound`] when the comment is not under this post;
     /// [`ServiceError::Forbidden`] unless the caller wrote the comment or the
     /// post, or is an admin.
-    async fn delete_comment(&self, caller: &Principal, post_id: Uuid, comment_id: Uuid) -> Result<(), ServiceError>;
+    async fn delete_comment(
+        &self,
+        caller: &Principal,
+        post_id: Uuid,
+        comment_id: Uuid,
+    ) -> Result<(), ServiceError>;
 }
 
 pub struct PostServiceImpl {
@@ -76,18 +106,38 @@ impl PostServiceImpl {
 
     async fn writable(&self, caller: &Principal, id: Uuid) -> Result<Post, ServiceError> {
         let post = self.posts.find(id).await?;
-        if post.author.id == caller.user_id || caller.is_admin() { Ok(post) } else { Err(ServiceError::Forbidden) }
+        if post.author.id == caller.user_id || caller.is_admin() {
+            Ok(post)
+        } else {
+            Err(ServiceError::Forbidden)
+        }
     }
 }
 
 #[async_trait]
 impl PostService for PostServiceImpl {
-    async fn list(&self, filter: PostFilter, sort: Sort<PostSortField>, page: PageRequest) -> Result<Page<Post>, ServiceError> {
+    async fn list(
+        &self,
+        filter: PostFilter,
+        sort: Sort<PostSortField>,
+        page: PageRequest,
+    ) -> Result<Page<Post>, ServiceError> {
         Ok(self.posts.list(filter, sort, page).await?)
     }
 
-    async fn create(&self, caller: &Principal, title: Title, body: Body) -> Result<Post, ServiceError> {
-        let post = NewPost { id: Uuid::now_v7(), title, body, author_id: caller.user_id, created_at: Utc::now() };
+    async fn create(
+        &self,
+        caller: &Principal,
+        title: Title,
+        body: Body,
+    ) -> Result<Post, ServiceError> {
+        let post = NewPost {
+            id: Uuid::now_v7(),
+            title,
+            body,
+            author_id: caller.user_id,
+            created_at: Utc::now(),
+        };
         Ok(self.posts.create(post).await?)
     }
 
@@ -95,7 +145,12 @@ impl PostService for PostServiceImpl {
         Ok(self.posts.find(id).await?)
     }
 
-    async fn update(&self, caller: &Principal, id: Uuid, changes: PostChanges) -> Result<Post, ServiceError> {
+    async fn update(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+        changes: PostChanges,
+    ) -> Result<Post, ServiceError> {
         let post = self.writable(caller, id).await?;
         if changes == PostChanges::default() {
             return Ok(post);
@@ -108,17 +163,37 @@ impl PostService for PostServiceImpl {
         Ok(self.posts.delete(id).await?)
     }
 
-    async fn list_comments(&self, post_id: Uuid, page: PageRequest) -> Result<Page<Comment>, ServiceError> {
+    async fn list_comments(
+        &self,
+        post_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<Comment>, ServiceError> {
         self.posts.find(post_id).await?;
         Ok(self.posts.list_comments(post_id, page).await?)
     }
 
-    async fn add_comment(&self, caller: &Principal, post_id: Uuid, body: Body) -> Result<Comment, ServiceError> {
-        let comment = NewComment { id: Uuid::now_v7(), post_id, body, author_id: caller.user_id, created_at: Utc::now() };
+    async fn add_comment(
+        &self,
+        caller: &Principal,
+        post_id: Uuid,
+        body: Body,
+    ) -> Result<Comment, ServiceError> {
+        let comment = NewComment {
+            id: Uuid::now_v7(),
+            post_id,
+            body,
+            author_id: caller.user_id,
+            created_at: Utc::now(),
+        };
         Ok(self.posts.add_comment(comment).await?)
     }
 
-    async fn delete_comment(&self, caller: &Principal, post_id: Uuid, comment_id: Uuid) -> Result<(), ServiceError> {
+    async fn delete_comment(
+        &self,
+        caller: &Principal,
+        post_id: Uuid,
+        comment_id: Uuid,
+    ) -> Result<(), ServiceError> {
         let comment = self.posts.find_comment(post_id, comment_id).await?;
         let allowed = caller.is_admin()
             || comment.author.id == caller.user_id
@@ -138,7 +213,11 @@ mod tests {
     use strata_domain::users::Role;
 
     fn caller(role: Role) -> Principal {
-        Principal { user_id: Uuid::now_v7(), session_id: Uuid::now_v7(), role }
+        Principal {
+            user_id: Uuid::now_v7(),
+            session_id: Uuid::now_v7(),
+            role,
+        }
     }
 
     fn post(author: Uuid) -> Post {
@@ -147,7 +226,10 @@ mod tests {
             id: Uuid::now_v7(),
             title: Title::parse("Hello").unwrap(),
             body: Body::parse("World", Body::POST_MAX).unwrap(),
-            author: Author { id: author, username: "ada".into() },
+            author: Author {
+                id: author,
+                username: "ada".into(),
+            },
             comment_count: 0,
             created_at: now,
             updated_at: now,
@@ -159,13 +241,19 @@ mod tests {
             id: Uuid::now_v7(),
             post_id,
             body: Body::parse("Nice", Body::COMMENT_MAX).unwrap(),
-            author: Author { id: author, username: "bob".into() },
+            author: Author {
+                id: author,
+                username: "bob".into(),
+            },
             created_at: Utc::now(),
         }
     }
 
     fn changes() -> PostChanges {
-        PostChanges { title: Some(Title::parse("Edited").unwrap()), body: None }
+        PostChanges {
+            title: Some(Title::parse("Edited").unwrap()),
+            body: None,
+        }
     }
 
     #[tokio::test]
@@ -177,11 +265,19 @@ mod tests {
         let id = p.id;
         let mut repo = MockPostRepository::new();
         repo.expect_find().returning(move |_| Ok(p.clone()));
-        repo.expect_update().times(2).returning(move |_, _, _| Ok(post(Uuid::now_v7())));
+        repo.expect_update()
+            .times(2)
+            .returning(move |_, _, _| Ok(post(Uuid::now_v7())));
         repo.expect_delete().times(1).returning(|_| Ok(()));
         let s = PostServiceImpl::new(Arc::new(repo));
-        assert!(matches!(s.update(&stranger, id, changes()).await, Err(ServiceError::Forbidden)));
-        assert!(matches!(s.delete(&stranger, id).await, Err(ServiceError::Forbidden)));
+        assert!(matches!(
+            s.update(&stranger, id, changes()).await,
+            Err(ServiceError::Forbidden)
+        ));
+        assert!(matches!(
+            s.delete(&stranger, id).await,
+            Err(ServiceError::Forbidden)
+        ));
         s.update(&author, id, changes()).await.unwrap();
         s.update(&admin, id, changes()).await.unwrap();
         s.delete(&admin, id).await.unwrap();
@@ -198,10 +294,14 @@ mod tests {
         let (post_id, comment_id) = (p.id, c.id);
         let mut repo = MockPostRepository::new();
         repo.expect_find().returning(move |_| Ok(p.clone()));
-        repo.expect_find_comment().returning(move |_, _| Ok(c.clone()));
+        repo.expect_find_comment()
+            .returning(move |_, _| Ok(c.clone()));
         repo.expect_delete_comment().times(3).returning(|_| Ok(()));
         let s = PostServiceImpl::new(Arc::new(repo));
-        assert!(matches!(s.delete_comment(&stranger, post_id, comment_id).await, Err(ServiceError::Forbidden)));
+        assert!(matches!(
+            s.delete_comment(&stranger, post_id, comment_id).await,
+            Err(ServiceError::Forbidden)
+        ));
         for who in [&commenter, &post_author, &admin] {
             s.delete_comment(who, post_id, comment_id).await.unwrap();
         }
@@ -213,6 +313,10 @@ mod tests {
         repo.expect_find().returning(|_| Err(RepoError::NotFound));
         repo.expect_list_comments().never();
         let s = PostServiceImpl::new(Arc::new(repo));
-        assert!(matches!(s.list_comments(Uuid::now_v7(), PageRequest::default()).await, Err(ServiceError::NotFound)));
+        assert!(matches!(
+            s.list_comments(Uuid::now_v7(), PageRequest::default())
+                .await,
+            Err(ServiceError::NotFound)
+        ));
     }
 }

@@ -53,7 +53,11 @@ pub trait UserService: Send + Sync {
     /// # Errors
     /// [`ServiceError::Taken`] when the new e-mail or username is in use;
     /// [`ServiceError::Unauthenticated`] when the account no longer exists.
-    async fn update_me(&self, caller: &Principal, changes: ProfileChanges) -> Result<User, ServiceError>;
+    async fn update_me(
+        &self,
+        caller: &Principal,
+        changes: ProfileChanges,
+    ) -> Result<User, ServiceError>;
 
     /// Deletes the caller's account after checking their password; every
     /// session of it is revoked first.
@@ -78,7 +82,12 @@ pub trait UserService: Send + Sync {
     /// # Errors
     /// [`ServiceError::Forbidden`] unless the caller is an admin;
     /// [`ServiceError::Taken`] when the e-mail or username is in use.
-    async fn create(&self, caller: &Principal, registration: Registration, role: Role) -> Result<User, ServiceError>;
+    async fn create(
+        &self,
+        caller: &Principal,
+        registration: Registration,
+        role: Role,
+    ) -> Result<User, ServiceError>;
 
     /// # Errors
     /// [`ServiceError::Forbidden`] unless the caller is an admin;
@@ -93,7 +102,12 @@ pub trait UserService: Send + Sync {
     /// [`ServiceError::Forbidden`] unless the caller is an admin;
     /// [`ServiceError::Conflict`] when an admin demotes or deactivates
     /// themself; [`ServiceError::NotFound`]; [`ServiceError::Taken`].
-    async fn update(&self, caller: &Principal, id: Uuid, changes: UserChanges) -> Result<User, ServiceError>;
+    async fn update(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+        changes: UserChanges,
+    ) -> Result<User, ServiceError>;
 
     /// Deletes an account and everything it owns.
     ///
@@ -133,11 +147,21 @@ impl std::fmt::Debug for UserServiceImpl {
 
 impl UserServiceImpl {
     pub fn new(users: Arc<dyn UserRepository>, hasher: PasswordHasher, revoker: Revoker) -> Self {
-        Self { users, hasher, revoker }
+        Self {
+            users,
+            hasher,
+            revoker,
+        }
     }
 
     async fn revoke_all(&self, user_id: Uuid) -> Result<(), ServiceError> {
-        self.revoker.revoke(RevocationScope::User { user_id, except: None }).await.map(drop)
+        self.revoker
+            .revoke(RevocationScope::User {
+                user_id,
+                except: None,
+            })
+            .await
+            .map(drop)
     }
 }
 
@@ -181,7 +205,10 @@ fn fill_days(first: chrono::NaiveDate, days: i64, counts: &[DailyCount]) -> Vec<
         .filter_map(|offset| first.checked_add_signed(Duration::days(offset)))
         .map(|date| DailyCount {
             date,
-            count: counts.iter().find(|c| c.date == date).map_or(0, |c| c.count),
+            count: counts
+                .iter()
+                .find(|c| c.date == date)
+                .map_or(0, |c| c.count),
         })
         .collect()
 }
@@ -192,7 +219,11 @@ impl UserService for UserServiceImpl {
         self.users.find_by_id(caller.user_id).await.map_err(gone)
     }
 
-    async fn update_me(&self, caller: &Principal, changes: ProfileChanges) -> Result<User, ServiceError> {
+    async fn update_me(
+        &self,
+        caller: &Principal,
+        changes: ProfileChanges,
+    ) -> Result<User, ServiceError> {
         let changes = UserChanges {
             email: changes.email,
             username: changes.username,
@@ -203,12 +234,23 @@ impl UserService for UserServiceImpl {
         if changes.is_empty() {
             return self.me(caller).await;
         }
-        self.users.update(caller.user_id, changes, Utc::now()).await.map_err(gone)
+        self.users
+            .update(caller.user_id, changes, Utc::now())
+            .await
+            .map_err(gone)
     }
 
     async fn delete_me(&self, caller: &Principal, password: &str) -> Result<(), ServiceError> {
-        let credentials = self.users.find_credentials_by_id(caller.user_id).await.map_err(gone)?;
-        if !self.hasher.verify(password, &credentials.password_hash).await? {
+        let credentials = self
+            .users
+            .find_credentials_by_id(caller.user_id)
+            .await
+            .map_err(gone)?;
+        if !self
+            .hasher
+            .verify(password, &credentials.password_hash)
+            .await?
+        {
             return Err(ServiceError::InvalidCredentials);
         }
         // Revoke first: if the delete then fails the account survives but no
@@ -228,7 +270,12 @@ impl UserService for UserServiceImpl {
         Ok(self.users.list(filter, sort, page).await?)
     }
 
-    async fn create(&self, caller: &Principal, registration: Registration, role: Role) -> Result<User, ServiceError> {
+    async fn create(
+        &self,
+        caller: &Principal,
+        registration: Registration,
+        role: Role,
+    ) -> Result<User, ServiceError> {
         require_admin(caller)?;
         create_account(self.users.as_ref(), &self.hasher, registration, role).await
     }
@@ -238,13 +285,26 @@ impl UserService for UserServiceImpl {
         Ok(self.users.find_by_id(id).await?)
     }
 
-    async fn update(&self, caller: &Principal, id: Uuid, changes: UserChanges) -> Result<User, ServiceError> {
+    async fn update(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+        changes: UserChanges,
+    ) -> Result<User, ServiceError> {
         require_admin(caller)?;
-        if id == caller.user_id && (changes.role == Some(Role::User) || changes.is_active == Some(false)) {
-            return Err(ServiceError::Conflict("An administrator cannot demote or deactivate themself."));
+        if id == caller.user_id
+            && (changes.role == Some(Role::User) || changes.is_active == Some(false))
+        {
+            return Err(ServiceError::Conflict(
+                "An administrator cannot demote or deactivate themself.",
+            ));
         }
         let before = self.users.find_by_id(id).await?;
-        let after = if changes.is_empty() { before.clone() } else { self.users.update(id, changes, Utc::now()).await? };
+        let after = if changes.is_empty() {
+            before.clone()
+        } else {
+            self.users.update(id, changes, Utc::now()).await?
+        };
         if after.role != before.role || (before.is_active && !after.is_active) {
             // Tokens carry the role, and a deactivated account must stop at
             // once: end every session so neither outlives the change.
@@ -256,7 +316,9 @@ impl UserService for UserServiceImpl {
     async fn delete(&self, caller: &Principal, id: Uuid) -> Result<(), ServiceError> {
         require_admin(caller)?;
         if id == caller.user_id {
-            return Err(ServiceError::Conflict("An administrator cannot delete themself."));
+            return Err(ServiceError::Conflict(
+                "An administrator cannot delete themself.",
+            ));
         }
         self.users.find_by_id(id).await?;
         self.revoke_all(id).await?;

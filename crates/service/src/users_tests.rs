@@ -7,7 +7,11 @@ use super::*;
 use crate::RevocationList;
 
 fn caller(role: Role) -> Principal {
-    Principal { user_id: Uuid::now_v7(), session_id: Uuid::now_v7(), role }
+    Principal {
+        user_id: Uuid::now_v7(),
+        session_id: Uuid::now_v7(),
+        role,
+    }
 }
 
 fn account(id: Uuid) -> User {
@@ -30,15 +34,30 @@ fn service(users: MockUserRepository, sessions: MockSessionRepository) -> UserSe
 }
 
 fn with_password(id: Uuid) -> UserCredentials {
-    UserCredentials { user: account(id), password_hash: PasswordHash::new(bcrypt::hash("Secret123", 4).unwrap()) }
+    UserCredentials {
+        user: account(id),
+        password_hash: PasswordHash::new(bcrypt::hash("Secret123", 4).unwrap()),
+    }
 }
 
 fn revokes_user(sessions: &mut MockSessionRepository, user_id: Uuid) {
     sessions
         .expect_revoke()
-        .withf(move |scope, _, _| *scope == RevocationScope::User { user_id, except: None })
+        .withf(move |scope, _, _| {
+            *scope
+                == RevocationScope::User {
+                    user_id,
+                    except: None,
+                }
+        })
         .times(1)
-        .returning(|_, now, until| Ok(vec![Revocation { session_id: Uuid::now_v7(), revoked_at: now, expires_at: until }]));
+        .returning(|_, now, until| {
+            Ok(vec![Revocation {
+                session_id: Uuid::now_v7(),
+                revoked_at: now,
+                expires_at: until,
+            }])
+        });
 }
 
 #[tokio::test]
@@ -47,11 +66,19 @@ async fn update_me_never_touches_role_or_activation() {
     let mut users = MockUserRepository::new();
     users
         .expect_update()
-        .withf(|_, changes, _| changes.role.is_none() && changes.is_active.is_none() && changes.username.is_some())
+        .withf(|_, changes, _| {
+            changes.role.is_none() && changes.is_active.is_none() && changes.username.is_some()
+        })
         .times(1)
         .returning(|id, _, _| Ok(account(id)));
-    let changes = ProfileChanges { username: Some(Username::parse("ada2").unwrap()), ..Default::default() };
-    let updated = service(users, MockSessionRepository::new()).update_me(&p, changes).await.unwrap();
+    let changes = ProfileChanges {
+        username: Some(Username::parse("ada2").unwrap()),
+        ..Default::default()
+    };
+    let updated = service(users, MockSessionRepository::new())
+        .update_me(&p, changes)
+        .await
+        .unwrap();
     assert_eq!(updated.id, p.user_id);
 }
 
@@ -59,29 +86,45 @@ async fn update_me_never_touches_role_or_activation() {
 async fn an_empty_update_reads_instead_of_writing() {
     let mut users = MockUserRepository::new();
     users.expect_update().never();
-    users.expect_find_by_id().times(1).returning(|id| Ok(account(id)));
-    service(users, MockSessionRepository::new()).update_me(&caller(Role::User), ProfileChanges::default()).await.unwrap();
+    users
+        .expect_find_by_id()
+        .times(1)
+        .returning(|id| Ok(account(id)));
+    service(users, MockSessionRepository::new())
+        .update_me(&caller(Role::User), ProfileChanges::default())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn me_for_a_deleted_account_is_unauthenticated() {
     let mut users = MockUserRepository::new();
-    users.expect_find_by_id().returning(|_| Err(RepoError::NotFound));
+    users
+        .expect_find_by_id()
+        .returning(|_| Err(RepoError::NotFound));
     assert!(matches!(
-        service(users, MockSessionRepository::new()).me(&caller(Role::User)).await,
-        Err(ServiceError::Unauthenticated(TokenRejection::AccountDisabled))
+        service(users, MockSessionRepository::new())
+            .me(&caller(Role::User))
+            .await,
+        Err(ServiceError::Unauthenticated(
+            TokenRejection::AccountDisabled
+        ))
     ));
 }
 
 #[tokio::test]
 async fn delete_me_with_a_wrong_password_deletes_nothing() {
     let mut users = MockUserRepository::new();
-    users.expect_find_credentials_by_id().returning(|id| Ok(with_password(id)));
+    users
+        .expect_find_credentials_by_id()
+        .returning(|id| Ok(with_password(id)));
     users.expect_delete().never();
     let mut sessions = MockSessionRepository::new();
     sessions.expect_revoke().never();
     assert!(matches!(
-        service(users, sessions).delete_me(&caller(Role::User), "Wrong1234").await,
+        service(users, sessions)
+            .delete_me(&caller(Role::User), "Wrong1234")
+            .await,
         Err(ServiceError::InvalidCredentials)
     ));
 }
@@ -91,16 +134,32 @@ async fn delete_me_revokes_every_session_then_deletes_the_account() {
     let p = caller(Role::User);
     let mut seq = mockall::Sequence::new();
     let mut users = MockUserRepository::new();
-    users.expect_find_credentials_by_id().returning(|id| Ok(with_password(id)));
+    users
+        .expect_find_credentials_by_id()
+        .returning(|id| Ok(with_password(id)));
     let mut sessions = MockSessionRepository::new();
     sessions
         .expect_revoke()
-        .withf(move |scope, _, _| *scope == RevocationScope::User { user_id: p.user_id, except: None })
+        .withf(move |scope, _, _| {
+            *scope
+                == RevocationScope::User {
+                    user_id: p.user_id,
+                    except: None,
+                }
+        })
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Ok(vec![]));
-    users.expect_delete().withf(move |id| *id == p.user_id).times(1).in_sequence(&mut seq).returning(|_| Ok(()));
-    service(users, sessions).delete_me(&p, "Secret123").await.unwrap();
+    users
+        .expect_delete()
+        .withf(move |id| *id == p.user_id)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    service(users, sessions)
+        .delete_me(&p, "Secret123")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -115,8 +174,18 @@ async fn every_admin_use_case_is_forbidden_to_plain_users() {
     users.expect_export_batch().never();
     let s = service(users, MockSessionRepository::new());
     let id = Uuid::now_v7();
-    let forbidden = |r: Result<(), ServiceError>| assert!(matches!(r, Err(ServiceError::Forbidden)));
-    forbidden(s.list(&p, UserFilter::default(), Sort::default(), PageRequest::default()).await.map(drop));
+    let forbidden =
+        |r: Result<(), ServiceError>| assert!(matches!(r, Err(ServiceError::Forbidden)));
+    forbidden(
+        s.list(
+            &p,
+            UserFilter::default(),
+            Sort::default(),
+            PageRequest::default(),
+        )
+        .await
+        .map(drop),
+    );
     forbidden(s.get(&p, id).await.map(drop));
     forbidden(s.update(&p, id, UserChanges::default()).await.map(drop));
     forbidden(s.delete(&p, id).await);
@@ -133,11 +202,26 @@ async fn an_admin_cannot_delete_demote_or_deactivate_themself() {
     users.expect_update().never();
     users.expect_delete().never();
     let s = service(users, MockSessionRepository::new());
-    let demote = UserChanges { role: Some(Role::User), ..Default::default() };
-    let deactivate = UserChanges { is_active: Some(false), ..Default::default() };
-    assert!(matches!(s.update(&admin, admin.user_id, demote).await, Err(ServiceError::Conflict(_))));
-    assert!(matches!(s.update(&admin, admin.user_id, deactivate).await, Err(ServiceError::Conflict(_))));
-    assert!(matches!(s.delete(&admin, admin.user_id).await, Err(ServiceError::Conflict(_))));
+    let demote = UserChanges {
+        role: Some(Role::User),
+        ..Default::default()
+    };
+    let deactivate = UserChanges {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    assert!(matches!(
+        s.update(&admin, admin.user_id, demote).await,
+        Err(ServiceError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.update(&admin, admin.user_id, deactivate).await,
+        Err(ServiceError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.delete(&admin, admin.user_id).await,
+        Err(ServiceError::Conflict(_))
+    ));
 }
 
 #[tokio::test]
@@ -154,7 +238,17 @@ async fn deactivating_a_user_revokes_their_sessions_at_once() {
     let mut sessions = MockSessionRepository::new();
     revokes_user(&mut sessions, target);
     let s = service(users, sessions);
-    let updated = s.update(&admin, target, UserChanges { is_active: Some(false), ..Default::default() }).await.unwrap();
+    let updated = s
+        .update(
+            &admin,
+            target,
+            UserChanges {
+                is_active: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert!(!updated.is_active);
 }
 
@@ -174,10 +268,19 @@ async fn changing_a_role_revokes_sessions_but_a_rename_does_not() {
     let mut sessions = MockSessionRepository::new();
     revokes_user(&mut sessions, target);
     let s = service(users, sessions);
-    let promote = UserChanges { role: Some(Role::Admin), ..Default::default() };
-    assert_eq!(s.update(&admin, target, promote).await.unwrap().role, Role::Admin);
+    let promote = UserChanges {
+        role: Some(Role::Admin),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.update(&admin, target, promote).await.unwrap().role,
+        Role::Admin
+    );
     // The mock allows exactly one revocation: a rename must not add another.
-    let rename = UserChanges { full_name: Some(None), ..Default::default() };
+    let rename = UserChanges {
+        full_name: Some(None),
+        ..Default::default()
+    };
     s.update(&admin, target, rename).await.unwrap();
 }
 
@@ -186,14 +289,26 @@ async fn deleting_a_user_revokes_then_deletes_and_a_missing_one_is_not_found() {
     let admin = caller(Role::Admin);
     let target = Uuid::now_v7();
     let mut users = MockUserRepository::new();
-    users.expect_find_by_id().withf(move |id| *id == target).returning(|id| Ok(account(id)));
-    users.expect_find_by_id().returning(|_| Err(RepoError::NotFound));
-    users.expect_delete().withf(move |id| *id == target).times(1).returning(|_| Ok(()));
+    users
+        .expect_find_by_id()
+        .withf(move |id| *id == target)
+        .returning(|id| Ok(account(id)));
+    users
+        .expect_find_by_id()
+        .returning(|_| Err(RepoError::NotFound));
+    users
+        .expect_delete()
+        .withf(move |id| *id == target)
+        .times(1)
+        .returning(|_| Ok(()));
     let mut sessions = MockSessionRepository::new();
     revokes_user(&mut sessions, target);
     let s = service(users, sessions);
     s.delete(&admin, target).await.unwrap();
-    assert!(matches!(s.delete(&admin, Uuid::now_v7()).await, Err(ServiceError::NotFound)));
+    assert!(matches!(
+        s.delete(&admin, Uuid::now_v7()).await,
+        Err(ServiceError::NotFound)
+    ));
 }
 
 #[tokio::test]
@@ -202,11 +317,31 @@ async fn stats_cover_thirty_days_with_zeros_where_nobody_signed_up() {
     let mut users = MockUserRepository::new();
     users.expect_stats().returning(move |since| {
         assert_eq!(since.date_naive(), today - Duration::days(29));
-        Ok(UserStats { total: 5, active: 4, admins: 1, signups: vec![DailyCount { date: today, count: 3 }] })
+        Ok(UserStats {
+            total: 5,
+            active: 4,
+            admins: 1,
+            signups: vec![DailyCount {
+                date: today,
+                count: 3,
+            }],
+        })
     });
-    let report = service(users, MockSessionRepository::new()).stats(&caller(Role::Admin)).await.unwrap();
-    assert_eq!((report.total, report.active, report.inactive, report.admins), (5, 4, 1, 1));
+    let report = service(users, MockSessionRepository::new())
+        .stats(&caller(Role::Admin))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.total, report.active, report.inactive, report.admins),
+        (5, 4, 1, 1)
+    );
     assert_eq!(report.signups.len(), 30);
     assert_eq!(report.signups[0].count, 0);
-    assert_eq!(report.signups[29], DailyCount { date: today, count: 3 });
+    assert_eq!(
+        report.signups[29],
+        DailyCount {
+            date: today,
+            count: 3
+        }
+    );
 }

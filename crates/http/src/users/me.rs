@@ -1,14 +1,11 @@
-//! `/api/v1/users/*`: the caller's own account.
+//! `/api/v1/users/me`: the caller's own account.
 
 use actix_web::{HttpResponse, delete, get, patch, web};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use strata_domain::ValidationErrors;
-use strata_domain::users::{Email, FullName, User, Username};
+use strata_domain::users::{Email, FullName, Username};
 use strata_service::ProfileChanges;
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 use validator::Validate;
 
 use crate::AppState;
@@ -16,57 +13,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, ValidatedJson};
 use crate::validation;
 
-pub fn configure(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(me).service(update_me).service(delete_me);
-}
-
-/// An account as clients see it; never carries the password hash.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserResponse {
-    pub id: Uuid,
-    #[schema(example = "ada@example.com")]
-    pub email: String,
-    #[schema(example = "ada")]
-    pub username: String,
-    #[schema(example = "Ada Lovelace")]
-    pub full_name: Option<String>,
-    #[schema(example = "user")]
-    pub role: Role,
-    pub is_active: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    User,
-    Admin,
-}
-
-impl From<strata_domain::users::Role> for Role {
-    fn from(role: strata_domain::users::Role) -> Self {
-        match role {
-            strata_domain::users::Role::User => Self::User,
-            strata_domain::users::Role::Admin => Self::Admin,
-        }
-    }
-}
-
-impl From<&User> for UserResponse {
-    fn from(user: &User) -> Self {
-        Self {
-            id: user.id,
-            email: user.email.as_str().to_owned(),
-            username: user.username.as_str().to_owned(),
-            full_name: user.full_name.as_ref().map(|n| n.as_str().to_owned()),
-            role: user.role.into(),
-            is_active: user.is_active,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
-        }
-    }
-}
+use super::UserResponse;
 
 /// Changes to one's own profile. `role` and `is_active` are not accepted.
 #[derive(Debug, Deserialize, Validate, ToSchema)]

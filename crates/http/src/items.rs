@@ -1,0 +1,271 @@
+//! `/api/v1/items`: owner-scoped items with ETag preconditions.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use strata_domain::ValidationErrors;
+use strata_domain::items::{Description, Item, ItemChanges, ItemSortField, Title};
+use strata_service::ItemDraft;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::AppState;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, ValidatedJson};
+use crate::page::{PageResponse, etag, if_match, list_params, query_text};
+use crate::validation;
+
+pub fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(list_items)
+        .service(create_item)
+        .service(get_item)
+        .service(update_item)
+        .service(delete_item);
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemResponse {
+    pub id: Uuid,
+    #[schema(example = "Buy milk")]
+    pub title: String,
+    pub description: Option<String>,
+    pub owner_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Item> for ItemResponse {
+    fn from(item: &Item) -> Self {
+        Self {
+            id: item.id,
+            title: item.title.as_str().to_owned(),
+            description: item.description.as_ref().map(|d| d.as_str().to_owned()),
+            owner_id: item.owner_id,
+            created_at: item.created_at,
+            updated_at: item.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ItemListQuery {
+    /// 1..=100, default 20.
+    pub limit: Option<i64>,
+    /// >= 0, default 0.
+    pub offset: Option<i64>,
+    /// `created_at` (default `-created_at`), `updated_at` or `title`; `-` prefix for descending.
+    pub sort: Option<String>,
+    /// Case-insensitive text searched in title and description.
+    pub q: Option<String>,
+    /// Admins only: one owner's items.
+    pub owner_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateItemRequest {
+    #[validate(custom(function = "validation::title"))]
+    #[schema(example = "Buy milk", min_length = 1, max_length = 200)]
+    pub title: String,
+    #[validate(custom(function = "validation::description"))]
+    #[schema(max_length = 10000)]
+    pub description: Option<String>,
+}
+
+/// A partial update; `description: null` clears it.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateItemRequest {
+    #[validate(custom(function = "validation::title"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "validation::double_option")]
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub description: Option<Option<String>>,
+}
+
+impl CreateItemRequest {
+    fn try_into_domain(self) -> Result<ItemDraft, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let title = errors.check("title", Title::parse(&self.title));
+        let description = match self.description {
+            Some(d) => errors
+                .check("description", Description::parse(&d))
+                .map(Some),
+            None => Some(None),
+        };
+        match (title, description) {
+            (Some(title), Some(description)) => Ok(ItemDraft { title, description }),
+            _ => Err(errors),
+        }
+    }
+}
+
+impl UpdateItemRequest {
+    fn try_into_domain(self) -> Result<ItemChanges, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let title = self
+            .title
+            .and_then(|t| errors.check("title", Title::parse(&t)));
+        let description = match self.description {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(d)) => errors
+                .check("description", Description::parse(&d))
+                .map(Some),
+        };
+        errors.into_result()?;
+        Ok(ItemChanges { title, description })
+    }
+}
+
+fn item_response(status: actix_web::http::StatusCode, item: &Item) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag(item.version)))
+        .json(ItemResponse::from(item))
+}
+
+/// The caller's items; admins see everyone's and may filter by `owner_id`.
+#[utoipa::path(
+    tag = "items",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(ItemListQuery),
+    responses(
+        (status = 200, body = PageResponse<ItemResponse>),
+        (status = 400, description = "A parameter of the wrong type", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`owner_id` of another user without being an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit`, `offset` or `sort` out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/items")]
+pub async fn list_items(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    query: web::Query<ItemListQuery>,
+) -> Result<web::Json<PageResponse<ItemResponse>>, ApiError> {
+    let query = query.into_inner();
+    let (page, sort) =
+        list_params::<ItemSortField>(query.limit, query.offset, query.sort.as_deref())?;
+    let items = state
+        .items
+        .list(
+            &caller.0,
+            query.owner_id,
+            query_text(query.q.as_deref()),
+            sort,
+            page,
+        )
+        .await?;
+    Ok(web::Json(PageResponse::from_page(items, |i| {
+        ItemResponse::from(&i)
+    })))
+}
+
+/// Create an item owned by the caller.
+#[utoipa::path(
+    tag = "items",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = CreateItemRequest,
+    responses(
+        (status = 201, body = ItemResponse, headers(("Location" = String), ("ETag" = String))),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/items")]
+pub async fn create_item(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    body: ValidatedJson<CreateItemRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let item = state
+        .items
+        .create(&caller.0, body.0.try_into_domain()?)
+        .await?;
+    let mut response = item_response(actix_web::http::StatusCode::CREATED, &item);
+    if let Ok(location) = header::HeaderValue::from_str(&format!("/api/v1/items/{}", item.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// One item, with its `ETag`. Another user's item is 404, never 403.
+#[utoipa::path(
+    tag = "items",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = ItemResponse, headers(("ETag" = String))),
+        (status = 400, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such item, or not the caller's", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/items/{id}")]
+pub async fn get_item(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let item = state.items.get(&caller.0, id.into_inner()).await?;
+    Ok(item_response(actix_web::http::StatusCode::OK, &item))
+}
+
+/// Partially update an item. With `If-Match`, only if it is unchanged since.
+#[utoipa::path(
+    tag = "items",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "An ETag from a previous read")),
+    request_body = UpdateItemRequest,
+    responses(
+        (status = 200, body = ItemResponse, headers(("ETag" = String))),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such item, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` is stale; nothing changed", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/items/{id}")]
+pub async fn update_item(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<UpdateItemRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let expected = if_match(&req)?;
+    let changes = body.0.try_into_domain()?;
+    let item = state
+        .items
+        .update(&caller.0, id.into_inner(), changes, expected)
+        .await?;
+    Ok(item_response(actix_web::http::StatusCode::OK, &item))
+}
+
+/// Delete an item.
+#[utoipa::path(
+    tag = "items",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such item, or not the caller's", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/items/{id}")]
+pub async fn delete_item(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.items.delete(&caller.0, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,99 @@
+//! List plumbing shared by every collection endpoint: `limit`/`offset`/`sort`
+//! parsing and the page envelope. Also the `ETag`/`If-Match` helpers.
+
+use actix_web::HttpRequest;
+use actix_web::http::header::{self, HeaderValue};
+use serde::Serialize;
+use strata_domain::ValidationErrors;
+use strata_domain::page::{Page, PageRequest, Sort, SortField, search_text};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+/// `{"items": [...], "total": N, "limit": L, "offset": O}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageResponse<T> {
+    pub items: Vec<T>,
+    /// Rows matching the filters, across all pages.
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+impl<T> PageResponse<T> {
+    pub fn from_page<D>(page: Page<D>, f: impl FnMut(D) -> T) -> Self {
+        let page = page.map(f);
+        Self {
+            items: page.items,
+            total: page.total,
+            limit: page.limit,
+            offset: page.offset,
+        }
+    }
+}
+
+/// Parses `limit`, `offset` and `sort`, reporting every bad one at once.
+///
+/// # Errors
+/// 422 naming each invalid parameter (`limit=1000` is refused, not capped).
+pub fn list_params<F: SortField>(
+    limit: Option<i64>,
+    offset: Option<i64>,
+    sort: Option<&str>,
+) -> Result<(PageRequest, Sort<F>), ApiError>
+where
+    Sort<F>: Default,
+{
+    let mut errors = ValidationErrors::default();
+    let page = match PageRequest::new(limit, offset) {
+        Ok(page) => Some(page),
+        Err((field, violation)) => {
+            errors.push(field, violation);
+            None
+        }
+    };
+    let sort = match sort {
+        Some(raw) => errors.check("sort", Sort::<F>::parse(raw)),
+        None => Some(Sort::default()),
+    };
+    match (page, sort) {
+        (Some(page), Some(sort)) => Ok((page, sort)),
+        _ => Err(errors.into()),
+    }
+}
+
+/// The `q` parameter, normalised for the repositories.
+pub fn query_text(q: Option<&str>) -> Option<String> {
+    search_text(q)
+}
+
+/// A strong entity tag for a versioned resource.
+pub fn etag(version: i64) -> HeaderValue {
+    // Digits and quotes only: always a valid header value.
+    HeaderValue::from_str(&format!("\"{version}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+/// The version an `If-Match` header requires: `Ok(None)` when absent or `*`.
+///
+/// # Errors
+/// 412 when the header names no version this server could have issued
+/// (weak tags never match: updates need strong comparison, RFC 9110 §13.1.1).
+pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::PreconditionFailed)?
+        .trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(Some)
+        .ok_or(ApiError::PreconditionFailed)
+}

@@ -1,0 +1,380 @@
+//! `/api/v1/posts`: the public blog and its comments.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use strata_domain::ValidationErrors;
+use strata_domain::items::Title;
+use strata_domain::posts::{Author, Body, Comment, Post, PostChanges, PostFilter, PostSortField};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::AppState;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, ValidatedJson};
+use crate::page::{PageResponse, list_params, query_text};
+use crate::validation;
+
+pub fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(list_posts)
+        .service(create_post)
+        .service(get_post)
+        .service(update_post)
+        .service(delete_post)
+        .service(list_comments)
+        .service(create_comment)
+        .service(delete_comment);
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorResponse {
+    pub id: Uuid,
+    #[schema(example = "ada")]
+    pub username: String,
+}
+
+impl From<&Author> for AuthorResponse {
+    fn from(author: &Author) -> Self {
+        Self {
+            id: author.id,
+            username: author.username.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PostResponse {
+    pub id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub author: AuthorResponse,
+    pub comment_count: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Post> for PostResponse {
+    fn from(post: &Post) -> Self {
+        Self {
+            id: post.id,
+            title: post.title.as_str().to_owned(),
+            body: post.body.as_str().to_owned(),
+            author: (&post.author).into(),
+            comment_count: post.comment_count,
+            created_at: post.created_at,
+            updated_at: post.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommentResponse {
+    pub id: Uuid,
+    pub post_id: Uuid,
+    pub body: String,
+    pub author: AuthorResponse,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Comment> for CommentResponse {
+    fn from(comment: &Comment) -> Self {
+        Self {
+            id: comment.id,
+            post_id: comment.post_id,
+            body: comment.body.as_str().to_owned(),
+            author: (&comment.author).into(),
+            created_at: comment.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PostListQuery {
+    /// 1..=100, default 20.
+    pub limit: Option<i64>,
+    /// >= 0, default 0.
+    pub offset: Option<i64>,
+    /// `created_at` (default `-created_at`), `updated_at` or `title`; `-` prefix for descending.
+    pub sort: Option<String>,
+    /// Case-insensitive text searched in title and body.
+    pub q: Option<String>,
+    /// Only posts by this username (case-insensitive).
+    pub author: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommentListQuery {
+    /// 1..=100, default 20.
+    pub limit: Option<i64>,
+    /// >= 0, default 0.
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePostRequest {
+    #[validate(custom(function = "validation::title"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: String,
+    #[validate(custom(function = "validation::post_body"))]
+    #[schema(min_length = 1, max_length = 50000)]
+    pub body: String,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePostRequest {
+    #[validate(custom(function = "validation::title"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: Option<String>,
+    #[validate(custom(function = "validation::post_body"))]
+    #[schema(min_length = 1, max_length = 50000)]
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCommentRequest {
+    #[validate(custom(function = "validation::comment_body"))]
+    #[schema(min_length = 1, max_length = 5000)]
+    pub body: String,
+}
+
+fn created<T: Serialize>(location: String, body: T) -> HttpResponse {
+    let mut builder = HttpResponse::build(StatusCode::CREATED);
+    if let Ok(value) = header::HeaderValue::from_str(&location) {
+        builder.insert_header((header::LOCATION, value));
+    }
+    builder.json(body)
+}
+
+/// Posts, newest first by default. Public.
+#[utoipa::path(
+    tag = "posts",
+    params(PostListQuery),
+    responses(
+        (status = 200, body = PageResponse<PostResponse>),
+        (status = 400, description = "A parameter of the wrong type", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit`, `offset` or `sort` out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/posts")]
+pub async fn list_posts(
+    state: web::Data<AppState>,
+    query: web::Query<PostListQuery>,
+) -> Result<web::Json<PageResponse<PostResponse>>, ApiError> {
+    let query = query.into_inner();
+    let (page, sort) =
+        list_params::<PostSortField>(query.limit, query.offset, query.sort.as_deref())?;
+    let filter = PostFilter {
+        author: query
+            .author
+            .map(|a| a.trim().to_lowercase())
+            .filter(|a| !a.is_empty()),
+        q: query_text(query.q.as_deref()),
+    };
+    let posts = state.posts.list(filter, sort, page).await?;
+    Ok(web::Json(PageResponse::from_page(posts, |p| {
+        PostResponse::from(&p)
+    })))
+}
+
+/// Publish a post.
+#[utoipa::path(
+    tag = "posts",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = CreatePostRequest,
+    responses(
+        (status = 201, body = PostResponse, headers(("Location" = String))),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/posts")]
+pub async fn create_post(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    body: ValidatedJson<CreatePostRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let mut errors = ValidationErrors::default();
+    let title = errors.check("title", Title::parse(&body.title));
+    let text = errors.check("body", Body::parse(&body.body, Body::POST_MAX));
+    let (Some(title), Some(text)) = (title, text) else {
+        return Err(errors.into());
+    };
+    let post = state.posts.create(&caller.0, title, text).await?;
+    Ok(created(
+        format!("/api/v1/posts/{}", post.id),
+        PostResponse::from(&post),
+    ))
+}
+
+/// One post. Public.
+#[utoipa::path(
+    tag = "posts",
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = PostResponse),
+        (status = 400, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/posts/{id}")]
+pub async fn get_post(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<PostResponse>, ApiError> {
+    let post = state.posts.get(id.into_inner()).await?;
+    Ok(web::Json(PostResponse::from(&post)))
+}
+
+/// Edit a post: its author or an admin.
+#[utoipa::path(
+    tag = "posts",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path)),
+    request_body = UpdatePostRequest,
+    responses(
+        (status = 200, body = PostResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the author or an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/posts/{id}")]
+pub async fn update_post(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<UpdatePostRequest>,
+) -> Result<web::Json<PostResponse>, ApiError> {
+    let body = body.0;
+    let mut errors = ValidationErrors::default();
+    let title = body
+        .title
+        .and_then(|t| errors.check("title", Title::parse(&t)));
+    let text = body
+        .body
+        .and_then(|b| errors.check("body", Body::parse(&b, Body::POST_MAX)));
+    errors.into_result()?;
+    let post = state
+        .posts
+        .update(
+            &caller.0,
+            id.into_inner(),
+            PostChanges { title, body: text },
+        )
+        .await?;
+    Ok(web::Json(PostResponse::from(&post)))
+}
+
+/// Delete a post and its comments: its author or an admin.
+#[utoipa::path(
+    tag = "posts",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Deleted with its comments"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the author or an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/posts/{id}")]
+pub async fn delete_post(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.posts.delete(&caller.0, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A post's comments, oldest first. Public.
+#[utoipa::path(
+    tag = "posts",
+    params(("id" = Uuid, Path), CommentListQuery),
+    responses(
+        (status = 200, body = PageResponse<CommentResponse>),
+        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit` or `offset` out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/posts/{id}/comments")]
+pub async fn list_comments(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    query: web::Query<CommentListQuery>,
+) -> Result<web::Json<PageResponse<CommentResponse>>, ApiError> {
+    let (page, _) = list_params::<PostSortField>(query.limit, query.offset, None)?;
+    let comments = state.posts.list_comments(id.into_inner(), page).await?;
+    Ok(web::Json(PageResponse::from_page(comments, |c| {
+        CommentResponse::from(&c)
+    })))
+}
+
+/// Comment on a post.
+#[utoipa::path(
+    tag = "posts",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path)),
+    request_body = CreateCommentRequest,
+    responses(
+        (status = 201, body = CommentResponse, headers(("Location" = String))),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/posts/{id}/comments")]
+pub async fn create_comment(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<CreateCommentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let text = Body::parse(&body.0.body, Body::COMMENT_MAX)
+        .map_err(|v| ValidationErrors::single("body", v))?;
+    let comment = state
+        .posts
+        .add_comment(&caller.0, id.into_inner(), text)
+        .await?;
+    Ok(created(
+        format!("/api/v1/posts/{}/comments/{}", comment.post_id, comment.id),
+        CommentResponse::from(&comment),
+    ))
+}
+
+/// Delete a comment: its author, the post's author or an admin.
+#[utoipa::path(
+    tag = "posts",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path), ("comment_id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the comment's or the post's author, nor an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such comment under this post", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/posts/{id}/comments/{comment_id}")]
+pub async fn delete_comment(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (post_id, comment_id) = path.into_inner();
+    state
+        .posts
+        .delete_comment(&caller.0, post_id, comment_id)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

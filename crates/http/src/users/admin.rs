@@ -1,0 +1,288 @@
+//! Administration of every account. Authorization is the service's decision;
+//! these handlers only parse and render.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use strata_domain::ValidationErrors;
+use strata_domain::users::{
+    Email, FullName, Role as DomainRole, UserChanges, UserFilter, UserSortField, Username,
+};
+use strata_service::Registration;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use super::{Role, UserResponse};
+use crate::AppState;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, ValidatedJson};
+use crate::page::{PageResponse, list_params, query_text};
+use crate::validation;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListQuery {
+    /// 1..=100, default 20.
+    pub limit: Option<i64>,
+    /// >= 0, default 0.
+    pub offset: Option<i64>,
+    /// `created_at` (default `-created_at`), `email` or `username`; `-` prefix for descending.
+    pub sort: Option<String>,
+    /// Case-insensitive text searched in e-mail, username and full name.
+    pub q: Option<String>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    #[validate(custom(function = "validation::email"))]
+    pub email: String,
+    #[validate(custom(function = "validation::username"))]
+    pub username: String,
+    #[validate(custom(function = "validation::password"))]
+    #[schema(format = Password)]
+    pub password: String,
+    #[validate(custom(function = "validation::full_name"))]
+    pub full_name: Option<String>,
+    /// Default `user`.
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    #[validate(custom(function = "validation::email"))]
+    pub email: Option<String>,
+    #[validate(custom(function = "validation::username"))]
+    pub username: Option<String>,
+    /// `null` clears the name.
+    #[serde(default, deserialize_with = "validation::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub full_name: Option<Option<String>>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+impl UpdateUserRequest {
+    fn try_into_domain(self) -> Result<UserChanges, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let email = self
+            .email
+            .and_then(|e| errors.check("email", Email::parse(&e)));
+        let username = self
+            .username
+            .and_then(|u| errors.check("username", Username::parse(&u)));
+        let full_name = match self.full_name {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(name)) => errors.check("full_name", FullName::parse(&name)),
+        };
+        errors.into_result()?;
+        Ok(UserChanges {
+            email,
+            username,
+            full_name,
+            role: self.role.map(Into::into),
+            is_active: self.is_active,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailySignups {
+    #[schema(value_type = String, format = Date, example = "2026-11-21")]
+    pub date: NaiveDate,
+    pub count: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserStatsResponse {
+    pub total: u64,
+    pub active: u64,
+    pub inactive: u64,
+    pub admins: u64,
+    /// One entry per UTC day, oldest first, today last; zero-count days included.
+    pub signups_last_30_days: Vec<DailySignups>,
+}
+
+/// Accounts, filtered and sorted. Admins only.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(UserListQuery),
+    responses(
+        (status = 200, body = PageResponse<UserResponse>),
+        (status = 400, description = "A parameter of the wrong type", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit`, `offset` or `sort` out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    query: web::Query<UserListQuery>,
+) -> Result<web::Json<PageResponse<UserResponse>>, ApiError> {
+    let query = query.into_inner();
+    let (page, sort) =
+        list_params::<UserSortField>(query.limit, query.offset, query.sort.as_deref())?;
+    let filter = UserFilter {
+        q: query_text(query.q.as_deref()),
+        role: query.role.map(Into::into),
+        is_active: query.is_active,
+    };
+    let users = state.users.list(&caller.0, filter, sort, page).await?;
+    Ok(web::Json(PageResponse::from_page(users, |u| {
+        UserResponse::from(&u)
+    })))
+}
+
+/// Create an account with any role. Admins only.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, body = UserResponse, headers(("Location" = String))),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`EMAIL_TAKEN` or `USERNAME_TAKEN`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    body: ValidatedJson<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let registration = Registration::parse(
+        &body.email,
+        &body.username,
+        &body.password,
+        body.full_name.as_deref(),
+    )?;
+    let role = body.role.map_or(DomainRole::User, Into::into);
+    let user = state.users.create(&caller.0, registration, role).await?;
+    let mut builder = HttpResponse::build(StatusCode::CREATED);
+    if let Ok(location) = header::HeaderValue::from_str(&format!("/api/v1/users/{}", user.id)) {
+        builder.insert_header((header::LOCATION, location));
+    }
+    Ok(builder.json(UserResponse::from(&user)))
+}
+
+/// One account. Admins only.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = UserResponse),
+        (status = 400, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/users/{id}")]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let user = state.users.get(&caller.0, id.into_inner()).await?;
+    Ok(web::Json(UserResponse::from(&user)))
+}
+
+/// Edit any account, including role and activation; a role change or a
+/// deactivation ends the account's sessions at once. Admins only.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path)),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, body = UserResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`CONFLICT` (demoting or deactivating oneself), `EMAIL_TAKEN`, `USERNAME_TAKEN`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/users/{id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<UpdateUserRequest>,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let changes = body.0.try_into_domain()?;
+    let user = state
+        .users
+        .update(&caller.0, id.into_inner(), changes)
+        .await?;
+    Ok(web::Json(UserResponse::from(&user)))
+}
+
+/// Delete an account with its items, posts, comments and sessions. Admins only.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`CONFLICT`: an admin cannot delete themself", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/users/{id}")]
+pub async fn delete_user(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.users.delete(&caller.0, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Account counts and daily sign-ups of the last 30 days. Admins only.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, body = UserStatsResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/users/stats")]
+pub async fn stats(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<web::Json<UserStatsResponse>, ApiError> {
+    let stats = state.users.stats(&caller.0).await?;
+    Ok(web::Json(UserStatsResponse {
+        total: stats.total,
+        active: stats.active,
+        inactive: stats.inactive,
+        admins: stats.admins,
+        signups_last_30_days: stats
+            .signups
+            .iter()
+            .map(|d| DailySignups {
+                date: d.date,
+                count: d.count,
+            })
+            .collect(),
+    }))
+}
