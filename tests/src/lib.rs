@@ -19,6 +19,7 @@ use reqwest::{Client, Response};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use strata::{Application, Settings};
+use strata_service::AuthService as _;
 
 /// Where a test's database lives.
 #[derive(Debug, Clone)]
@@ -38,11 +39,39 @@ impl Backend {
     }
 }
 
-/// A database for one test, removed when dropped (SQLite) or left for the
-/// server to drop (PostgreSQL databases are uniquely named and cheap).
+/// A database for one test, removed when dropped: the SQLite file with its
+/// temporary directory, the PostgreSQL database with `DROP DATABASE`.
 pub struct TestDatabase {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// The admin URL and database name, for PostgreSQL.
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot be blocked on;
+        // a short-lived thread with its own runtime does the cleanup.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let admin = Database::connect(admin_url.as_str()).await.ok()?;
+                // FORCE ends the stopped server's idle pool connections (PostgreSQL 13+).
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .ok()?;
+                admin.close().await.ok()
+            })
+        });
+        let _ = cleanup.join();
+    }
 }
 
 impl TestDatabase {
@@ -57,6 +86,7 @@ impl TestDatabase {
                 Self {
                     url,
                     _dir: Some(dir),
+                    postgres: None,
                 }
             }
             Backend::Postgres(admin_url) => {
@@ -72,6 +102,7 @@ impl TestDatabase {
                 Self {
                     url: replace_database(admin_url, &name),
                     _dir: None,
+                    postgres: Some((admin_url.clone(), name)),
                 }
             }
         }
@@ -193,6 +224,43 @@ impl TestApp {
         let response = self.register(user).await;
         assert_eq!(response.status(), 201, "registration failed");
         Tokens::from(&response.json::<Value>().await.unwrap())
+    }
+
+    /// Creates an administrator the way `strata create-admin` does and logs
+    /// it in.
+    pub async fn admin(&self) -> Tokens {
+        let user = TestUser::generate();
+        let settings = settings(&self.database.url, &[]);
+        let db = strata::startup::database(&settings).await.unwrap();
+        let services = strata::startup::services(&settings, db).await.unwrap();
+        let registration =
+            strata_service::Registration::parse(&user.email, &user.username, &user.password, None)
+                .unwrap();
+        services
+            .auth
+            .create_account(registration, strata_domain::users::Role::Admin)
+            .await
+            .unwrap();
+        let response = self.login(&user.username, &user.password).await;
+        assert_eq!(response.status(), 200);
+        Tokens::from(&response.json::<Value>().await.unwrap())
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.unwrap()
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Response {

@@ -9,8 +9,20 @@ use anyhow::{Context, bail};
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
-/// The defaults, compiled in so the binary runs from any directory.
+/// The shipped configuration, compiled in so the binary runs from any
+/// directory; files on disk (in `APP_CONFIG_DIR`) override it.
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
+const BUILT_IN_ENVIRONMENTS: [(&str, &str); 3] = [
+    (
+        "development",
+        include_str!("../../../config/development.toml"),
+    ),
+    ("test", include_str!("../../../config/test.toml")),
+    (
+        "production",
+        include_str!("../../../config/production.toml"),
+    ),
+];
 /// The development secret shipped in `config/development.toml`; refused in production.
 const DEV_SECRET: &str = "dev-only-insecure-jwt-secret-do-not-use-in-production";
 const MIN_SECRET_BYTES: usize = 32;
@@ -113,8 +125,13 @@ impl Settings {
         environment: &str,
         vars: &HashMap<String, String>,
     ) -> anyhow::Result<Self> {
+        let built_in = BUILT_IN_ENVIRONMENTS
+            .iter()
+            .find(|(name, _)| *name == environment)
+            .map_or("", |(_, toml)| toml);
         let mut builder = Config::builder()
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .add_source(File::from_str(built_in, FileFormat::Toml))
             .add_source(File::from(dir.join("default.toml")).required(false))
             .add_source(File::from(dir.join(format!("{environment}.toml"))).required(false))
             .add_source(
@@ -218,6 +235,21 @@ mod tests {
             (900, 2_592_000)
         );
         assert_eq!(s.log.format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn the_shipped_configuration_works_without_a_config_directory() {
+        let nowhere = Path::new("/nonexistent-config-dir");
+        let s = Settings::load_from(nowhere, "development", &HashMap::new()).unwrap();
+        assert_eq!(s.server.port, 8080);
+        assert!(s.auth.jwt_secret.is_some());
+        let s = Settings::load_from(
+            nowhere,
+            "production",
+            &HashMap::from([("JWT_SECRET".into(), "k".repeat(40))]),
+        )
+        .unwrap();
+        assert_eq!(s.log.format, LogFormat::Json);
     }
 
     #[test]

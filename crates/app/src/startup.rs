@@ -15,12 +15,13 @@ use strata_domain::users::UserRepository;
 use strata_http::{AppState, EdgeConfig, HttpSettings};
 use strata_migration::{Migrator, MigratorTrait};
 use strata_repository::{
-    DatabaseConnection, SeaHealthRepository, SeaSessionRepository, SeaUserRepository,
+    DatabaseConnection, SeaHealthRepository, SeaItemRepository, SeaPostRepository,
+    SeaSessionRepository, SeaUserRepository,
 };
 use strata_service::revocation::Revoker;
 use strata_service::{
-    AuthConfig, AuthServiceImpl, HealthServiceImpl, PasswordHasher, RevocationList, TokenCodec,
-    UserServiceImpl,
+    AuthConfig, AuthServiceImpl, HealthServiceImpl, ItemServiceImpl, PasswordHasher,
+    PostServiceImpl, RevocationList, TokenCodec, UserServiceImpl,
 };
 use tokio::task::JoinHandle;
 
@@ -58,6 +59,7 @@ fn scheme(url: &str) -> &str {
 /// The wired services, before an HTTP server is put in front of them.
 pub struct Services {
     pub state: AppState,
+    pub hasher: PasswordHasher,
     pub auth: Arc<AuthServiceImpl>,
     pub sessions: Arc<dyn SessionRepository>,
     pub revocations: RevocationList,
@@ -109,13 +111,20 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
     ));
     let state = AppState {
         auth: auth.clone(),
-        users: Arc::new(UserServiceImpl::new(users, hasher, revoker)),
+        users: Arc::new(UserServiceImpl::new(users, hasher.clone(), revoker)),
+        items: Arc::new(ItemServiceImpl::new(Arc::new(SeaItemRepository::new(
+            db.clone(),
+        )))),
+        posts: Arc::new(PostServiceImpl::new(Arc::new(SeaPostRepository::new(
+            db.clone(),
+        )))),
         health: Arc::new(HealthServiceImpl::new(Arc::new(SeaHealthRepository::new(
             db,
         )))),
     };
     Ok(Services {
         state,
+        hasher,
         auth,
         sessions,
         revocations,
@@ -146,6 +155,14 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let db = database(&settings).await?;
         let services = services(&settings, db).await?;
+        // Pay for the login-timing dummy hash now, not on the first request
+        // that names an unknown user (which would make that one measurably slower).
+        let hasher = services.hasher.clone();
+        tokio::spawn(async move {
+            if let Err(err) = hasher.verify_dummy("").await {
+                tracing::warn!(error = %err, "failed to prepare the dummy password hash");
+            }
+        });
         let maintenance = services.revocations.spawn_maintenance(
             services.sessions.clone(),
             Duration::from_secs(settings.auth.revocation_poll_secs.max(1)),
