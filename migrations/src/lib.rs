@@ -10,6 +10,10 @@ mod m20261121_000001_create_users;
 mod m20261121_000002_create_sessions;
 mod m20261121_000003_create_refresh_tokens;
 mod m20261121_000004_create_revocations;
+mod m20261122_000005_create_items;
+mod m20261122_000006_create_posts;
+mod m20261122_000007_create_comments;
+mod m20261122_000008_index_users_for_admin_lists;
 
 pub use sea_orm_migration::{DbErr, Migration, MigrationStatus, MigratorTrait};
 
@@ -27,6 +31,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_create_sessions::Migration),
             Box::new(m20261121_000003_create_refresh_tokens::Migration),
             Box::new(m20261121_000004_create_revocations::Migration),
+            Box::new(m20261122_000005_create_items::Migration),
+            Box::new(m20261122_000006_create_posts::Migration),
+            Box::new(m20261122_000007_create_comments::Migration),
+            Box::new(m20261122_000008_index_users_for_admin_lists::Migration),
         ]
     }
 }

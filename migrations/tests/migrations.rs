@@ -14,7 +14,22 @@ use sea_orm_migration::sea_orm::{
 use sea_orm_migration::{MigrationStatus, MigratorTrait, SchemaManager};
 use strata_migration::Migrator;
 
-const TABLES: [&str; 4] = ["users", "sessions", "refresh_tokens", "revocations"];
+/// Tables in the order their migrations create them (one table each).
+const TABLES: [&str; 7] = [
+    "users",
+    "sessions",
+    "refresh_tokens",
+    "revocations",
+    "items",
+    "posts",
+    "comments",
+];
+
+/// Migrations in all: one per table, then index-only ones.
+const MIGRATIONS: usize = 8;
+
+/// Indexes added to `users` by the last migration, for the admin list filters.
+const ADMIN_INDEXES: [&str; 2] = ["ix_users_role", "ix_users_is_active"];
 
 /// A database under test, plus what must be cleaned up after it.
 struct TestDb {
@@ -111,13 +126,24 @@ async fn existing_tables(db: &DatabaseConnection) -> Vec<&'static str> {
     found
 }
 
+/// Whether each of [`ADMIN_INDEXES`] exists, in order.
+async fn admin_indexes(db: &DatabaseConnection) -> Vec<bool> {
+    let manager = SchemaManager::new(db);
+    let mut found = Vec::new();
+    for index in ADMIN_INDEXES {
+        found.push(manager.has_index("users", index).await.unwrap());
+    }
+    found
+}
+
 #[tokio::test]
 async fn up_creates_every_table_and_marks_all_migrations_applied() {
     for db in test_databases().await {
         Migrator::up(&db.conn, None).await.unwrap();
         assert_eq!(existing_tables(&db.conn).await, TABLES, "{}", db.label);
+        assert_eq!(admin_indexes(&db.conn).await, [true, true], "{}", db.label);
         let statuses = Migrator::get_migration_with_status(&db.conn).await.unwrap();
-        assert_eq!(statuses.len(), 4);
+        assert_eq!(statuses.len(), MIGRATIONS);
         assert!(
             statuses
                 .iter()
@@ -151,14 +177,24 @@ async fn down_to_zero_removes_every_table_and_up_works_again() {
 async fn each_migration_reverts_one_step_at_a_time() {
     for db in test_databases().await {
         Migrator::up(&db.conn, None).await.unwrap();
-        for remaining in (0..TABLES.len()).rev() {
+        for remaining in (0..MIGRATIONS).rev() {
             Migrator::down(&db.conn, Some(1)).await.unwrap();
             assert_eq!(
                 existing_tables(&db.conn).await,
-                TABLES[..remaining],
-                "{}",
+                TABLES[..remaining.min(TABLES.len())],
+                "{} after reverting to {remaining} migrations",
                 db.label
             );
+            if remaining > 0 {
+                // Only the last migration adds them; reverting it drops them.
+                let expected = remaining >= MIGRATIONS;
+                assert_eq!(
+                    admin_indexes(&db.conn).await,
+                    [expected, expected],
+                    "{}",
+                    db.label
+                );
+            }
         }
         db.cleanup().await;
     }
@@ -169,7 +205,7 @@ async fn status_on_an_empty_database_reports_everything_pending() {
     for db in test_databases().await {
         Migrator::status(&db.conn).await.unwrap();
         let statuses = Migrator::get_migration_with_status(&db.conn).await.unwrap();
-        assert_eq!(statuses.len(), 4);
+        assert_eq!(statuses.len(), MIGRATIONS);
         assert!(
             statuses
                 .iter()
@@ -230,6 +266,94 @@ async fn schema_enforces_unique_email_and_applies_defaults() {
         assert_eq!(row.try_get::<String>("", "role").unwrap(), "user");
         assert!(row.try_get::<bool>("", "is_active").unwrap());
 
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_user_cascades_to_items_posts_and_comments_and_versions_start_at_1() {
+    for db in test_databases().await {
+        Migrator::up(&db.conn, None).await.unwrap();
+        let backend = db.conn.get_database_backend();
+        let run = |sql: String| {
+            let conn = &db.conn;
+            async move {
+                conn.execute_raw(Statement::from_string(backend, sql))
+                    .await
+                    .unwrap()
+            }
+        };
+        let count = |table: &'static str| {
+            let conn = &db.conn;
+            async move {
+                conn.query_one_raw(Statement::from_string(
+                    backend,
+                    format!("SELECT COUNT(*) AS n FROM {table}"),
+                ))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get::<i64>("", "n")
+                .unwrap()
+            }
+        };
+        let alice = "00000000-0000-0000-0000-00000000000a";
+        let bob = "00000000-0000-0000-0000-00000000000b";
+        for (id, name) in [(alice, "alice"), (bob, "bob")] {
+            run(format!(
+                "INSERT INTO users (id, email, username, username_lower, password_hash, created_at, updated_at) \
+                 VALUES ('{id}', '{name}@example.com', '{name}', '{name}', 'h', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ))
+            .await;
+        }
+        run(format!(
+            "INSERT INTO items (id, owner_id, title, created_at, updated_at) \
+             VALUES ('00000000-0000-0000-0000-0000000000e1', '{alice}', 'milk', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ))
+        .await;
+        let version = db
+            .conn
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT version FROM items".to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "version")
+            .unwrap();
+        assert_eq!(version, 1, "{}", db.label);
+
+        // Alice's post with Bob's comment, Bob's post with Alice's comment.
+        let (alice_post, bob_post) = (
+            "00000000-0000-0000-0000-0000000000a1",
+            "00000000-0000-0000-0000-0000000000b1",
+        );
+        for (post, author) in [(alice_post, alice), (bob_post, bob)] {
+            run(format!(
+                "INSERT INTO posts (id, author_id, title, body, created_at, updated_at) \
+                 VALUES ('{post}', '{author}', 't', 'b', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ))
+            .await;
+        }
+        for (id, post, author) in [
+            ("00000000-0000-0000-0000-0000000000c1", alice_post, bob),
+            ("00000000-0000-0000-0000-0000000000c2", bob_post, alice),
+            ("00000000-0000-0000-0000-0000000000c3", bob_post, bob),
+        ] {
+            run(format!(
+                "INSERT INTO comments (id, post_id, author_id, body, created_at) \
+                 VALUES ('{id}', '{post}', '{author}', 'c', CURRENT_TIMESTAMP)"
+            ))
+            .await;
+        }
+
+        run(format!("DELETE FROM users WHERE id = '{alice}'")).await;
+
+        assert_eq!(count("items").await, 0, "{}", db.label);
+        assert_eq!(count("posts").await, 1, "{}", db.label);
+        // Only Bob's own comment on Bob's post is left.
+        assert_eq!(count("comments").await, 1, "{}", db.label);
         db.cleanup().await;
     }
 }

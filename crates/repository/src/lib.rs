@@ -6,14 +6,21 @@
 //! connection types the application needs to name when wiring and migrating.
 
 mod auth;
+mod comments;
 mod db;
 mod entities;
 mod error;
 mod health;
+mod items;
+mod posts;
+mod query;
 mod tx;
 mod users;
+mod users_admin;
 
 pub use auth::SeaSessionRepository;
 pub use db::{DatabaseConnection, DbErr, connect};
 pub use health::SeaHealthRepository;
+pub use items::SeaItemRepository;
+pub use posts::SeaPostRepository;
 pub use users::SeaUserRepository;

@@ -7,15 +7,17 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
 };
 use strata_domain::RepoError;
+use strata_domain::page::{Page, PageRequest, Sort};
 use strata_domain::users::{
-    Email, FullName, NewUser, PasswordHash, Role, User, UserChanges, UserCredentials,
-    UserRepository, Username,
+    Email, FullName, NewUser, PasswordHash, Role, User, UserChanges, UserCredentials, UserFilter,
+    UserRepository, UserSortField, UserStats, Username,
 };
 use uuid::Uuid;
 
 use crate::entities::users;
 use crate::error::DbResultExt;
 use crate::tx::begin_write;
+use crate::users_admin;
 
 /// [`UserRepository`] over sea-orm. Case-insensitive uniqueness is enforced by
 /// the schema's unique indexes on `email` (stored lower-cased) and
@@ -217,8 +219,9 @@ impl UserRepository for SeaUserRepository {
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
-        // Sessions and refresh tokens go with the row through ON DELETE
-        // CASCADE; revocations deliberately stay.
+        // Sessions, refresh tokens, items, posts (and their comments) and
+        // comments go with the row through ON DELETE CASCADE, in this one
+        // statement; revocations deliberately stay.
         let result = users::Entity::delete_by_id(id)
             .exec(&self.db)
             .await
@@ -227,5 +230,22 @@ impl UserRepository for SeaUserRepository {
             return Err(RepoError::NotFound);
         }
         Ok(())
+    }
+
+    async fn list(
+        &self,
+        filter: UserFilter,
+        sort: Sort<UserSortField>,
+        page: PageRequest,
+    ) -> Result<Page<User>, RepoError> {
+        users_admin::list(&self.db, filter, sort, page).await
+    }
+
+    async fn stats(&self, since: DateTime<Utc>) -> Result<UserStats, RepoError> {
+        users_admin::stats(&self.db, since).await
+    }
+
+    async fn export_batch(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<User>, RepoError> {
+        users_admin::export_batch(&self.db, after, limit).await
     }
 }

@@ -4,6 +4,9 @@
 //! crate and are converted at the adapter boundary, so a schema detail (such as
 //! the `username_lower` column) never leaks into the rest of the system.
 
+pub(crate) mod comments;
+pub(crate) mod items;
+pub(crate) mod posts;
 pub(crate) mod refresh_tokens;
 pub(crate) mod revocations;
 pub(crate) mod sessions;

@@ -1,6 +1,8 @@
 //! Per-test databases on every configured backend, and fixtures.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::{ConnectionTrait, Statement};
@@ -129,6 +131,23 @@ pub async fn count(db: &DatabaseConnection, table: &str, condition: &str) -> i64
         .unwrap()
         .unwrap();
     row.try_get::<i64>("", "n").unwrap()
+}
+
+/// A handle on `db` that counts the SQL statements run through it (and
+/// only through it: the callback is set on this clone of the pool handle).
+pub fn counting_statements(db: &DatabaseConnection) -> (DatabaseConnection, Arc<AtomicUsize>) {
+    let statements = Arc::new(AtomicUsize::new(0));
+    let mut counted = db.clone();
+    let counter = Arc::clone(&statements);
+    counted.set_metric_callback(move |_info| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    (counted, statements)
+}
+
+/// Takes the count of statements seen so far and resets it.
+pub fn take(statements: &AtomicUsize) -> usize {
+    statements.swap(0, Ordering::SeqCst)
 }
 
 /// A fixed, microsecond-precise instant, so values round-trip exactly.

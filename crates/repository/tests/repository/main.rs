@@ -8,4 +8,7 @@ mod auth;
 mod common;
 mod db;
 mod health;
+mod items;
+mod posts;
 mod users;
+mod users_admin;

@@ -1,0 +1,150 @@
+//! Comments on blog posts, stored in `comments`; the storage half of
+//! [`strata_domain::posts::PostRepository`] that
+//! [`crate::SeaPostRepository`] delegates to.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    FromQueryResult, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    Select,
+};
+use strata_domain::RepoError;
+use strata_domain::page::{Page, PageRequest};
+use strata_domain::posts::{Author, Body, Comment, NewComment};
+use uuid::Uuid;
+
+use crate::entities::{comments, users};
+use crate::error::DbResultExt;
+use crate::query::{invalid_row, micros};
+use crate::tx::begin_write;
+
+/// A comment row with its author's username.
+#[derive(Debug, FromQueryResult)]
+struct CommentRow {
+    id: Uuid,
+    post_id: Uuid,
+    author_id: Uuid,
+    body: String,
+    created_at: DateTime<Utc>,
+    author_username: String,
+}
+
+impl TryFrom<CommentRow> for Comment {
+    type Error = RepoError;
+
+    fn try_from(row: CommentRow) -> Result<Self, Self::Error> {
+        let id = row.id;
+        Ok(Comment {
+            id,
+            post_id: row.post_id,
+            body: Body::parse(&row.body, Body::COMMENT_MAX)
+                .map_err(|v| invalid_row("comments", id, "body", v))?,
+            author: Author {
+                id: row.author_id,
+                username: row.author_username,
+            },
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// Comments with the columns of a [`CommentRow`] (author joined in).
+fn with_author() -> Select<comments::Entity> {
+    comments::Entity::find()
+        .select_only()
+        .columns([
+            comments::Column::Id,
+            comments::Column::PostId,
+            comments::Column::AuthorId,
+            comments::Column::Body,
+            comments::Column::CreatedAt,
+        ])
+        .column_as(users::Column::Username, "author_username")
+        .join(JoinType::InnerJoin, comments::Relation::Author.def())
+}
+
+async fn load(
+    conn: &impl ConnectionTrait,
+    post_id: Uuid,
+    comment_id: Uuid,
+) -> Result<Comment, RepoError> {
+    with_author()
+        .filter(comments::Column::Id.eq(comment_id))
+        .filter(comments::Column::PostId.eq(post_id))
+        .into_model::<CommentRow>()
+        .one(conn)
+        .await
+        .or_repo("Failed to load comment")?
+        .ok_or(RepoError::NotFound)
+        .and_then(Comment::try_from)
+}
+
+pub(crate) async fn add(
+    db: &DatabaseConnection,
+    comment: NewComment,
+) -> Result<Comment, RepoError> {
+    let row = comments::ActiveModel {
+        id: Set(comment.id),
+        post_id: Set(comment.post_id),
+        author_id: Set(comment.author_id),
+        body: Set(comment.body.as_str().to_owned()),
+        created_at: Set(micros(comment.created_at)),
+    };
+    // Insert and read back (for the author's username) in one transaction; a
+    // missing post or author breaks a foreign key: NotFound.
+    let txn = begin_write(db).await?;
+    comments::Entity::insert(row)
+        .exec_without_returning(&txn)
+        .await
+        .or_repo("Failed to insert comment")?;
+    let created = load(&txn, comment.post_id, comment.id).await?;
+    txn.commit().await.or_repo("Failed to commit new comment")?;
+    Ok(created)
+}
+
+pub(crate) async fn list(
+    db: &DatabaseConnection,
+    post_id: Uuid,
+    page: PageRequest,
+) -> Result<Page<Comment>, RepoError> {
+    let total = comments::Entity::find()
+        .filter(comments::Column::PostId.eq(post_id))
+        .count(db)
+        .await
+        .or_repo("Failed to count comments")?;
+    // Oldest first, ties by id: the `(post_id, created_at)` index order.
+    let rows = with_author()
+        .filter(comments::Column::PostId.eq(post_id))
+        .order_by_asc(comments::Column::CreatedAt)
+        .order_by_asc(comments::Column::Id)
+        .limit(page.limit())
+        .offset(page.offset())
+        .into_model::<CommentRow>()
+        .all(db)
+        .await
+        .or_repo("Failed to list comments")?;
+    let comments = rows
+        .into_iter()
+        .map(Comment::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok(Page::new(comments, total, page))
+}
+
+pub(crate) async fn find(
+    db: &DatabaseConnection,
+    post_id: Uuid,
+    comment_id: Uuid,
+) -> Result<Comment, RepoError> {
+    load(db, post_id, comment_id).await
+}
+
+pub(crate) async fn delete(db: &DatabaseConnection, comment_id: Uuid) -> Result<(), RepoError> {
+    let result = comments::Entity::delete_by_id(comment_id)
+        .exec(db)
+        .await
+        .or_repo("Failed to delete comment")?;
+    if result.rows_affected == 0 {
+        return Err(RepoError::NotFound);
+    }
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! Owner-scoped items, stored in `items`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
+};
+use strata_domain::RepoError;
+use strata_domain::items::{
+    Description, Item, ItemChanges, ItemFilter, ItemRepository, ItemSortField, NewItem, Title,
+};
+use strata_domain::page::{Page, PageRequest, Sort};
+use uuid::Uuid;
+
+use crate::entities::items;
+use crate::error::DbResultExt;
+use crate::query::{invalid_row, lower_contains, micros, order};
+use crate::tx::begin_write;
+
+/// [`ItemRepository`] over sea-orm. The owner's foreign key (with `ON DELETE
+/// CASCADE`) makes an item of a missing owner impossible and takes items
+/// along when their owner's account is deleted.
+#[derive(Debug, Clone)]
+pub struct SeaItemRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaItemRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+impl TryFrom<items::Model> for Item {
+    type Error = RepoError;
+
+    fn try_from(row: items::Model) -> Result<Self, Self::Error> {
+        let id = row.id;
+        Ok(Item {
+            id,
+            title: Title::parse(&row.title).map_err(|v| invalid_row("items", id, "title", v))?,
+            description: row
+                .description
+                .as_deref()
+                .map(Description::parse)
+                .transpose()
+                .map_err(|v| invalid_row("items", id, "description", v))?,
+            owner_id: row.owner_id,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// Items matching every given filter.
+fn filtered(filter: &ItemFilter) -> Select<items::Entity> {
+    let mut select = items::Entity::find();
+    if let Some(owner_id) = filter.owner_id {
+        select = select.filter(items::Column::OwnerId.eq(owner_id));
+    }
+    if let Some(q) = filter.q.as_deref() {
+        select = select.filter(
+            Condition::any()
+                .add(lower_contains(items::Column::Title, q))
+                .add(lower_contains(items::Column::Description, q)),
+        );
+    }
+    select
+}
+
+fn sort_column(field: ItemSortField) -> items::Column {
+    match field {
+        ItemSortField::CreatedAt => items::Column::CreatedAt,
+        ItemSortField::UpdatedAt => items::Column::UpdatedAt,
+        ItemSortField::Title => items::Column::Title,
+    }
+}
+
+#[async_trait]
+impl ItemRepository for SeaItemRepository {
+    async fn create(&self, item: NewItem) -> Result<Item, RepoError> {
+        let created_at = micros(item.created_at);
+        let row = items::ActiveModel {
+            id: Set(item.id),
+            owner_id: Set(item.owner_id),
+            title: Set(item.title.as_str().to_owned()),
+            description: Set(item.description.as_ref().map(|d| d.as_str().to_owned())),
+            version: Set(1),
+            created_at: Set(created_at),
+            updated_at: Set(created_at),
+        };
+        // A missing owner breaks the foreign key: NotFound.
+        items::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .or_repo("Failed to insert item")?;
+        Ok(Item {
+            id: item.id,
+            title: item.title,
+            description: item.description,
+            owner_id: item.owner_id,
+            version: 1,
+            created_at,
+            updated_at: created_at,
+        })
+    }
+
+    async fn find(&self, id: Uuid) -> Result<Item, RepoError> {
+        items::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .or_repo("Failed to load item")?
+            .ok_or(RepoError::NotFound)
+            .and_then(Item::try_from)
+    }
+
+    async fn list(
+        &self,
+        filter: ItemFilter,
+        sort: Sort<ItemSortField>,
+        page: PageRequest,
+    ) -> Result<Page<Item>, RepoError> {
+        let select = filtered(&filter);
+        let total = select
+            .clone()
+            .count(&self.db)
+            .await
+            .or_repo("Failed to count items")?;
+        // Ties broken by id in the same direction: pages stay stable.
+        let direction = order(sort.direction);
+        let rows = select
+            .order_by(sort_column(sort.field), direction.clone())
+            .order_by(items::Column::Id, direction)
+            .limit(page.limit())
+            .offset(page.offset())
+            .all(&self.db)
+            .await
+            .or_repo("Failed to list items")?;
+        let items = rows
+            .into_iter()
+            .map(Item::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Page::new(items, total, page))
+    }
+
+    async fn update(
+        &self,
+        id: Uuid,
+        changes: ItemChanges,
+        expected_version: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Item, RepoError> {
+        let mut update = items::Entity::update_many()
+            .col_expr(
+                items::Column::Version,
+                Expr::col(items::Column::Version).add(1),
+            )
+            .col_expr(items::Column::UpdatedAt, Expr::value(micros(now)))
+            .filter(items::Column::Id.eq(id));
+        // The version guard is the compare-and-set: of two updates with the
+        // same precondition, the second finds the version already moved on.
+        if let Some(expected) = expected_version {
+            update = update.filter(items::Column::Version.eq(expected));
+        }
+        if let Some(title) = &changes.title {
+            update = update.col_expr(items::Column::Title, Expr::value(title.as_str()));
+        }
+        if let Some(description) = &changes.description {
+            let value = description.as_ref().map(|d| d.as_str().to_owned());
+            update = update.col_expr(items::Column::Description, Expr::value(value));
+        }
+
+        // Update and read back in one transaction so the caller gets exactly
+        // the row (and version) its write produced.
+        let txn = begin_write(&self.db).await?;
+        let result = update.exec(&txn).await.or_repo("Failed to update item")?;
+        let row = items::Entity::find_by_id(id)
+            .one(&txn)
+            .await
+            .or_repo("Failed to load updated item")?;
+        if result.rows_affected == 0 {
+            txn.rollback()
+                .await
+                .or_repo("Failed to roll back item update")?;
+            // Nothing changed; the read only tells why.
+            return Err(match row {
+                Some(_) => RepoError::VersionMismatch,
+                None => RepoError::NotFound,
+            });
+        }
+        let row = row.ok_or(RepoError::NotFound)?;
+        txn.commit().await.or_repo("Failed to commit item update")?;
+        Item::try_from(row)
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
+        let result = items::Entity::delete_by_id(id)
+            .exec(&self.db)
+            .await
+            .or_repo("Failed to delete item")?;
+        if result.rows_affected == 0 {
+            return Err(RepoError::NotFound);
+        }
+        Ok(())
+    }
+}

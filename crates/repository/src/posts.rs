@@ -1,0 +1,267 @@
+//! Blog posts, stored in `posts`. Comments live in [`crate::comments`]; the
+//! one [`PostRepository`] implementation here delegates to it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    FromQueryResult, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    Select,
+};
+use strata_domain::RepoError;
+use strata_domain::items::Title;
+use strata_domain::page::{Page, PageRequest, Sort};
+use strata_domain::posts::{
+    Author, Body, Comment, NewComment, NewPost, Post, PostChanges, PostFilter, PostRepository,
+    PostSortField,
+};
+use uuid::Uuid;
+
+use crate::comments;
+use crate::entities::{comments as comment_rows, posts, users};
+use crate::error::DbResultExt;
+use crate::query::{count, invalid_row, lower_contains, micros, order};
+use crate::tx::begin_write;
+
+/// [`PostRepository`] over sea-orm. Every read of posts is one statement
+/// that joins the author and counts comments in a correlated subquery, so a
+/// page costs the same number of queries whatever its size.
+#[derive(Debug, Clone)]
+pub struct SeaPostRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaPostRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+/// A post row with its author's username and its comment count.
+#[derive(Debug, FromQueryResult)]
+struct PostRow {
+    id: Uuid,
+    author_id: Uuid,
+    title: String,
+    body: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    author_username: String,
+    comment_count: i64,
+}
+
+impl TryFrom<PostRow> for Post {
+    type Error = RepoError;
+
+    fn try_from(row: PostRow) -> Result<Self, Self::Error> {
+        let id = row.id;
+        Ok(Post {
+            id,
+            title: Title::parse(&row.title).map_err(|v| invalid_row("posts", id, "title", v))?,
+            body: Body::parse(&row.body, Body::POST_MAX)
+                .map_err(|v| invalid_row("posts", id, "body", v))?,
+            author: Author {
+                id: row.author_id,
+                username: row.author_username,
+            },
+            comment_count: count(row.comment_count),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// Posts matching every given filter (no join, so it also serves the count).
+fn filtered(filter: &PostFilter) -> Select<posts::Entity> {
+    let mut select = posts::Entity::find();
+    if let Some(author) = filter.author.as_deref() {
+        // Usernames are ASCII; the folded column is unique-indexed, so the
+        // subquery is one index probe.
+        let folded = author.trim().to_ascii_lowercase();
+        let author_ids = Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(users::Column::UsernameLower.eq(folded))
+            .to_owned();
+        select = select.filter(posts::Column::AuthorId.in_subquery(author_ids));
+    }
+    if let Some(q) = filter.q.as_deref() {
+        select = select.filter(
+            Condition::any()
+                .add(lower_contains(posts::Column::Title, q))
+                .add(lower_contains(posts::Column::Body, q)),
+        );
+    }
+    select
+}
+
+/// `select` narrowed to the columns of a [`PostRow`]: the author's username
+/// through a join and a correlated `COUNT` of the post's comments (served by
+/// the `(post_id, created_at)` index), evaluated inside the same statement.
+fn with_author_and_count(select: Select<posts::Entity>) -> Select<posts::Entity> {
+    let comment_count = Query::select()
+        .expr(Expr::col(comment_rows::Column::Id.as_column_ref()).count())
+        .from(comment_rows::Entity)
+        .and_where(
+            Expr::col(comment_rows::Column::PostId.as_column_ref())
+                .equals(posts::Column::Id.as_column_ref()),
+        )
+        .to_owned();
+    select
+        .select_only()
+        .columns([
+            posts::Column::Id,
+            posts::Column::AuthorId,
+            posts::Column::Title,
+            posts::Column::Body,
+            posts::Column::CreatedAt,
+            posts::Column::UpdatedAt,
+        ])
+        .column_as(users::Column::Username, "author_username")
+        .expr_as(comment_count, "comment_count")
+        .join(JoinType::InnerJoin, posts::Relation::Author.def())
+}
+
+/// One post with its author and comment count, through `conn` (the pool or a
+/// transaction).
+async fn load_post(conn: &impl ConnectionTrait, id: Uuid) -> Result<Post, RepoError> {
+    with_author_and_count(filtered(&PostFilter::default()))
+        .filter(posts::Column::Id.eq(id))
+        .into_model::<PostRow>()
+        .one(conn)
+        .await
+        .or_repo("Failed to load post")?
+        .ok_or(RepoError::NotFound)
+        .and_then(Post::try_from)
+}
+
+fn sort_column(field: PostSortField) -> posts::Column {
+    match field {
+        PostSortField::CreatedAt => posts::Column::CreatedAt,
+        PostSortField::UpdatedAt => posts::Column::UpdatedAt,
+        PostSortField::Title => posts::Column::Title,
+    }
+}
+
+#[async_trait]
+impl PostRepository for SeaPostRepository {
+    async fn create(&self, post: NewPost) -> Result<Post, RepoError> {
+        let created_at = micros(post.created_at);
+        let row = posts::ActiveModel {
+            id: Set(post.id),
+            author_id: Set(post.author_id),
+            title: Set(post.title.as_str().to_owned()),
+            body: Set(post.body.as_str().to_owned()),
+            created_at: Set(created_at),
+            updated_at: Set(created_at),
+        };
+        // Insert and read back (for the author's username) in one
+        // transaction; a missing author breaks the foreign key: NotFound.
+        let txn = begin_write(&self.db).await?;
+        posts::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await
+            .or_repo("Failed to insert post")?;
+        let created = load_post(&txn, post.id).await?;
+        txn.commit().await.or_repo("Failed to commit new post")?;
+        Ok(created)
+    }
+
+    async fn find(&self, id: Uuid) -> Result<Post, RepoError> {
+        load_post(&self.db, id).await
+    }
+
+    async fn list(
+        &self,
+        filter: PostFilter,
+        sort: Sort<PostSortField>,
+        page: PageRequest,
+    ) -> Result<Page<Post>, RepoError> {
+        let select = filtered(&filter);
+        let total = select
+            .clone()
+            .count(&self.db)
+            .await
+            .or_repo("Failed to count posts")?;
+        // Ties broken by id in the same direction: pages stay stable.
+        let direction = order(sort.direction);
+        let rows = with_author_and_count(select)
+            .order_by(sort_column(sort.field), direction.clone())
+            .order_by(posts::Column::Id, direction)
+            .limit(page.limit())
+            .offset(page.offset())
+            .into_model::<PostRow>()
+            .all(&self.db)
+            .await
+            .or_repo("Failed to list posts")?;
+        let posts = rows
+            .into_iter()
+            .map(Post::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Page::new(posts, total, page))
+    }
+
+    async fn update(
+        &self,
+        id: Uuid,
+        changes: PostChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Post, RepoError> {
+        let mut update = posts::Entity::update_many()
+            .col_expr(posts::Column::UpdatedAt, Expr::value(micros(now)))
+            .filter(posts::Column::Id.eq(id));
+        if let Some(title) = &changes.title {
+            update = update.col_expr(posts::Column::Title, Expr::value(title.as_str()));
+        }
+        if let Some(body) = &changes.body {
+            update = update.col_expr(posts::Column::Body, Expr::value(body.as_str()));
+        }
+
+        // Update and read back in one transaction so the caller gets exactly
+        // the row its write produced.
+        let txn = begin_write(&self.db).await?;
+        let result = update.exec(&txn).await.or_repo("Failed to update post")?;
+        if result.rows_affected == 0 {
+            txn.rollback()
+                .await
+                .or_repo("Failed to roll back post update")?;
+            return Err(RepoError::NotFound);
+        }
+        let updated = load_post(&txn, id).await?;
+        txn.commit().await.or_repo("Failed to commit post update")?;
+        Ok(updated)
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
+        // Comments go with the row through ON DELETE CASCADE.
+        let result = posts::Entity::delete_by_id(id)
+            .exec(&self.db)
+            .await
+            .or_repo("Failed to delete post")?;
+        if result.rows_affected == 0 {
+            return Err(RepoError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn add_comment(&self, comment: NewComment) -> Result<Comment, RepoError> {
+        comments::add(&self.db, comment).await
+    }
+
+    async fn list_comments(
+        &self,
+        post_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<Comment>, RepoError> {
+        comments::list(&self.db, post_id, page).await
+    }
+
+    async fn find_comment(&self, post_id: Uuid, comment_id: Uuid) -> Result<Comment, RepoError> {
+        comments::find(&self.db, post_id, comment_id).await
+    }
+
+    async fn delete_comment(&self, comment_id: Uuid) -> Result<(), RepoError> {
+        comments::delete(&self.db, comment_id).await
+    }
+}

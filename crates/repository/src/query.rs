@@ -1,0 +1,109 @@
+//! Pieces shared by the list queries and row conversions: substring search,
+//! sort direction, counts, timestamps and stored rows that fail the domain's
+//! rules.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{ColumnTrait, Order};
+use strata_domain::RepoError;
+use strata_domain::page::Direction;
+use uuid::Uuid;
+
+/// The escape character of every search pattern.
+const ESCAPE: char = '\\';
+
+/// A `LIKE` pattern matching `q` anywhere, with `q`'s own `%`, `_` and `\`
+/// taken literally (paired with `ESCAPE '\'`).
+pub(crate) fn contains_pattern(q: &str) -> String {
+    let mut pattern = String::with_capacity(q.len() + 2);
+    pattern.push('%');
+    for c in q.chars() {
+        if matches!(c, '%' | '_' | ESCAPE) {
+            pattern.push(ESCAPE);
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// `column LIKE '%q%' ESCAPE '\'`, for a column stored lower-cased. `q`
+/// arrives lower-cased from the domain
+/// ([`strata_domain::page::search_text`]).
+pub(crate) fn contains(column: impl ColumnTrait, q: &str) -> Expr {
+    Expr::col(column.as_column_ref()).like(LikeExpr::new(contains_pattern(q)).escape(ESCAPE))
+}
+
+/// `LOWER(column) LIKE '%q%' ESCAPE '\'`: a case-insensitive substring match
+/// (PostgreSQL's `LIKE` is case-sensitive; SQLite's `LOWER` folds ASCII only).
+pub(crate) fn lower_contains(column: impl ColumnTrait, q: &str) -> Expr {
+    Expr::expr(Func::lower(Expr::col(column.as_column_ref())))
+        .like(LikeExpr::new(contains_pattern(q)).escape(ESCAPE))
+}
+
+pub(crate) fn order(direction: Direction) -> Order {
+    match direction {
+        Direction::Asc => Order::Asc,
+        Direction::Desc => Order::Desc,
+    }
+}
+
+/// A `COUNT(*)` read back as the domain's unsigned count.
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// PostgreSQL stores microseconds; truncating before writing makes values
+/// returned from a write equal to what later reads yield on every backend.
+pub(crate) fn micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
+}
+
+/// A stored row that no longer satisfies the domain's rules: the database
+/// was edited behind the application's back, or the rules were tightened
+/// without a data migration.
+#[derive(Debug, thiserror::Error)]
+#[error("stored {table}.{column} of row {id} is invalid: {reason}")]
+struct InvalidStoredRow {
+    table: &'static str,
+    column: &'static str,
+    id: Uuid,
+    reason: String,
+}
+
+pub(crate) fn invalid_row(
+    table: &'static str,
+    id: Uuid,
+    column: &'static str,
+    reason: impl ToString,
+) -> RepoError {
+    RepoError::unexpected(
+        "Failed to read stored row",
+        InvalidStoredRow {
+            table,
+            column,
+            id,
+            reason: reason.to_string(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_patterns_escape_wildcards_and_the_escape_character() {
+        assert_eq!(contains_pattern("milk"), "%milk%");
+        assert_eq!(contains_pattern("50%"), "%50\\%%");
+        assert_eq!(contains_pattern("a_b"), "%a\\_b%");
+        assert_eq!(contains_pattern("c:\\x"), "%c:\\\\x%");
+        assert_eq!(contains_pattern(""), "%%");
+    }
+
+    #[test]
+    fn negative_counts_cannot_wrap() {
+        assert_eq!(count(3), 3);
+        assert_eq!(count(-1), 0);
+    }
+}

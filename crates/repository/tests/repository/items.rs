@@ -1,0 +1,439 @@
+use chrono::Duration;
+use strata_domain::RepoError;
+use strata_domain::items::{
+    Description, Item, ItemChanges, ItemFilter, ItemRepository, ItemSortField, NewItem, Title,
+};
+use strata_domain::page::{Direction, PageRequest, Sort};
+use strata_domain::users::UserRepository;
+use strata_repository::{SeaItemRepository, SeaUserRepository};
+use uuid::Uuid;
+
+use crate::common::{count, create_user, now, test_databases};
+
+fn new_item(owner_id: Uuid, title: &str, description: Option<&str>) -> NewItem {
+    NewItem {
+        id: Uuid::now_v7(),
+        title: Title::parse(title).unwrap(),
+        description: description.map(|d| Description::parse(d).unwrap()),
+        owner_id,
+        created_at: now(),
+    }
+}
+
+fn page(limit: i64, offset: i64) -> PageRequest {
+    PageRequest::new(Some(limit), Some(offset)).unwrap()
+}
+
+fn by(field: ItemSortField, direction: Direction) -> Sort<ItemSortField> {
+    Sort { field, direction }
+}
+
+fn titles(items: &[Item]) -> Vec<&str> {
+    items.iter().map(|i| i.title.as_str()).collect()
+}
+
+fn search(owner_id: Option<Uuid>, q: &str) -> ItemFilter {
+    ItemFilter {
+        owner_id,
+        q: strata_domain::page::search_text(Some(q)),
+    }
+}
+
+#[tokio::test]
+async fn a_created_item_is_found_by_id_unchanged() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let owner = create_user(&db.conn, "ann@example.com", "ann").await;
+
+        let created = repo
+            .create(new_item(owner.id, "Milk", Some("Two litres, whole")))
+            .await
+            .unwrap();
+        assert_eq!(created.version, 1);
+        assert_eq!(created.created_at, created.updated_at);
+        assert_eq!(created.owner_id, owner.id);
+        assert_eq!(
+            repo.find(created.id).await.unwrap(),
+            created,
+            "{}",
+            db.backend
+        );
+
+        let bare = repo.create(new_item(owner.id, "Eggs", None)).await.unwrap();
+        assert_eq!(repo.find(bare.id).await.unwrap().description, None);
+    }
+}
+
+#[tokio::test]
+async fn creating_an_item_for_a_missing_owner_is_not_found() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let err = repo
+            .create(new_item(Uuid::now_v7(), "Orphan", None))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, RepoError::NotFound),
+            "{}: {err:?}",
+            db.backend
+        );
+        assert_eq!(count(&db.conn, "items", "1 = 1").await, 0);
+    }
+}
+
+#[tokio::test]
+async fn list_is_scoped_by_owner_and_q_matches_title_or_description_in_any_case() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let bob = create_user(&db.conn, "bob@example.com", "bob").await;
+        repo.create(new_item(ann.id, "Buy MILK", None))
+            .await
+            .unwrap();
+        repo.create(new_item(ann.id, "Bread", Some("with Milk crust")))
+            .await
+            .unwrap();
+        repo.create(new_item(ann.id, "Eggs", Some("a dozen")))
+            .await
+            .unwrap();
+        repo.create(new_item(bob.id, "Milkshake", None))
+            .await
+            .unwrap();
+        let sort = by(ItemSortField::Title, Direction::Asc);
+
+        let anns = repo
+            .list(search(Some(ann.id), ""), sort, page(20, 0))
+            .await
+            .unwrap();
+        assert_eq!(
+            titles(&anns.items),
+            ["Bread", "Buy MILK", "Eggs"],
+            "{}",
+            db.backend
+        );
+        assert_eq!(anns.total, 3);
+        assert!(anns.items.iter().all(|i| i.owner_id == ann.id));
+
+        let anns_milk = repo
+            .list(search(Some(ann.id), "mIlK"), sort, page(20, 0))
+            .await
+            .unwrap();
+        assert_eq!(
+            titles(&anns_milk.items),
+            ["Bread", "Buy MILK"],
+            "{}",
+            db.backend
+        );
+        assert_eq!(anns_milk.total, 2);
+
+        let everyones_milk = repo
+            .list(search(None, "MILK"), sort, page(20, 0))
+            .await
+            .unwrap();
+        assert_eq!(
+            titles(&everyones_milk.items),
+            ["Bread", "Buy MILK", "Milkshake"],
+            "{}",
+            db.backend
+        );
+
+        let nothing = repo
+            .list(search(Some(bob.id), "bread"), sort, page(20, 0))
+            .await
+            .unwrap();
+        assert!(nothing.items.is_empty());
+        assert_eq!(nothing.total, 0);
+    }
+}
+
+#[tokio::test]
+async fn percent_underscore_and_backslash_in_q_match_literally() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        for title in [
+            "100% cotton",
+            "1000 cotton",
+            "snake_case",
+            "snakeXcase",
+            "C:\\temp",
+            "C:temp",
+        ] {
+            repo.create(new_item(ann.id, title, None)).await.unwrap();
+        }
+        let sort = by(ItemSortField::Title, Direction::Asc);
+        for (q, expected) in [
+            ("0%", vec!["100% cotton"]),
+            ("%", vec!["100% cotton"]),
+            ("e_c", vec!["snake_case"]),
+            ("_", vec!["snake_case"]),
+            (":\\", vec!["C:\\temp"]),
+        ] {
+            let found = repo.list(search(None, q), sort, page(20, 0)).await.unwrap();
+            assert_eq!(titles(&found.items), expected, "{}: q = {q:?}", db.backend);
+            assert_eq!(found.total, expected.len() as u64);
+        }
+    }
+}
+
+#[tokio::test]
+async fn list_sorts_by_title_both_ways_and_pages_with_limit_offset_and_total() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        for title in ["Cherry", "Apple", "Elderberry", "Banana", "Date"] {
+            repo.create(new_item(ann.id, title, None)).await.unwrap();
+        }
+        let mine = search(Some(ann.id), "");
+
+        let asc = by(ItemSortField::Title, Direction::Asc);
+        let first = repo.list(mine.clone(), asc, page(2, 0)).await.unwrap();
+        assert_eq!(titles(&first.items), ["Apple", "Banana"], "{}", db.backend);
+        assert_eq!((first.total, first.limit, first.offset), (5, 2, 0));
+        let second = repo.list(mine.clone(), asc, page(2, 2)).await.unwrap();
+        assert_eq!(titles(&second.items), ["Cherry", "Date"]);
+        let last = repo.list(mine.clone(), asc, page(2, 4)).await.unwrap();
+        assert_eq!(titles(&last.items), ["Elderberry"]);
+        assert_eq!(last.total, 5);
+        let beyond = repo.list(mine.clone(), asc, page(2, 10)).await.unwrap();
+        assert!(beyond.items.is_empty());
+        assert_eq!(beyond.total, 5);
+
+        let desc = by(ItemSortField::Title, Direction::Desc);
+        let all = repo.list(mine, desc, page(20, 0)).await.unwrap();
+        assert_eq!(
+            titles(&all.items),
+            ["Elderberry", "Date", "Cherry", "Banana", "Apple"],
+            "{}",
+            db.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn items_with_equal_sort_keys_are_ordered_by_id_so_pages_neither_repeat_nor_skip() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let at = now();
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let mut item = new_item(ann.id, "Same", None);
+            item.created_at = at;
+            ids.push(repo.create(item).await.unwrap().id);
+        }
+        for direction in [Direction::Asc, Direction::Desc] {
+            let sort = by(ItemSortField::CreatedAt, direction);
+            let mut seen = Vec::new();
+            for offset in [0, 2, 4] {
+                let page = repo
+                    .list(ItemFilter::default(), sort, page(2, offset))
+                    .await
+                    .unwrap();
+                seen.extend(page.items.iter().map(|i| i.id));
+            }
+            let mut expected = ids.clone();
+            expected.sort();
+            if direction == Direction::Desc {
+                expected.reverse();
+            }
+            assert_eq!(seen, expected, "{} {direction:?}", db.backend);
+        }
+    }
+}
+
+#[tokio::test]
+async fn update_with_the_right_version_bumps_version_and_updated_at() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let item = repo
+            .create(new_item(ann.id, "Milk", Some("whole")))
+            .await
+            .unwrap();
+        let later = item.created_at + Duration::seconds(3);
+
+        let updated = repo
+            .update(
+                item.id,
+                ItemChanges {
+                    title: Some(Title::parse("Oat milk").unwrap()),
+                    description: Some(None),
+                },
+                Some(1),
+                later,
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.version, 2, "{}", db.backend);
+        assert_eq!(updated.title.as_str(), "Oat milk");
+        assert_eq!(updated.description, None);
+        assert_eq!(updated.created_at, item.created_at);
+        assert_eq!(updated.updated_at, later);
+        assert_eq!(repo.find(item.id).await.unwrap(), updated);
+
+        // Without a precondition the update always applies, and still counts.
+        let even_later = later + Duration::seconds(1);
+        let unconditional = repo
+            .update(
+                item.id,
+                ItemChanges {
+                    description: Some(Some(Description::parse("barista").unwrap())),
+                    ..ItemChanges::default()
+                },
+                None,
+                even_later,
+            )
+            .await
+            .unwrap();
+        assert_eq!(unconditional.version, 3);
+        assert_eq!(unconditional.title.as_str(), "Oat milk");
+        assert_eq!(unconditional.description.unwrap().as_str(), "barista");
+        assert_eq!(unconditional.updated_at, even_later);
+    }
+}
+
+#[tokio::test]
+async fn update_with_a_stale_version_is_a_version_mismatch_and_changes_nothing() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let item = repo.create(new_item(ann.id, "Milk", None)).await.unwrap();
+        let current = repo
+            .update(item.id, ItemChanges::default(), Some(1), now())
+            .await
+            .unwrap();
+        assert_eq!(current.version, 2);
+
+        let err = repo
+            .update(
+                item.id,
+                ItemChanges {
+                    title: Some(Title::parse("Stale").unwrap()),
+                    ..ItemChanges::default()
+                },
+                Some(1),
+                now() + Duration::seconds(10),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, RepoError::VersionMismatch),
+            "{}: {err:?}",
+            db.backend
+        );
+        assert_eq!(repo.find(item.id).await.unwrap(), current, "{}", db.backend);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_concurrent_updates_with_the_same_expected_version_let_exactly_one_succeed() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let item = repo.create(new_item(ann.id, "Milk", None)).await.unwrap();
+
+        let mut tasks = tokio::task::JoinSet::new();
+        for title in ["First", "Second"] {
+            let repo = repo.clone();
+            tasks.spawn(async move {
+                let changes = ItemChanges {
+                    title: Some(Title::parse(title).unwrap()),
+                    ..ItemChanges::default()
+                };
+                repo.update(item.id, changes, Some(1), now()).await
+            });
+        }
+        let mut winners = Vec::new();
+        while let Some(result) = tasks.join_next().await {
+            match result.unwrap() {
+                Ok(updated) => winners.push(updated),
+                Err(RepoError::VersionMismatch) => {}
+                Err(other) => panic!("{}: unexpected {other:?}", db.backend),
+            }
+        }
+        assert_eq!(winners.len(), 1, "{}", db.backend);
+        let stored = repo.find(item.id).await.unwrap();
+        assert_eq!(stored.version, 2);
+        assert_eq!(stored, winners[0]);
+    }
+}
+
+#[tokio::test]
+async fn updating_or_deleting_a_missing_item_is_not_found() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let missing = Uuid::now_v7();
+        for expected_version in [None, Some(1)] {
+            let err = repo
+                .update(missing, ItemChanges::default(), expected_version, now())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, RepoError::NotFound),
+                "{}: {err:?}",
+                db.backend
+            );
+        }
+        let err = repo.delete(missing).await.unwrap_err();
+        assert!(
+            matches!(err, RepoError::NotFound),
+            "{}: {err:?}",
+            db.backend
+        );
+        let err = repo.find(missing).await.unwrap_err();
+        assert!(
+            matches!(err, RepoError::NotFound),
+            "{}: {err:?}",
+            db.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_item_is_gone_and_others_stay() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let doomed = repo.create(new_item(ann.id, "Milk", None)).await.unwrap();
+        let kept = repo.create(new_item(ann.id, "Eggs", None)).await.unwrap();
+        repo.delete(doomed.id).await.unwrap();
+        assert!(matches!(
+            repo.find(doomed.id).await,
+            Err(RepoError::NotFound)
+        ));
+        assert_eq!(repo.find(kept.id).await.unwrap(), kept, "{}", db.backend);
+        assert!(matches!(
+            repo.delete(doomed.id).await,
+            Err(RepoError::NotFound)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_user_deletes_their_items() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let bob = create_user(&db.conn, "bob@example.com", "bob").await;
+        repo.create(new_item(ann.id, "Milk", None)).await.unwrap();
+        repo.create(new_item(ann.id, "Eggs", None)).await.unwrap();
+        let bobs = repo.create(new_item(bob.id, "Bread", None)).await.unwrap();
+
+        SeaUserRepository::new(db.conn.clone())
+            .delete(ann.id)
+            .await
+            .unwrap();
+
+        assert_eq!(count(&db.conn, "items", "1 = 1").await, 1, "{}", db.backend);
+        let left = repo
+            .list(
+                ItemFilter::default(),
+                Sort::default(),
+                PageRequest::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(left.items, [bobs]);
+    }
+}

@@ -1,0 +1,611 @@
+use chrono::Duration;
+use strata_domain::RepoError;
+use strata_domain::items::Title;
+use strata_domain::page::{Direction, PageRequest, Sort, search_text};
+use strata_domain::posts::{
+    Body, Comment, NewComment, NewPost, Post, PostChanges, PostFilter, PostRepository,
+    PostSortField,
+};
+use strata_domain::users::{User, UserRepository};
+use strata_repository::{SeaPostRepository, SeaUserRepository};
+use uuid::Uuid;
+
+use crate::common::{count, counting_statements, create_user, now, take, test_databases};
+
+fn new_post(author_id: Uuid, title: &str, body: &str) -> NewPost {
+    NewPost {
+        id: Uuid::now_v7(),
+        title: Title::parse(title).unwrap(),
+        body: Body::parse(body, Body::POST_MAX).unwrap(),
+        author_id,
+        created_at: now(),
+    }
+}
+
+fn new_comment(post_id: Uuid, author_id: Uuid, body: &str) -> NewComment {
+    NewComment {
+        id: Uuid::now_v7(),
+        post_id,
+        body: Body::parse(body, Body::COMMENT_MAX).unwrap(),
+        author_id,
+        created_at: now(),
+    }
+}
+
+fn page(limit: i64, offset: i64) -> PageRequest {
+    PageRequest::new(Some(limit), Some(offset)).unwrap()
+}
+
+fn by_title(direction: Direction) -> Sort<PostSortField> {
+    Sort {
+        field: PostSortField::Title,
+        direction,
+    }
+}
+
+fn titles(posts: &[Post]) -> Vec<&str> {
+    posts.iter().map(|p| p.title.as_str()).collect()
+}
+
+fn bodies(comments: &[Comment]) -> Vec<&str> {
+    comments.iter().map(|c| c.body.as_str()).collect()
+}
+
+fn is_not_found<T: std::fmt::Debug>(result: Result<T, RepoError>) -> bool {
+    matches!(result, Err(RepoError::NotFound))
+}
+
+#[tokio::test]
+async fn a_created_post_is_found_with_its_author_and_no_comments() {
+    for db in test_databases().await {
+        let repo = SeaPostRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "Ann_W").await;
+        let input = new_post(ann.id, "Hello", "First post");
+
+        let created = repo.create(input.clone()).await.unwrap();
+        assert_eq!(created.id, input.id);
+        assert_eq!(created.title.as_str(), "Hello");
+        assert_eq!(created.body.as_str(), "First post");
+        assert_eq!(created.author.id, ann.id);
+        assert_eq!(created.author.username, "Ann_W");
+        assert_eq!(created.comment_count, 0);
+        assert_eq!(created.created_at, input.created_at);
+        assert_eq!(created.updated_at, input.created_at);
+        assert_eq!(
+            repo.find(input.id).await.unwrap(),
+            created,
+            "{}",
+            db.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn creating_a_post_for_a_missing_author_or_finding_a_missing_post_is_not_found() {
+    for db in test_databases().await {
+        let repo = SeaPostRepository::new(db.conn.clone());
+        let result = repo.create(new_post(Uuid::now_v7(), "Hello", "Body")).await;
+        assert!(is_not_found(result), "{}", db.backend);
+        assert!(is_not_found(repo.find(Uuid::now_v7()).await));
+        assert_eq!(count(&db.conn, "posts", "1 = 1").await, 0);
+    }
+}
+
+#[tokio::test]
+async fn added_comments_carry_their_author_and_raise_the_comment_count() {
+    for db in test_databases().await {
+        let repo = SeaPostRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let bob = create_user(&db.conn, "bob@example.com", "Bob").await;
+        let post = repo
+            .create(new_post(ann.id, "Hello", "Body"))
+            .await
+            .unwrap();
+        let other = repo
+            .create(new_post(ann.id, "Other", "Body"))
+            .await
+            .unwrap();
+
+        let input = new_comment(post.id, bob.id, "Nice post");
+        let comment = repo.add_comment(input.clone()).await.unwrap();
+        assert_eq!(comment.id, input.id);
+        assert_eq!(comment.post_id, post.id);
+        assert_eq!(comment.body.as_str(), "Nice post");
+        assert_eq!(comment.author.id, bob.id);
+        assert_eq!(comment.author.username, "Bob");
+        assert_eq!(comment.created_at, input.created_at);
+        repo.add_comment(new_comment(post.id, ann.id, "Thanks"))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            repo.find(post.id).await.unwrap().comment_count,
+            2,
+            "{}",
+            db.backend
+        );
+        assert_eq!(repo.find(other.id).await.unwrap().comment_count, 0);
+        assert_eq!(
+            repo.find_comment(post.id, comment.id).await.unwrap(),
+            comment
+        );
+    }
+}
+
+#[tokio::test]
+async fn adding_a_comment_to_a_missing_post_or_as_a_missing_author_is_not_found() {
+    for db in test_databases().await {
+        let repo = SeaPostRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let post = repo
+            .create(new_post(ann.id, "Hello", "Body"))
+            .await
+            .unwrap();
+
+        let result = repo
+            .add_comment(new_comment(Uuid::now_v7(), ann.id, "Lost"))
+            .await;
+        assert!(is_not_found(result), "{}", db.backend);
+        let result = repo
+            .add_comment(new_comment(post.id, Uuid::now_v7(), "Ghost"))
+            .await;
+        assert!(is_not_found(result), "{}", db.backend);
+        assert_eq!(count(&db.conn, "comments", "1 = 1").await, 0);
+    }
+}
+
+#[tokio::test]
+async fn list_filters_by_author_in_any_case_and_by_q_over_title_and_body() {
+    for db in test_databases().await {
+        let repo = SeaPostRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "Ann_W").await;
+        let bob = create_user(&db.conn, "bob@example.com", "bob").await;
+        repo.create(new_post(ann.id, "Rust tips", "Borrowing"))
+            .await
+            .unwrap();
+        repo.create(new_post(ann.id, "Gardening", "Tomatoes and RUST on tools"))
+            .await
+            .unwrap();
+        repo.create(new_post(ann.id, "Cooking", "Pasta"))
+            .await
+            .unwrap();
+        repo.create(new_post(bob.id, "Rusty nails", "Hardware"))
+            .await
+            .unwrap();
+        let sort = by_title(Direction::Asc);
+        let filter = |author: Option<&str>, q: &str| PostFilter {
+            author: author.map(str::to_owned),
+            q: search_text(Some(q)),
+        };
+
+        for author in ["Ann_W", "ann_w", "ANN_W"] {
+            let anns = repo
+                .list(filter(Some(author), ""), sort, page(20, 0))
+                .await
+                .unwrap();
+            assert_eq!(
+                titles(&anns.items),
+                ["Cooking", "Gardening", "Rust tips"],
+                "{}: author {author}",
+                db.backend
+            );
+            assert_eq!(anns.total, 3);
+            assert!(anns.items.iter().all(|p| p.author.username == "Ann_W"));
+        }
+
+        let rust = repo
+            .list(filter(None, "rUsT"), sort, page(20, 0))
+            .await
+            .unwrap();
+        assert_eq!(
+            titles(&rust.items),
+            ["Gardening", "Rust tips", "Rusty nails"],
+            "{}",
+            db.backend
+        );
+        assert_eq!(rust.total, 3);
+
+        let anns_rust = repo
+            .list(filter(Some("ann_w"), "rust"), sort, page(20, 0))
+            .await
+            .unwrap();
+        assert_eq!(titles(&anns_rust.items), ["Gardening", "Rust tips"]);
+
+        let nobody = repo
+            .list(filter(Some("nobody"), ""), sort, page(20, 0))
+            .await
+            .unwrap();
+        assert!(nobody.items.is_empty());
+        assert_eq!(nobody.total, 0);
+
+        let literal = repo
+            .list(filter(None, "_"), sort, page(20, 0))
+            .await
+            .unwrap();
+        assert!(literal.items.is_empty(), "{}: '_' is literal", db.backend);
+    }
+}
+
+#[tokio::test]
+async fn list_sorts_both_ways_and_pages_with_authors_and_comment_counts() {
+    for db in test_databases().await {
+        let repo = SeaPostRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let bob = create_user(&db.conn, "bob@example.com", "bob").await;
+        for (title, author, comments) in [
+            ("Charlie", &ann, 0),
+            ("Alpha", &bob, 2),
+            ("Delta", &ann, 1),
+            ("Bravo", &bob, 3),
+        ] {
+            let post = repo
+                .create(new_post(author.id, title, "Body"))
+                .await
+                .unwrap();
+            for i in 0..comments {
+                repo.add_comment(new_comment(post.id, ann.id, &format!("c{i}")))
+                    .await
+                    .unwrap();
+            }
+        }
+
+        let first = repo
+            .list(PostFilter::default(), by_title(Direction::Asc), page(2, 0))
+            .await
+            .unwrap();
+        assert_eq!(titles(&first.items), ["Alpha", "Bravo"], "{}", db.backend);
+        assert_eq!((first.total, first.limit, first.offset), (4, 2, 0));
+        let shape: Vec<(&str, u64)> = first
+            .items
+            .iter()
+            .map(|p| (p.author.username.as_str(), p.comment_count))
+            .collect();
+        assert_eq!(shape, [("bob", 2), ("bob", 3)]);
+
+        let second = repo
+            .list(PostFilter::default(), by_title(Direction::Asc), page(2, 2))
+            .await
+            .unwrap();
+        assert_eq!(titles(&second.items), ["Charlie", "Delta"]);
+        let counts: Vec<u64> = second.items.iter().map(|p| p.comment_count).collect();
+        assert_eq!(counts, [0, 1]);
+
+        let desc = repo
+            .list(
+                PostFilter::default(),
+                by_title(Direction::Desc),
+                page(20, 0),
+            )
+            .await
+            .unwrap();
+        assert_eq!(titles(&desc.items), ["Delta", "Charlie", "Bravo", "Alpha"]);
+
+        // The default sort is newest first.
+        let newest = repo
+            .list(PostFilter::default(), Sort::default(), page(1, 0))
+            .await
+            .unwrap();
+        assert_eq!(titles(&newest.items), ["Bravo"], "{}", db.backend);
+    }
+}
+
+#[tokio::test]
+async fn listing_a_page_of_1_or_of_20_posts_with_comments_issues_the_same_number_of_statements() {
+    for db in test_databases().await {
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let bob = create_user(&db.conn, "bob@example.com", "bob").await;
+        let setup = SeaPostRepository::new(db.conn.clone());
+        for i in 0..20 {
+            let author = if i % 2 == 0 { &ann } else { &bob };
+            let post = setup
+                .create(new_post(author.id, &format!("Post {i:02}"), "Body"))
+                .await
+                .unwrap();
+            for j in 0..=(i % 3) {
+                setup
+                    .add_comment(new_comment(post.id, ann.id, &format!("c{j}")))
+                    .await
+                    .unwrap();
+            }
+        }
+        let (counted, statements) = counting_statements(&db.conn);
+        let repo = SeaPostRepository::new(counted);
+        let sort = by_title(Direction::Asc);
+
+        let one = repo
+            .list(PostFilter::default(), sort, page(1, 0))
+            .await
+            .unwrap();
+        let for_one = take(&statements);
+        let twenty = repo
+            .list(PostFilter::default(), sort, page(20, 0))
+            .await
+            .unwrap();
+        let for_twenty = take(&statements);
+
+        assert_eq!(one.items.len(), 1);
+        assert_eq!(twenty.items.len(), 20);
+        assert_eq!(for_one, for_twenty, "{}", db.backend);
+        // One SELECT for the page (authors and counts included), one COUNT.
+        assert_eq!(for_twenty, 2, "{}", db.backend);
+        for (i, post) in twenty.items.iter().enumerate() {
+            assert_eq!(
+                post.comment_count,
+                (i % 3) as u64 + 1,
+                "{}",
+                post.title.as_str()
+            );
+            let expected = if i % 2 == 0 { "ann" } else { "bob" };
+            assert_eq!(post.author.username, expected);
+        }
+    }
+}
+
+#[tokio::test]
+async fn update_changes_title_and_body_and_keeps_author_and_comment_count() {
+    for db in test_databases().await {
+        let repo = SeaPostRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let post = repo
+            .create(new_post(ann.id, "Draft", "Body"))
+            .await
+            .unwrap();
+        repo.add_comment(new_comment(post.id, ann.id, "note"))
+            .await
+            .unwrap();
+        let later = post.created_at + Duration::seconds(7);
+
+        let updated = repo
+            .update(
+                post.id,
+                PostChanges {
+                    title: Some(Title::parse("Final").unwrap()),
+                    body: Some(Body::parse("New body", Body::POST_MAX).unwrap()),
+                },
+                later,
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.title.as_str(), "Final");
+        assert_eq!(updated.body.as_str(), "New body");
+        assert_eq!(updated.author, post.author);
+        assert_eq!(updated.comment_count, 1);
+        assert_eq!(updated.created_at, post.created_at);
+        assert_eq!(updated.updated_at, later);
+        assert_eq!(repo.find(post.id).await.unwrap(), updated, "{}", db.backend);
+
+        let title_only = repo
+            .update(
+                post.id,
+                PostChanges {
+                    title: Some(Title::parse("Final 2").unwrap()),
+                    ..PostChanges::default()
+                },
+                later,
+            )
+            .await
+            .unwrap();
+        assert_eq!(title_only.body.as_str(), "New body");
+
+        let result = repo
+            .update(Uuid::now_v7(), PostChanges::default(), later)
+            .await;
+        assert!(is_not_found(result), "{}", db.backend);
+    }
+}
+
+#[tokio::test]
+async fn comments_are_listed_oldest_first_with_pagination() {
+    for db in test_databases().await {
+        let repo = SeaPostRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let bob = create_user(&db.conn, "bob@example.com", "bob").await;
+        let post = repo
+            .create(new_post(ann.id, "Hello", "Body"))
+            .await
+            .unwrap();
+        let other = repo
+            .create(new_post(ann.id, "Other", "Body"))
+            .await
+            .unwrap();
+        let start = now();
+        // Inserted out of order; the list follows created_at.
+        for (body, seconds, author) in [
+            ("third", 30, &ann),
+            ("first", 10, &bob),
+            ("fourth", 40, &bob),
+            ("second", 20, &ann),
+        ] {
+            let mut comment = new_comment(post.id, author.id, body);
+            comment.created_at = start + Duration::seconds(seconds);
+            repo.add_comment(comment).await.unwrap();
+        }
+        repo.add_comment(new_comment(other.id, ann.id, "elsewhere"))
+            .await
+            .unwrap();
+
+        let first = repo.list_comments(post.id, page(3, 0)).await.unwrap();
+        assert_eq!(
+            bodies(&first.items),
+            ["first", "second", "third"],
+            "{}",
+            db.backend
+        );
+        assert_eq!((first.total, first.limit, first.offset), (4, 3, 0));
+        let authors: Vec<&str> = first
+            .items
+            .iter()
+            .map(|c| c.author.username.as_str())
+            .collect();
+        assert_eq!(authors, ["bob", "ann", "ann"]);
+        assert!(first.items.iter().all(|c| c.post_id == post.id));
+
+        let rest = repo.list_comments(post.id, page(3, 3)).await.unwrap();
+        assert_eq!(bodies(&rest.items), ["fourth"]);
+        assert_eq!(rest.total, 4);
+
+        let unknown = repo
+            .list_comments(Uuid::now_v7(), page(3, 0))
+            .await
+            .unwrap();
+        assert!(unknown.items.is_empty());
+        assert_eq!(unknown.total, 0);
+    }
+}
+
+#[tokio::test]
+async fn finding_a_comment_under_the_wrong_post_is_not_found() {
+    for db in test_databases().await {
+        let repo = SeaPostRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let post = repo
+            .create(new_post(ann.id, "Hello", "Body"))
+            .await
+            .unwrap();
+        let other = repo
+            .create(new_post(ann.id, "Other", "Body"))
+            .await
+            .unwrap();
+        let comment = repo
+            .add_comment(new_comment(post.id, ann.id, "Hi"))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            repo.find_comment(post.id, comment.id).await.unwrap(),
+            comment
+        );
+        assert!(
+            is_not_found(repo.find_comment(other.id, comment.id).await),
+            "{}",
+            db.backend
+        );
+        assert!(is_not_found(
+            repo.find_comment(post.id, Uuid::now_v7()).await
+        ));
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_comment_removes_only_it_and_a_second_delete_is_not_found() {
+    for db in test_databases().await {
+        let repo = SeaPostRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let post = repo
+            .create(new_post(ann.id, "Hello", "Body"))
+            .await
+            .unwrap();
+        let doomed = repo
+            .add_comment(new_comment(post.id, ann.id, "oops"))
+            .await
+            .unwrap();
+        let kept = repo
+            .add_comment(new_comment(post.id, ann.id, "keep"))
+            .await
+            .unwrap();
+
+        repo.delete_comment(doomed.id).await.unwrap();
+        assert!(is_not_found(repo.find_comment(post.id, doomed.id).await));
+        assert_eq!(repo.find_comment(post.id, kept.id).await.unwrap(), kept);
+        assert_eq!(
+            repo.find(post.id).await.unwrap().comment_count,
+            1,
+            "{}",
+            db.backend
+        );
+        assert!(
+            is_not_found(repo.delete_comment(doomed.id).await),
+            "{}",
+            db.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_post_deletes_its_comments() {
+    for db in test_databases().await {
+        let repo = SeaPostRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let post = repo
+            .create(new_post(ann.id, "Hello", "Body"))
+            .await
+            .unwrap();
+        let other = repo
+            .create(new_post(ann.id, "Other", "Body"))
+            .await
+            .unwrap();
+        for body in ["a", "b"] {
+            repo.add_comment(new_comment(post.id, ann.id, body))
+                .await
+                .unwrap();
+        }
+        let survivor = repo
+            .add_comment(new_comment(other.id, ann.id, "c"))
+            .await
+            .unwrap();
+
+        repo.delete(post.id).await.unwrap();
+
+        assert!(is_not_found(repo.find(post.id).await), "{}", db.backend);
+        assert_eq!(
+            count(&db.conn, "comments", "1 = 1").await,
+            1,
+            "{}",
+            db.backend
+        );
+        assert_eq!(
+            repo.find_comment(other.id, survivor.id).await.unwrap(),
+            survivor
+        );
+        assert!(is_not_found(repo.delete(post.id).await));
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_user_deletes_their_posts_their_comments_elsewhere_and_comments_on_their_posts()
+{
+    for db in test_databases().await {
+        let repo = SeaPostRepository::new(db.conn.clone());
+        let users = SeaUserRepository::new(db.conn.clone());
+        let ann: User = create_user(&db.conn, "ann@example.com", "ann").await;
+        let bob: User = create_user(&db.conn, "bob@example.com", "bob").await;
+        let anns_post = repo
+            .create(new_post(ann.id, "Ann's", "Body"))
+            .await
+            .unwrap();
+        let bobs_post = repo
+            .create(new_post(bob.id, "Bob's", "Body"))
+            .await
+            .unwrap();
+        // Bob on Ann's post: goes with Ann's post.
+        repo.add_comment(new_comment(anns_post.id, bob.id, "bob on ann"))
+            .await
+            .unwrap();
+        // Ann on Bob's post: goes with Ann.
+        repo.add_comment(new_comment(bobs_post.id, ann.id, "ann on bob"))
+            .await
+            .unwrap();
+        let bobs_own = repo
+            .add_comment(new_comment(bobs_post.id, bob.id, "bob on bob"))
+            .await
+            .unwrap();
+
+        users.delete(ann.id).await.unwrap();
+
+        assert!(
+            is_not_found(repo.find(anns_post.id).await),
+            "{}",
+            db.backend
+        );
+        assert_eq!(count(&db.conn, "posts", "1 = 1").await, 1, "{}", db.backend);
+        let left = repo.list_comments(bobs_post.id, page(20, 0)).await.unwrap();
+        assert_eq!(left.items, [bobs_own], "{}", db.backend);
+        assert_eq!(
+            count(&db.conn, "comments", "1 = 1").await,
+            1,
+            "{}",
+            db.backend
+        );
+        assert_eq!(repo.find(bobs_post.id).await.unwrap().comment_count, 1);
+    }
+}
