@@ -158,14 +158,23 @@ fn init_logs() {
 
 impl TestApp {
     pub async fn spawn(backend: &Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Starts a server with extra `APP__...` settings.
+    pub async fn spawn_with(backend: &Backend, overrides: &[(&str, &str)]) -> Self {
         let database = TestDatabase::create(backend).await;
-        Self::spawn_on(database).await
+        Self::start(database, overrides).await
     }
 
     /// Starts a server on an existing database (used to restart).
     pub async fn spawn_on(database: TestDatabase) -> Self {
+        Self::start(database, &[]).await
+    }
+
+    async fn start(database: TestDatabase, overrides: &[(&str, &str)]) -> Self {
         init_logs();
-        let app = Application::build(settings(&database.url, &[]))
+        let app = Application::build(settings(&database.url, overrides))
             .await
             .unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());

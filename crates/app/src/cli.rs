@@ -72,20 +72,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = Settings::load()?;
-    telemetry::init(&settings.log);
     match command {
         Command::Serve => {
-            Application::build(settings)
-                .await?
-                .run_until_stopped()
-                .await?
+            let telemetry = telemetry::init_with_tracing(&settings.log, &settings.telemetry)?;
+            let served = async {
+                Application::build(settings)
+                    .await?
+                    .run_until_stopped()
+                    .await
+                    .map_err(Into::into)
+            };
+            let result: anyhow::Result<()> = served.await;
+            telemetry.shutdown();
+            result?;
         }
-        Command::Migrate { action } => migrate(settings, action).await?,
+        Command::Migrate { action } => {
+            telemetry::init(&settings.log);
+            migrate(settings, action).await?;
+        }
         Command::CreateAdmin {
             email,
             username,
             full_name,
         } => {
+            telemetry::init(&settings.log);
             create_admin(settings, &email, &username, full_name.as_deref()).await?;
         }
         Command::Openapi => {}

@@ -35,7 +35,72 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub rate_limit: RateLimitSettings,
+    pub redis: RedisSettings,
+    pub cors: CorsSettings,
+    pub metrics: MetricsSettings,
+    pub telemetry: TelemetrySettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub per_minute: u32,
+    pub login_per_minute: u32,
+    pub trusted_proxies: Vec<String>,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct RedisSettings {
+    #[serde(deserialize_with = "empty_is_none")]
+    pub url: Option<String>,
+    pub key_prefix: String,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("RedisSettings")
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("key_prefix", &self.key_prefix)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CorsSettings {
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub allow_credentials: bool,
+    pub max_age_secs: usize,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct MetricsSettings {
+    #[serde(deserialize_with = "empty_is_none")]
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    #[serde(deserialize_with = "empty_is_none")]
+    pub otlp_endpoint: Option<String>,
+}
+
+/// TOML has no null: an empty string means "unset".
+fn empty_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value: Option<String> = Option::deserialize(d)?;
+    Ok(value.filter(|v| !v.trim().is_empty()))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -46,6 +111,11 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     pub shutdown_timeout_secs: u64,
     pub hsts_max_age_secs: u64,
+    pub request_timeout_secs: u64,
+    pub client_request_timeout_secs: u64,
+    pub client_disconnect_timeout_secs: u64,
+    pub keep_alive_secs: u64,
+    pub compress_min_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +134,8 @@ pub struct AuthSettings {
     pub access_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
     pub revocation_poll_secs: u64,
+    pub cookie_sessions: bool,
+    pub cookie_secure: bool,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -138,6 +210,11 @@ impl Settings {
                 Environment::with_prefix("APP")
                     .separator("__")
                     .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("rate_limit.trusted_proxies")
+                    .with_list_parse_key("cors.allowed_origins")
+                    .with_list_parse_key("cors.allowed_methods")
+                    .with_list_parse_key("cors.allowed_headers")
                     .source(Some(vars.clone())),
             );
         // The conventional names yield to an explicit APP__ variable.
@@ -189,10 +266,42 @@ impl Settings {
                 self.auth.bcrypt_cost
             );
         }
+        if self.cors.allow_credentials && self.cors.allowed_origins.iter().any(|o| o == "*") {
+            bail!(
+                "cors.allowed_origins cannot contain \"*\" while cors.allow_credentials is true: list the origins"
+            );
+        }
+        if self.rate_limit.per_minute == 0 || self.rate_limit.login_per_minute == 0 {
+            bail!(
+                "rate_limit.per_minute and rate_limit.login_per_minute must be at least 1 (use rate_limit.enabled = false to turn limiting off)"
+            );
+        }
+        self.trusted_proxies()?;
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
         }
         Ok(())
+    }
+
+    /// `rate_limit.trusted_proxies` as networks (a bare address is a /32 or /128).
+    ///
+    /// # Errors
+    /// An entry that is neither an IP address nor a CIDR.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.rate_limit
+            .trusted_proxies
+            .iter()
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "rate_limit.trusted_proxies: {entry:?} is not an IP address or CIDR"
+                        )
+                    })
+            })
+            .collect()
     }
 
     /// The secret, present after validation.
@@ -250,6 +359,66 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn cors_refuses_a_wildcard_with_credentials_and_lists_parse_from_the_environment() {
+        let err = load(
+            "development",
+            &[
+                ("APP__CORS__ALLOWED_ORIGINS", "*"),
+                ("APP__CORS__ALLOW_CREDENTIALS", "true"),
+            ],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("allow_credentials"), "{err}");
+        let s = load(
+            "development",
+            &[(
+                "APP__CORS__ALLOWED_ORIGINS",
+                "https://a.example,https://b.example",
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            s.cors.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_accept_addresses_and_cidrs_and_refuse_garbage() {
+        let s = load(
+            "development",
+            &[("APP__RATE_LIMIT__TRUSTED_PROXIES", "10.0.0.0/8,127.0.0.1")],
+        )
+        .unwrap();
+        assert_eq!(s.trusted_proxies().unwrap().len(), 2);
+        assert!(
+            load(
+                "development",
+                &[("APP__RATE_LIMIT__TRUSTED_PROXIES", "proxy.local")]
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn unset_optional_urls_are_none() {
+        let s = load("development", &[]).unwrap();
+        assert!(
+            s.redis.url.is_none()
+                && s.metrics.token.is_none()
+                && s.telemetry.otlp_endpoint.is_none()
+        );
+        assert!(s.rate_limit.enabled);
+        assert!(!load("test", &[]).unwrap().rate_limit.enabled);
+        let s = load(
+            "development",
+            &[("APP__REDIS__URL", "redis://127.0.0.1:6379")],
+        )
+        .unwrap();
+        assert_eq!(s.redis.url.as_deref(), Some("redis://127.0.0.1:6379"));
     }
 
     #[test]

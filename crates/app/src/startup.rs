@@ -12,7 +12,9 @@ pub use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use strata_domain::auth::SessionRepository;
 use strata_domain::users::UserRepository;
-use strata_http::{AppState, EdgeConfig, HttpSettings};
+use strata_http::auth::CookieSettings;
+use strata_http::rate_limit::{MemoryStore, Quota, RateLimitStore, RedisStore};
+use strata_http::{AppState, CorsSettings, EdgeConfig, HttpSettings, MetricsEndpoint, RateLimits};
 use strata_migration::{Migrator, MigratorTrait};
 use strata_repository::{
     DatabaseConnection, SeaHealthRepository, SeaItemRepository, SeaPostRepository,
@@ -59,6 +61,7 @@ fn scheme(url: &str) -> &str {
 /// The wired services, before an HTTP server is put in front of them.
 pub struct Services {
     pub state: AppState,
+    pub db: DatabaseConnection,
     pub hasher: PasswordHasher,
     pub auth: Arc<AuthServiceImpl>,
     pub sessions: Arc<dyn SessionRepository>,
@@ -76,6 +79,7 @@ impl std::fmt::Debug for Services {
 /// # Errors
 /// Failure to read the revocations table.
 pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<Services> {
+    let db_for_services = db.clone();
     let users: Arc<dyn UserRepository> = Arc::new(SeaUserRepository::new(db.clone()));
     let sessions: Arc<dyn SessionRepository> = Arc::new(SeaSessionRepository::new(db.clone()));
     let auth_settings = &settings.auth;
@@ -124,6 +128,7 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
     };
     Ok(Services {
         state,
+        db: db_for_services,
         hasher,
         auth,
         sessions,
@@ -136,6 +141,7 @@ pub struct Application {
     port: u16,
     server: Server,
     maintenance: JoinHandle<()>,
+    gauges: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Application {
@@ -169,20 +175,26 @@ impl Application {
             PURGE_EVERY,
         );
 
+        let http = http_settings(&settings).await?;
+        let gauges = spawn_gauges(services.db.clone(), http.metrics.handle.clone());
+
         let address = (settings.server.host.as_str(), settings.server.port);
         let listener = TcpListener::bind(address)
             .with_context(|| format!("Failed to bind {}:{}", address.0, address.1))?;
         let port = listener.local_addr()?.port();
-        let http = HttpSettings {
-            body_limit: settings.server.body_limit_bytes,
-            edge: EdgeConfig::new(
-                (settings.server.hsts_max_age_secs > 0)
-                    .then_some(settings.server.hsts_max_age_secs),
-            ),
-        };
         let state = services.state;
+        let server_settings = &settings.server;
         let mut server = HttpServer::new(move || strata_http::app(state.clone(), http.clone()))
-            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+            .shutdown_timeout(server_settings.shutdown_timeout_secs)
+            // Slow-loris defences: the head must arrive promptly, idle
+            // keep-alive connections are reaped.
+            .client_request_timeout(Duration::from_secs(
+                server_settings.client_request_timeout_secs,
+            ))
+            .client_disconnect_timeout(Duration::from_secs(
+                server_settings.client_disconnect_timeout_secs,
+            ))
+            .keep_alive(Duration::from_secs(server_settings.keep_alive_secs));
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
@@ -192,6 +204,7 @@ impl Application {
             port,
             server,
             maintenance,
+            gauges,
         })
     }
 
@@ -212,6 +225,81 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.maintenance.abort();
+        self.gauges.abort();
         result
     }
+}
+
+/// The HTTP layer's settings: limits, rate limiting (with its store), CORS,
+/// metrics and cookie mode.
+///
+/// # Errors
+/// An unreachable Redis when `redis.url` is set (a configured shared limiter
+/// that silently fell back to per-instance budgets would hide a misconfiguration).
+pub async fn http_settings(settings: &Settings) -> anyhow::Result<HttpSettings> {
+    let store: Arc<dyn RateLimitStore> = match &settings.redis.url {
+        Some(url) => Arc::new(
+            RedisStore::connect(url, &format!("{}:ratelimit", settings.redis.key_prefix))
+                .await
+                .context("Failed to connect to Redis (redis.url)")?,
+        ),
+        None => Arc::new(MemoryStore::default()),
+    };
+    let limits = &settings.rate_limit;
+    let server = &settings.server;
+    Ok(HttpSettings {
+        body_limit: server.body_limit_bytes,
+        edge: EdgeConfig {
+            request_timeout: Duration::from_secs(server.request_timeout_secs.max(1)),
+            compress_min_bytes: server.compress_min_bytes,
+            ..EdgeConfig::new((server.hsts_max_age_secs > 0).then_some(server.hsts_max_age_secs))
+        },
+        rate_limits: RateLimits::new(
+            limits.enabled,
+            Quota::per_minute(limits.per_minute),
+            Quota::per_minute(limits.login_per_minute),
+            settings.trusted_proxies()?,
+            store,
+        ),
+        cors: CorsSettings {
+            allowed_origins: settings.cors.allowed_origins.clone(),
+            allowed_methods: settings.cors.allowed_methods.clone(),
+            allowed_headers: settings.cors.allowed_headers.clone(),
+            allow_credentials: settings.cors.allow_credentials,
+            max_age_secs: settings.cors.max_age_secs,
+        },
+        metrics: MetricsEndpoint {
+            handle: strata_http::metrics::install(),
+            token: settings.metrics.token.clone(),
+        },
+        cookies: CookieSettings {
+            enabled: settings.auth.cookie_sessions,
+            secure: settings.auth.cookie_secure,
+            max_age_secs: i64::try_from(settings.auth.refresh_ttl_secs).unwrap_or(i64::MAX),
+        },
+    })
+}
+
+/// Refreshes the pool gauges and the exporter's histogram upkeep every few
+/// seconds, off the request path.
+fn spawn_gauges(
+    db: DatabaseConnection,
+    handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            ticker.tick().await;
+            if let Some(stats) = strata_repository::pool_stats(&db) {
+                metrics::gauge!("strata_db_pool_connections", "state" => "idle")
+                    .set(f64::from(stats.idle));
+                metrics::gauge!("strata_db_pool_connections", "state" => "in_use")
+                    .set(f64::from(stats.open.saturating_sub(stats.idle)));
+                metrics::gauge!("strata_db_pool_max_connections").set(f64::from(stats.max));
+            }
+            if let Some(handle) = &handle {
+                handle.run_upkeep();
+            }
+        }
+    })
 }

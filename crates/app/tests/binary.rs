@@ -223,10 +223,9 @@ fn migrate_and_create_admin_work_from_the_command_line() {
     );
     let out = run(command(&db, 0).args(["migrate", "status"]));
     let status = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        status.lines().filter(|l| l.starts_with("Applied")).count(),
-        4,
-        "{status}"
+    assert!(
+        status.lines().count() >= 8 && status.lines().all(|l| l.starts_with("Applied")),
+        "every migration is applied: {status}"
     );
 
     let admin = || {

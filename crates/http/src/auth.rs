@@ -3,11 +3,13 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, post, put, web};
 use serde::{Deserialize, Serialize};
 use strata_domain::users::Password;
+use strata_service::tokens::{RefreshSecret, hash_refresh_token};
 use strata_service::{Registration, TokenPair};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -16,6 +18,7 @@ use validator::Validate;
 use crate::AppState;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, ValidatedJson, validation_problem};
+use crate::rate_limit::RateLimits;
 use crate::users::UserResponse;
 use crate::validation;
 
@@ -120,6 +123,100 @@ pub struct RegisterResponse {
     pub tokens: TokenResponse,
 }
 
+pub const REFRESH_COOKIE: &str = "strata_refresh";
+pub const CSRF_COOKIE: &str = "strata_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The opt-in cookie mode for browser clients: the refresh token also travels
+/// as an `HttpOnly` cookie scoped to `/api/v1/auth`, and requests that
+/// authenticate with that cookie must echo a readable CSRF cookie in
+/// `X-CSRF-Token` (double submit), which a cross-site page cannot read.
+#[derive(Debug, Clone)]
+pub struct CookieSettings {
+    pub enabled: bool,
+    /// `Secure` flag; only ever off for plain-HTTP development.
+    pub secure: bool,
+    pub max_age_secs: i64,
+}
+
+impl Default for CookieSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            secure: true,
+            max_age_secs: 2_592_000,
+        }
+    }
+}
+
+impl CookieSettings {
+    /// Sets (or, with `None`, clears) the refresh and CSRF cookies.
+    fn apply(&self, builder: &mut actix_web::HttpResponseBuilder, refresh_token: Option<&str>) {
+        if !self.enabled {
+            return;
+        }
+        let max_age = CookieDuration::seconds(if refresh_token.is_some() {
+            self.max_age_secs
+        } else {
+            0
+        });
+        let csrf = refresh_token
+            .map(|_| RefreshSecret::generate().value)
+            .unwrap_or_default();
+        builder.cookie(
+            Cookie::build(REFRESH_COOKIE, refresh_token.unwrap_or_default().to_owned())
+                .path("/api/v1/auth")
+                .http_only(true)
+                .secure(self.secure)
+                .same_site(SameSite::Strict)
+                .max_age(max_age)
+                .finish(),
+        );
+        builder.cookie(
+            Cookie::build(CSRF_COOKIE, csrf)
+                .path("/")
+                .secure(self.secure)
+                .same_site(SameSite::Strict)
+                .max_age(max_age)
+                .finish(),
+        );
+    }
+
+    /// The refresh token from the cookie, if this request authenticates that
+    /// way and passes the double-submit check.
+    ///
+    /// # Errors
+    /// [`ApiError::Forbidden`] when the cookie is there but the CSRF header
+    /// is missing or does not match the CSRF cookie.
+    fn cookie_token(&self, req: &HttpRequest) -> Result<Option<String>, ApiError> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let Some(token) = req
+            .cookie(REFRESH_COOKIE)
+            .map(|c| c.value().to_owned())
+            .filter(|v| !v.is_empty())
+        else {
+            return Ok(None);
+        };
+        let expected = req
+            .cookie(CSRF_COOKIE)
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default();
+        let presented = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if expected.is_empty()
+            || !crate::extract::constant_time_eq(expected.as_bytes(), presented.as_bytes())
+        {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(Some(token))
+    }
+}
+
 /// Token answers must never be cached by a browser or proxy (RFC 6749 §5.1).
 fn tokens_response(status: actix_web::http::StatusCode) -> actix_web::HttpResponseBuilder {
     let mut builder = HttpResponse::build(status);
@@ -127,6 +224,12 @@ fn tokens_response(status: actix_web::http::StatusCode) -> actix_web::HttpRespon
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"));
     builder
+}
+
+/// The rate-limit subject for a login name: case-folded, so `Ada` and `ada`
+/// share one budget.
+fn subject(name: &str) -> String {
+    format!("name:{}", name.trim().to_lowercase())
 }
 
 /// Create an account and log it in.
@@ -137,6 +240,7 @@ fn tokens_response(status: actix_web::http::StatusCode) -> actix_web::HttpRespon
         (status = 201, description = "Account created; `Location` names it", body = RegisterResponse,
             headers(("Location" = String, description = "/api/v1/users/me"))),
         (status = 409, description = "E-mail (`EMAIL_TAKEN`) or username (`USERNAME_TAKEN`) taken", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`RATE_LIMITED`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
@@ -144,10 +248,16 @@ fn tokens_response(status: actix_web::http::StatusCode) -> actix_web::HttpRespon
 )]
 #[post("/auth/register")]
 pub async fn register(
+    req: HttpRequest,
     state: web::Data<AppState>,
+    limits: web::Data<RateLimits>,
+    cookies: web::Data<CookieSettings>,
     body: ValidatedJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    limits
+        .check_credentials(&req, &[subject(&body.email), subject(&body.username)])
+        .await?;
     let registration = Registration::parse(
         &body.email,
         &body.username,
@@ -155,7 +265,9 @@ pub async fn register(
         body.full_name.as_deref(),
     )?;
     let (user, tokens) = state.auth.register(registration).await?;
-    Ok(tokens_response(actix_web::http::StatusCode::CREATED)
+    let mut response = tokens_response(actix_web::http::StatusCode::CREATED);
+    cookies.apply(&mut response, Some(&tokens.refresh_token));
+    Ok(response
         .insert_header((header::LOCATION, "/api/v1/users/me"))
         .json(RegisterResponse {
             user: UserResponse::from(&user),
@@ -224,6 +336,7 @@ impl FromRequest for LoginCredentials {
     responses(
         (status = 200, description = "A new session's token pair", body = TokenResponse),
         (status = 401, description = "`INVALID_CREDENTIALS`, identical for an unknown user and a wrong password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`RATE_LIMITED` (per IP and per username), with `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
@@ -231,53 +344,128 @@ impl FromRequest for LoginCredentials {
 )]
 #[post("/auth/login")]
 pub async fn login(
+    req: HttpRequest,
     state: web::Data<AppState>,
+    limits: web::Data<RateLimits>,
+    cookies: web::Data<CookieSettings>,
     credentials: LoginCredentials,
 ) -> Result<HttpResponse, ApiError> {
+    limits
+        .check_credentials(&req, &[subject(&credentials.username)])
+        .await?;
     let tokens = state
         .auth
         .login(&credentials.username, &credentials.password)
         .await?;
-    Ok(tokens_response(actix_web::http::StatusCode::OK).json(TokenResponse::from(tokens)))
+    let mut response = tokens_response(actix_web::http::StatusCode::OK);
+    cookies.apply(&mut response, Some(&tokens.refresh_token));
+    Ok(response.json(TokenResponse::from(tokens)))
 }
 
 /// Exchange a refresh token for a new pair. The presented token is consumed;
 /// presenting it again revokes the whole session.
+///
+/// In cookie mode the body may be omitted: the refresh cookie is used, and
+/// the CSRF cookie's value must be sent in `X-CSRF-Token`.
 #[utoipa::path(
     tag = "auth",
-    request_body = RefreshRequest,
+    request_body(content = Option<RefreshRequest>),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "Cookie mode only: the strata_csrf cookie's value")),
     responses(
         (status = 200, description = "A new token pair for the same session", body = TokenResponse),
         (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Cookie mode: missing or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`RATE_LIMITED`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/refresh")]
 pub async fn refresh(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    body: ValidatedJson<RefreshRequest>,
+    limits: web::Data<RateLimits>,
+    cookies: web::Data<CookieSettings>,
+    body: OptionalJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = state.auth.refresh(&body.0.refresh_token).await?;
-    Ok(tokens_response(actix_web::http::StatusCode::OK).json(TokenResponse::from(tokens)))
+    let presented = match body.0 {
+        Some(body) => body.refresh_token,
+        None => cookies
+            .cookie_token(&req)?
+            .ok_or(ApiError::Unauthenticated {
+                token_presented: false,
+            })?,
+    };
+    // Keyed by the token's hash: the budget follows the token, and the
+    // limiter's store never holds a usable secret.
+    limits
+        .check_credentials(
+            &req,
+            &[format!("refresh:{}", &hash_refresh_token(&presented)[..32])],
+        )
+        .await?;
+    let tokens = state.auth.refresh(&presented).await?;
+    let mut response = tokens_response(actix_web::http::StatusCode::OK);
+    cookies.apply(&mut response, Some(&tokens.refresh_token));
+    Ok(response.json(TokenResponse::from(tokens)))
+}
+
+/// A JSON body that may be absent altogether (cookie-mode refresh sends none).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: serde::de::DeserializeOwned + Validate + 'static> FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let empty = req.headers().get(header::CONTENT_TYPE).is_none()
+            && req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .is_none_or(|len| len.as_bytes() == b"0");
+        if empty && !req.headers().contains_key(header::TRANSFER_ENCODING) {
+            return Box::pin(async { Ok(Self(None)) });
+        }
+        let json = ValidatedJson::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(Self(Some(json.await?.0))) })
+    }
 }
 
 /// End this session: its access and refresh tokens stop working at once.
+///
+/// In cookie mode a browser may instead present the refresh cookie, with the
+/// CSRF cookie's value in `X-CSRF-Token`.
 #[utoipa::path(
     tag = "auth",
     security(("bearer" = []), ("oauth2" = [])),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "Cookie mode only: the strata_csrf cookie's value")),
     responses(
-        (status = 204, description = "Logged out"),
+        (status = 204, description = "Logged out; cookies cleared in cookie mode"),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Cookie mode: missing or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/logout")]
 pub async fn logout(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    caller: Authenticated,
+    cookies: web::Data<CookieSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    state.auth.logout(&caller.0).await?;
-    Ok(HttpResponse::NoContent().finish())
+    if crate::extract::bearer_token(&req).is_some() || !cookies.enabled {
+        let caller = crate::extract::authenticate(&req)?;
+        state.auth.logout(&caller.0).await?;
+    } else {
+        let token = cookies
+            .cookie_token(&req)?
+            .ok_or(ApiError::Unauthenticated {
+                token_presented: false,
+            })?;
+        state.auth.logout_by_refresh_token(&token).await?;
+    }
+    let mut response = HttpResponse::NoContent();
+    cookies.apply(&mut response, None);
+    Ok(response.finish())
 }
 
 /// End every session of the caller.

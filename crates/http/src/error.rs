@@ -84,6 +84,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("validation failed")]
     Validation(Vec<FieldProblem>),
+    #[error("rate limited")]
+    RateLimited(crate::rate_limit::Decision),
+    #[error("request timed out")]
+    Timeout,
     #[error("service unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]
@@ -111,7 +115,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             Self::Validation(_) => "VALIDATION_FAILED",
-            Self::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            Self::RateLimited(_) => "RATE_LIMITED",
+            Self::Timeout | Self::Unavailable(_) => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -140,6 +145,11 @@ impl ApiError {
             Self::Taken(UniqueField::Username) => "This username is already taken.".into(),
             Self::Taken(UniqueField::Other) => "The request conflicts with existing data.".into(),
             Self::Validation(_) => "The request failed validation.".into(),
+            Self::RateLimited(d) => format!(
+                "Too many requests; retry in {} s.",
+                d.retry_after.as_secs() + u64::from(d.retry_after.subsec_nanos() > 0)
+            ),
+            Self::Timeout => "The request took too long and was abandoned.".into(),
             Self::Unavailable(_) => "The service is temporarily unavailable.".into(),
             Self::Internal(_) => "An internal error occurred.".into(),
         }
@@ -201,7 +211,8 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -222,6 +233,14 @@ impl ResponseError for ApiError {
             _ => None,
         };
         let mut response = render(status, self.code(), self.detail(), request_id, errors);
+        if let Self::RateLimited(decision) = self {
+            crate::rate_limit::set_headers(response.headers_mut(), decision);
+            let retry =
+                decision.retry_after.as_secs() + u64::from(decision.retry_after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry.max(1)));
+        }
         if let Self::Unauthenticated { token_presented } = self {
             let challenge = if *token_presented {
                 r#"Bearer error="invalid_token""#

@@ -29,9 +29,9 @@ impl FromRequest for Authenticated {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
-    let token = req
-        .headers()
+/// The token of an `Authorization: Bearer` header, if there is one.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -39,9 +39,23 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
         .filter(|t| !t.is_empty())
-        .ok_or(ApiError::Unauthenticated {
-            token_presented: false,
-        })?;
+}
+
+/// Authenticates the request's bearer token (once: the rate limiter may
+/// already have verified it and left the principal in the extensions).
+///
+/// # Errors
+/// [`ApiError::Unauthenticated`].
+pub fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+    let verified = req.extensions().get::<Principal>().copied();
+    if let Some(principal) = verified {
+        req.extensions_mut()
+            .insert(AuthenticatedUser(principal.user_id));
+        return Ok(Authenticated(principal));
+    }
+    let token = bearer_token(req).ok_or(ApiError::Unauthenticated {
+        token_presented: false,
+    })?;
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("AppState is not registered"))?;
@@ -138,4 +152,9 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
 
 pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::Malformed(format!("Invalid path parameter: {err}")).into()
+}
+
+/// Compares secrets without leaking where they differ through timing.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -9,10 +9,12 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod items;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod page;
 pub mod posts;
+pub mod rate_limit;
 pub mod users;
 mod validation;
 
@@ -26,8 +28,11 @@ use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+pub use auth::CookieSettings;
 pub use error::ApiError;
+pub use metrics::MetricsEndpoint;
 pub use middleware::EdgeConfig;
+pub use rate_limit::RateLimits;
 
 /// The services handlers call, behind their traits.
 #[derive(Clone)]
@@ -45,12 +50,28 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// Cross-origin access for browser clients on other origins.
+#[derive(Debug, Clone, Default)]
+pub struct CorsSettings {
+    /// Exact origins (`https://app.example.com`), or `*` for any (never
+    /// together with credentials). Empty: no cross-origin access.
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub allow_credentials: bool,
+    pub max_age_secs: usize,
+}
+
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// Largest accepted JSON or form body, in bytes.
     pub body_limit: usize,
     pub edge: EdgeConfig,
+    pub rate_limits: RateLimits,
+    pub cors: CorsSettings,
+    pub metrics: MetricsEndpoint,
+    pub cookies: auth::CookieSettings,
 }
 
 impl Default for HttpSettings {
@@ -58,8 +79,56 @@ impl Default for HttpSettings {
         Self {
             body_limit: 64 * 1024,
             edge: EdgeConfig::default(),
+            rate_limits: RateLimits::default(),
+            cors: CorsSettings::default(),
+            metrics: MetricsEndpoint::default(),
+            cookies: auth::CookieSettings::default(),
         }
     }
+}
+
+/// Headers browsers may read from cross-origin answers.
+const EXPOSED_HEADERS: [&str; 7] = [
+    "x-request-id",
+    "etag",
+    "location",
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+];
+
+fn cors(settings: &CorsSettings) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .expose_headers(EXPOSED_HEADERS)
+        .max_age(settings.max_age_secs);
+    for origin in &settings.allowed_origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin().send_wildcard()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors = if settings.allowed_methods.is_empty() {
+        cors.allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+    } else {
+        cors.allowed_methods(settings.allowed_methods.iter().map(String::as_str))
+    };
+    cors = if settings.allowed_headers.is_empty() {
+        cors.allowed_headers([
+            "authorization",
+            "content-type",
+            "if-match",
+            "x-request-id",
+            "x-csrf-token",
+        ])
+    } else {
+        cors.allowed_headers(settings.allowed_headers.iter().map(String::as_str))
+    };
+    if settings.allow_credentials {
+        cors = cors.supports_credentials();
+    }
+    cors
 }
 
 /// Registers every documented route. Both the server and the offline
@@ -71,12 +140,14 @@ where
     app.openapi(openapi::ApiDoc::openapi())
         .service(
             utoipa_actix_web::scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(rate_limit::default_budget))
                 .configure(auth::configure)
                 .configure(users::configure)
                 .configure(items::configure)
                 .configure(posts::configure),
         )
         .configure(health::configure)
+        .configure(metrics::configure)
 }
 
 /// The OpenAPI document of every route the server serves.
@@ -99,8 +170,12 @@ pub fn app(
     >,
 > {
     let (app, api) = routes(App::new().into_utoipa_app()).split_for_parts();
+    let cors = cors(&settings.cors);
     app.app_data(web::Data::new(state))
         .app_data(web::Data::new(settings.edge))
+        .app_data(web::Data::new(settings.rate_limits))
+        .app_data(web::Data::new(settings.metrics))
+        .app_data(web::Data::new(settings.cookies))
         .app_data(
             web::JsonConfig::default()
                 .limit(settings.body_limit)
@@ -127,5 +202,11 @@ pub fn app(
         .default_service(web::to(|| async {
             HttpResponse::from_error(ApiError::NotFound("Route"))
         }))
+        .wrap(actix_web::middleware::from_fn(
+            middleware::uncompressed_small_bodies,
+        ))
+        .wrap(actix_web::middleware::Compress::default())
+        .wrap(cors)
+        .wrap(actix_web::middleware::from_fn(middleware::request_timeout))
         .wrap(actix_web::middleware::from_fn(middleware::edge))
 }

@@ -3,7 +3,9 @@
 //! than four keeps the per-request cost to a single future and no boxing for
 //! successful responses.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use tracing::Instrument as _;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -38,10 +40,25 @@ pub fn current_request_id() -> String {
 }
 
 /// Settings of the edge layer, computed once at start-up.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EdgeConfig {
     /// `Strict-Transport-Security` value, when HSTS is on.
     pub hsts: Option<HeaderValue>,
+    /// A handler still running after this is abandoned with a 503.
+    pub request_timeout: Duration,
+    /// Bodies smaller than this are sent uncompressed: compression would cost
+    /// more CPU than the bytes it saves.
+    pub compress_min_bytes: u64,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            hsts: None,
+            request_timeout: Duration::from_secs(30),
+            compress_min_bytes: 1024,
+        }
+    }
 }
 
 impl EdgeConfig {
@@ -49,7 +66,10 @@ impl EdgeConfig {
         let hsts = hsts_max_age_secs.and_then(|age| {
             HeaderValue::from_str(&format!("max-age={age}; includeSubDomains")).ok()
         });
-        Self { hsts }
+        Self {
+            hsts,
+            ..Self::default()
+        }
     }
 }
 
@@ -80,20 +100,33 @@ pub async fn edge(
         .app_data::<web::Data<EdgeConfig>>()
         .and_then(|c| c.hsts.clone());
 
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method);
     let outcome = REQUEST_ID
-        .scope(request_id.clone(), async move {
-            match next.call(req).await {
-                Ok(response) => Ok(ensure_problem(response)),
-                // An error escaping inner middleware is rendered here, inside
-                // the scope, so its problem body carries this request's id.
-                Err(err) => Err(err.error_response()),
+        .scope(
+            request_id.clone(),
+            async move {
+                match next.call(req).await {
+                    Ok(response) => Ok(ensure_problem(response)),
+                    // An error escaping inner middleware is rendered here, inside
+                    // the scope, so its problem body carries this request's id.
+                    Err(err) => Err(err.error_response()),
+                }
             }
-        })
+            .instrument(span),
+        )
         .await;
 
     match outcome {
         Ok(mut response) => {
             edge_headers(response.headers_mut(), &request_id, docs, hsts);
+            // The marker `uncompressed_small_bodies` set to keep Compress away.
+            if response
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .is_some_and(|v| v == "identity")
+            {
+                response.headers_mut().remove(header::CONTENT_ENCODING);
+            }
             let request = response.request();
             let route = request.match_pattern();
             let user = request.extensions().get::<AuthenticatedUser>().map(|u| u.0);
@@ -145,13 +178,20 @@ fn access_log(
     started: Instant,
     user_id: Option<Uuid>,
 ) {
+    let seconds = started.elapsed().as_secs_f64();
+    crate::metrics::record_request(
+        method.as_str(),
+        route.unwrap_or("<unmatched>"),
+        status.as_u16(),
+        seconds,
+    );
     tracing::info!(
         target: "strata::access",
         request_id,
         method = %method,
         route = route.unwrap_or("<unmatched>"),
         status = status.as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_ms = seconds * 1000.0,
         user_id = user_id.map(|u| u.to_string()).as_deref().unwrap_or("-"),
         "request"
     );
@@ -200,4 +240,48 @@ fn ensure_problem<B>(response: ServiceResponse<B>) -> ServiceResponse<EitherBody
         }
     }
     ServiceResponse::new(req, replacement).map_into_right_body()
+}
+
+/// Marks small bodies `Content-Encoding: identity` so the `Compress`
+/// middleware (which skips encoded bodies) leaves them alone; [`edge`]
+/// removes the marker again.
+pub async fn uncompressed_small_bodies(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let min = req
+        .app_data::<web::Data<EdgeConfig>>()
+        .map_or(1024, |c| c.compress_min_bytes);
+    let mut response = next.call(req).await?;
+    if let actix_web::body::BodySize::Sized(size) = response.response().body().size()
+        && size < min
+    {
+        response.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+    }
+    Ok(response)
+}
+
+/// Abandons a handler that runs past `request_timeout` (including one stuck
+/// reading a slow request body) with a 503 problem.
+pub async fn request_timeout(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let limit = req
+        .app_data::<web::Data<EdgeConfig>>()
+        .map_or(Duration::from_secs(30), |c| c.request_timeout);
+    match tokio::time::timeout(limit, next.call(req)).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(
+                timeout_secs = limit.as_secs_f64(),
+                "request abandoned after the handler timeout"
+            );
+            // Rendered by `edge`, inside the request's scope, with its id.
+            Err(ApiError::Timeout.into())
+        }
+    }
 }

@@ -44,6 +44,17 @@ impl Modify for SecuritySchemes {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The metrics.token from configuration, when one is set",
+                    ))
+                    .build(),
+            ),
+        );
         // The password flow lets Swagger UI's Authorize dialog log in with a
         // username and password through the form-encoded login endpoint.
         components.add_security_scheme(

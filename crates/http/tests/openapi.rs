@@ -67,6 +67,7 @@ fn the_document_lists_exactly_the_contracts_routes() {
         ("DELETE", "/api/v1/posts/{id}/comments/{comment_id}"),
         ("GET", "/health"),
         ("GET", "/health/ready"),
+        ("GET", "/metrics"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))

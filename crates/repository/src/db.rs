@@ -98,3 +98,41 @@ mod tests {
         assert!(!is_sqlite_memory("sqlite://data/strata.db?mode=rwc"));
     }
 }
+
+/// Connection-pool occupancy, for the metrics gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections, idle or in use.
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+/// The pool's current occupancy (`None` for a backend without a pool).
+pub fn pool_stats(db: &DatabaseConnection) -> Option<PoolStats> {
+    // Each accessor panics on the other backend, so dispatch on the backend first.
+    let (open, idle, max) = match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        sea_orm::DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        _ => return None,
+    };
+    Some(PoolStats {
+        open,
+        idle: u32::try_from(idle).unwrap_or(u32::MAX),
+        max,
+    })
+}

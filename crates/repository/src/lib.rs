@@ -19,7 +19,7 @@ mod users;
 mod users_admin;
 
 pub use auth::SeaSessionRepository;
-pub use db::{DatabaseConnection, DbErr, connect};
+pub use db::{DatabaseConnection, DbErr, PoolStats, connect, pool_stats};
 pub use health::SeaHealthRepository;
 pub use items::SeaItemRepository;
 pub use posts::SeaPostRepository;

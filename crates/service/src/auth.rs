@@ -127,6 +127,14 @@ pub trait AuthService: Send + Sync {
     /// Storage failures only.
     async fn logout(&self, principal: &Principal) -> Result<(), ServiceError>;
 
+    /// Ends the session a refresh token belongs to (cookie-mode logout, where
+    /// the browser holds no access token). An unknown or already revoked
+    /// token changes nothing.
+    ///
+    /// # Errors
+    /// [`ServiceError::Unauthenticated`] for a token that never existed.
+    async fn logout_by_refresh_token(&self, refresh_token: &str) -> Result<(), ServiceError>;
+
     /// Ends every session of the caller.
     ///
     /// # Errors
@@ -222,6 +230,7 @@ impl AuthServiceImpl {
     }
 
     async fn reject_reuse(&self, session_id: Uuid) -> ServiceError {
+        metrics::counter!("strata_refresh_reuse_detected_total").increment(1);
         match self
             .revoker
             .revoke(RevocationScope::Session(session_id))
@@ -275,6 +284,7 @@ impl AuthService for AuthServiceImpl {
     async fn login(&self, login: &str, password: &str) -> Result<TokenPair, ServiceError> {
         let Some(credentials) = self.users.find_credentials(login.trim()).await? else {
             self.hasher.verify_dummy(password).await?;
+            metrics::counter!("strata_logins_total", "result" => "failure").increment(1);
             return Err(ServiceError::InvalidCredentials);
         };
         let matches = self
@@ -282,9 +292,12 @@ impl AuthService for AuthServiceImpl {
             .verify(password, &credentials.password_hash)
             .await?;
         if !matches || !credentials.user.is_active {
+            metrics::counter!("strata_logins_total", "result" => "failure").increment(1);
             return Err(ServiceError::InvalidCredentials);
         }
-        self.start_session(&credentials.user).await
+        let tokens = self.start_session(&credentials.user).await?;
+        metrics::counter!("strata_logins_total", "result" => "success").increment(1);
+        Ok(tokens)
     }
 
     async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ServiceError> {
@@ -330,6 +343,18 @@ impl AuthService for AuthServiceImpl {
     async fn logout(&self, principal: &Principal) -> Result<(), ServiceError> {
         self.revoker
             .revoke(RevocationScope::Session(principal.session_id))
+            .await
+            .map(drop)
+    }
+
+    async fn logout_by_refresh_token(&self, refresh_token: &str) -> Result<(), ServiceError> {
+        let record = self
+            .sessions
+            .find_refresh_token(&hash_refresh_token(refresh_token))
+            .await?
+            .ok_or(ServiceError::Unauthenticated(TokenRejection::Invalid))?;
+        self.revoker
+            .revoke(RevocationScope::Session(record.session_id))
             .await
             .map(drop)
     }
