@@ -233,6 +233,12 @@ async fn the_blog_is_public_to_read_and_author_or_admin_to_change() {
             2
         );
         let listed = body(app.get(&comments, None).await).await;
+        let created_at = format!("{comments}/{}", bobs["id"].as_str().unwrap());
+        assert_eq!(
+            body(app.get(&created_at, None).await).await["body"],
+            "Nice",
+            "the Location resolves"
+        );
         assert_eq!(listed["items"][0]["body"], "Nice", "oldest first");
         let bobs_path = format!("{comments}/{}", bobs["id"].as_str().unwrap());
         assert_problem(

@@ -202,9 +202,11 @@ impl Settings {
             .find(|(name, _)| *name == environment)
             .map_or("", |(_, toml)| toml);
         let mut builder = Config::builder()
+            // Defaults before environment files, built-in before on-disk: an
+            // operator's default.toml must not undo production.toml.
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
-            .add_source(File::from_str(built_in, FileFormat::Toml))
             .add_source(File::from(dir.join("default.toml")).required(false))
+            .add_source(File::from_str(built_in, FileFormat::Toml))
             .add_source(File::from(dir.join(format!("{environment}.toml"))).required(false))
             .add_source(
                 Environment::with_prefix("APP")
@@ -233,6 +235,19 @@ impl Settings {
             .try_deserialize()
             .context("Invalid configuration")?;
         settings.environment = environment.to_owned();
+        // `A, B` in an environment variable is two entries, not "A" and " B".
+        for list in [
+            &mut settings.cors.allowed_origins,
+            &mut settings.cors.allowed_methods,
+            &mut settings.cors.allowed_headers,
+            &mut settings.rate_limit.trusted_proxies,
+        ] {
+            *list = list
+                .iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -264,6 +279,26 @@ impl Settings {
             bail!(
                 "auth.bcrypt_cost must be between 4 and 31, not {}",
                 self.auth.bcrypt_cost
+            );
+        }
+        for origin in &self.cors.allowed_origins {
+            let valid = origin == "*"
+                || ((origin.starts_with("https://") || origin.starts_with("http://"))
+                    && origin.parse::<actix_web::http::Uri>().is_ok_and(|uri| {
+                        uri.host().is_some() && uri.path() == "/" && !origin.ends_with('/')
+                    }));
+            if !valid {
+                bail!(
+                    "cors.allowed_origins: {origin:?} is not an origin (scheme://host[:port], no path), nor \"*\""
+                );
+            }
+        }
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint
+            && !endpoint.starts_with("http://")
+        {
+            bail!(
+                "telemetry.otlp_endpoint must be an http:// URL (this build has no TLS client for OTLP): \
+                 point it at a local collector or sidecar"
             );
         }
         if self.cors.allow_credentials && self.cors.allowed_origins.iter().any(|o| o == "*") {
@@ -383,6 +418,52 @@ mod tests {
         assert_eq!(
             s.cors.allowed_origins,
             ["https://a.example", "https://b.example"]
+        );
+    }
+
+    #[test]
+    fn cors_origins_are_trimmed_and_checked_at_load() {
+        let s = load(
+            "development",
+            &[(
+                "APP__CORS__ALLOWED_ORIGINS",
+                "https://a.example, http://b.example:8080",
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            s.cors.allowed_origins,
+            ["https://a.example", "http://b.example:8080"]
+        );
+        for bad in ["a.example", "https://a.example/path", "ftp://a.example"] {
+            assert!(
+                load("development", &[("APP__CORS__ALLOWED_ORIGINS", bad)]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(
+            load("development", &[("APP__CORS__ALLOWED_ORIGINS", "")])
+                .unwrap()
+                .cors
+                .allowed_origins
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_https_otlp_endpoint_is_refused_rather_than_failing_silently() {
+        let err = load(
+            "development",
+            &[("APP__TELEMETRY__OTLP_ENDPOINT", "https://collector.example")],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("http://"), "{err}");
+        assert!(
+            load(
+                "development",
+                &[("APP__TELEMETRY__OTLP_ENDPOINT", "http://127.0.0.1:4318")]
+            )
+            .is_ok()
         );
     }
 

@@ -185,6 +185,8 @@ impl Application {
         let state = services.state;
         let server_settings = &settings.server;
         let mut server = HttpServer::new(move || strata_http::app(state.clone(), http.clone()))
+            // Signals are handled in `run_until_stopped`, gracefully for both.
+            .disable_signals()
             .shutdown_timeout(server_settings.shutdown_timeout_secs)
             // Slow-loris defences: the head must arrive promptly, idle
             // keep-alive connections are reaped.
@@ -223,7 +225,15 @@ impl Application {
     /// # Errors
     /// I/O errors of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // actix stops at once on SIGINT; both signals should drain instead.
+        let handle = self.server.handle();
+        let signals = tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown signal received; finishing in-flight requests");
+            handle.stop(true).await;
+        });
         let result = self.server.await;
+        signals.abort();
         self.maintenance.abort();
         self.gauges.abort();
         result
@@ -302,4 +312,31 @@ fn spawn_gauges(
             }
         }
     })
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            () = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
 }

@@ -1,6 +1,7 @@
 //! The `strata` binary as an operator runs it: a real process, real signals.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::zombie_processes)]
 
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -161,29 +162,53 @@ fn a_sigkill_right_after_a_201_loses_nothing_and_revocations_stay() {
 }
 
 #[test]
-fn sigterm_stops_the_server_gracefully() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("strata.db"));
-    let pid = server.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let mut server = server;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running 15 s after SIGTERM"
+fn sigterm_and_sigint_drain_in_flight_requests_then_exit() {
+    for signal in ["-TERM", "-INT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Server::start(&dir.path().join("strata.db"));
+        let address = server.base.trim_start_matches("http://").to_owned();
+        // A login whose body is only half sent when the signal arrives.
+        let body = br#"{"username":"nobody","password":"Secret123"}"#;
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let head = format!(
+            "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
         );
-        std::thread::sleep(Duration::from_millis(50));
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&body[..10]).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let pid = server.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        stream.write_all(&body[10..]).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 401"),
+            "{signal}: the in-flight request was answered: {answer}"
+        );
+
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                assert!(status.success(), "{signal}: exit status {status}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{signal}: still running 15 s after the signal"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 

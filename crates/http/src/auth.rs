@@ -256,7 +256,7 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     limits
-        .check_credentials(&req, &[subject(&body.email), subject(&body.username)])
+        .check_credentials(&req, &[subject(&body.email), subject(&body.username)], true)
         .await?;
     let registration = Registration::parse(
         &body.email,
@@ -351,7 +351,7 @@ pub async fn login(
     credentials: LoginCredentials,
 ) -> Result<HttpResponse, ApiError> {
     limits
-        .check_credentials(&req, &[subject(&credentials.username)])
+        .check_credentials(&req, &[subject(&credentials.username)], true)
         .await?;
     let tokens = state
         .auth
@@ -402,6 +402,7 @@ pub async fn refresh(
         .check_credentials(
             &req,
             &[format!("refresh:{}", &hash_refresh_token(&presented)[..32])],
+            false,
         )
         .await?;
     let tokens = state.auth.refresh(&presented).await?;

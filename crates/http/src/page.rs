@@ -45,13 +45,15 @@ where
     Sort<F>: Default,
 {
     let mut errors = ValidationErrors::default();
-    let page = match PageRequest::new(limit, offset) {
-        Ok(page) => Some(page),
-        Err((field, violation)) => {
+    // Each bound checked alone, so a request with both wrong hears of both.
+    let mut valid = true;
+    for (l, o) in [(limit, None), (None, offset)] {
+        if let Err((field, violation)) = PageRequest::new(l, o) {
             errors.push(field, violation);
-            None
+            valid = false;
         }
-    };
+    }
+    let page = PageRequest::new(limit, offset).ok().filter(|_| valid);
     let sort = match sort {
         Some(raw) => errors.check("sort", Sort::<F>::parse(raw)),
         None => Some(Sort::default()),

@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(delete_post)
         .service(list_comments)
         .service(create_comment)
+        .service(get_comment)
         .service(delete_comment);
 }
 
@@ -351,6 +352,26 @@ pub async fn create_comment(
         format!("/api/v1/posts/{}/comments/{}", comment.post_id, comment.id),
         CommentResponse::from(&comment),
     ))
+}
+
+/// One comment. Public.
+#[utoipa::path(
+    tag = "posts",
+    params(("id" = Uuid, Path), ("comment_id" = Uuid, Path)),
+    responses(
+        (status = 200, body = CommentResponse),
+        (status = 400, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such comment under this post", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/posts/{id}/comments/{comment_id}")]
+pub async fn get_comment(
+    state: web::Data<AppState>,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<web::Json<CommentResponse>, ApiError> {
+    let (post_id, comment_id) = path.into_inner();
+    let comment = state.posts.get_comment(post_id, comment_id).await?;
+    Ok(web::Json(CommentResponse::from(&comment)))
 }
 
 /// Delete a comment: its author, the post's author or an admin.

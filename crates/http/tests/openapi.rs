@@ -64,6 +64,7 @@ fn the_document_lists_exactly_the_contracts_routes() {
         ("DELETE", "/api/v1/posts/{id}"),
         ("GET", "/api/v1/posts/{id}/comments"),
         ("POST", "/api/v1/posts/{id}/comments"),
+        ("GET", "/api/v1/posts/{id}/comments/{comment_id}"),
         ("DELETE", "/api/v1/posts/{id}/comments/{comment_id}"),
         ("GET", "/health"),
         ("GET", "/health/ready"),
@@ -111,6 +112,9 @@ async fn every_documented_operation_is_routed() {
         .returning(|_| Err(strata_service::ServiceError::NotFound));
     posts
         .expect_list_comments()
+        .returning(|_, _| Err(strata_service::ServiceError::NotFound));
+    posts
+        .expect_get_comment()
         .returning(|_, _| Err(strata_service::ServiceError::NotFound));
     let state = AppState {
         auth: Arc::new(MockAuthService::new()),

@@ -33,7 +33,7 @@ async fn a_limit_above_100_is_refused_with_the_offending_parameter_named() {
     let mut mocks = Mocks::new();
     mocks.items.expect_list().never();
     let req = TestRequest::get()
-        .uri("/api/v1/items?limit=1000&sort=password")
+        .uri("/api/v1/items?limit=1000&offset=-1&sort=password")
         .insert_header(bearer(TOKEN));
     let (status, headers, body) = call(mocks, req).await;
     assert_eq!(status, 422);
@@ -44,7 +44,7 @@ async fn a_limit_above_100_is_refused_with_the_offending_parameter_named() {
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect();
-    assert_eq!(fields, ["limit", "sort"]);
+    assert_eq!(fields, ["limit", "offset", "sort"]);
 }
 
 #[actix_web::test]

@@ -69,6 +69,10 @@ pub trait PostService: Send + Sync {
     ) -> Result<Page<Comment>, ServiceError>;
 
     /// # Errors
+    /// [`ServiceError::NotFound`] when the comment is not under this post.
+    async fn get_comment(&self, post_id: Uuid, comment_id: Uuid) -> Result<Comment, ServiceError>;
+
+    /// # Errors
     /// [`ServiceError::NotFound`] when the post does not exist.
     async fn add_comment(
         &self,
@@ -170,6 +174,10 @@ impl PostService for PostServiceImpl {
     ) -> Result<Page<Comment>, ServiceError> {
         self.posts.find(post_id).await?;
         Ok(self.posts.list_comments(post_id, page).await?)
+    }
+
+    async fn get_comment(&self, post_id: Uuid, comment_id: Uuid) -> Result<Comment, ServiceError> {
+        Ok(self.posts.find_comment(post_id, comment_id).await?)
     }
 
     async fn add_comment(

@@ -182,8 +182,10 @@ impl RateLimits {
         tightest
     }
 
-    /// Charges the credential budget for this client and these subjects
-    /// (lower-cased username/e-mail, or a refresh token's hash).
+    /// Charges the credential budget for these subjects (case-folded
+    /// username/e-mail, or a refresh token's hash) and, when `per_client`,
+    /// for the client's address as well. Refresh is charged per token only:
+    /// many users behind one NAT refresh all the time.
     ///
     /// # Errors
     /// [`ApiError::RateLimited`] when any of them is spent.
@@ -191,13 +193,16 @@ impl RateLimits {
         &self,
         req: &HttpRequest,
         subjects: &[String],
+        per_client: bool,
     ) -> Result<Option<Decision>, ApiError> {
         let mut keys = Vec::with_capacity(subjects.len() + 1);
-        keys.push(format!(
-            "ip:{}",
-            self.client_ip(req)
-                .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-        ));
+        if per_client {
+            keys.push(format!(
+                "ip:{}",
+                self.client_ip(req)
+                    .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+            ));
+        }
         keys.extend(subjects.iter().map(|s| format!("subject:{s}")));
         let decision = self.check(Bucket::Credentials, &keys).await;
         if let Some(d) = decision {
@@ -218,28 +223,38 @@ impl RateLimits {
         if !self.is_trusted(peer) {
             return Some(peer);
         }
-        let hops: Vec<IpAddr> = req
+        let hops: Vec<&str> = req
             .headers()
             .get_all("x-forwarded-for")
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .map_while(|hop| hop.trim().parse().ok())
+            .map(str::trim)
             .collect();
-        // Walk from the nearest hop outwards; the first untrusted one is the
-        // client as far as anyone we trust can tell.
-        Some(
-            hops.iter()
-                .rev()
-                .copied()
-                .find(|ip| !self.is_trusted(*ip))
-                .or(hops.first().copied())
-                .unwrap_or(peer),
-        )
+        Some(nearest_untrusted_hop(&hops, peer, |ip| self.is_trusted(ip)))
     }
 
     fn is_trusted(&self, ip: IpAddr) -> bool {
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
+}
+
+/// Walks `X-Forwarded-For` from the nearest hop outwards: proxies we trust
+/// appended what they saw, so the first untrusted address is the client as
+/// far as anyone we trust can tell. Entries further left were written by
+/// the client itself and prove nothing; an entry that is not an address ends
+/// the walk at the last hop vouched for.
+fn nearest_untrusted_hop(hops: &[&str], peer: IpAddr, trusted: impl Fn(IpAddr) -> bool) -> IpAddr {
+    let mut vouched = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            return vouched;
+        };
+        if !trusted(ip) {
+            return ip;
+        }
+        vouched = ip;
+    }
+    vouched
 }
 
 /// The credential budget's verdict on this request; its headers win over the
@@ -308,4 +323,51 @@ pub async fn default_budget(
         set_headers(response.headers_mut(), &d);
     }
     Ok(response.map_into_left_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(hops: &[&str]) -> IpAddr {
+        let proxy: IpNet = "10.0.0.0/8".parse().unwrap();
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        nearest_untrusted_hop(hops, peer, |ip| proxy.contains(&ip))
+    }
+
+    #[test]
+    fn the_nearest_untrusted_hop_is_the_client() {
+        assert_eq!(
+            client(&["203.0.113.9"]),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client(&["203.0.113.9", "10.1.1.1"]),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn addresses_the_client_wrote_itself_are_ignored() {
+        // The client sent "1.2.3.4"; our proxy appended the real address.
+        assert_eq!(
+            client(&["1.2.3.4", "203.0.113.9"]),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        // Garbage in the middle cannot make an earlier, forged entry count.
+        assert_eq!(
+            client(&["1.2.3.4", "garbage", "203.0.113.9"]),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client(&["1.2.3.4", "garbage"]),
+            "10.0.0.1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn without_a_header_or_with_only_proxies_the_last_vouched_hop_counts() {
+        assert_eq!(client(&[]), "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(client(&["10.2.2.2"]), "10.2.2.2".parse::<IpAddr>().unwrap());
+    }
 }

@@ -127,12 +127,16 @@ async fn next_chunk(mut job: Export) -> Option<(Result<Bytes, actix_web::Error>,
             Some((Ok(tail), job))
         }
         Step::Batch { users, first } => {
-            let chunk = match job.format {
+            let last = users.last().map(|u| u.id);
+            let full = users.len() as u64 == BATCH;
+            // Encoding a batch is CPU work: it runs on the blocking pool, and
+            // meanwhile the next batch is fetched.
+            let format = job.format;
+            let encoded = actix_web::web::block(move || match format {
                 ExportFormat::Csv => Ok(csv_rows(&users)),
                 ExportFormat::Json => json_rows(&users, first).map_err(ApiError::internal),
-            };
-            let last = users.last().map(|u| u.id);
-            job.step = match (last, users.len() as u64 == BATCH) {
+            });
+            job.step = match (last, full) {
                 (Some(after), true) => match job
                     .state
                     .users
@@ -154,7 +158,11 @@ async fn next_chunk(mut job: Export) -> Option<(Result<Bytes, actix_web::Error>,
                 },
                 _ => Step::Close,
             };
-            Some((chunk.map_err(Into::into), job))
+            let chunk = match encoded.await {
+                Ok(result) => result.map_err(Into::into),
+                Err(blocking) => Err(ApiError::internal(blocking).into()),
+            };
+            Some((chunk, job))
         }
     }
 }
