@@ -9,8 +9,11 @@ use std::sync::{Arc, Mutex};
 use strata::config::{LogFormat, LogSettings, TelemetrySettings};
 use strata_tests::{Backend, TestApp};
 
-/// A stand-in collector: records each request's line, content type and body size.
-fn collector() -> (String, Arc<Mutex<Vec<(String, String, usize)>>>) {
+/// What the collector saw of one request: its line, content type and body size.
+type Seen = Arc<Mutex<Vec<(String, String, usize)>>>;
+
+/// A stand-in collector that records every request it receives.
+fn collector() -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));

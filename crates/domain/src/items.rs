@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::RepoError;
-use crate::page::{Page, PageRequest, Sort, SortField};
+use crate::page::{Page, PageRequest, Sort};
 use crate::validation::Violation;
 
 const TITLE_MAX: usize = 200;
@@ -92,33 +92,7 @@ pub struct ItemChanges {
     pub description: Option<Option<Description>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ItemSortField {
-    CreatedAt,
-    UpdatedAt,
-    Title,
-}
-
-impl SortField for ItemSortField {
-    const NAMES: &'static [&'static str] = &["created_at", "updated_at", "title"];
-    fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "created_at" => Some(Self::CreatedAt),
-            "updated_at" => Some(Self::UpdatedAt),
-            "title" => Some(Self::Title),
-            _ => None,
-        }
-    }
-}
-
-impl Default for Sort<ItemSortField> {
-    fn default() -> Self {
-        Self {
-            field: ItemSortField::CreatedAt,
-            direction: crate::page::Direction::Desc,
-        }
-    }
-}
+pub type ItemSortField = crate::page::TitledSortField;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ItemFilter {

@@ -137,6 +137,36 @@ impl<F: SortField> Sort<F> {
     }
 }
 
+/// Sort keys of titled, timestamped content: items and posts sort alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TitledSortField {
+    CreatedAt,
+    UpdatedAt,
+    Title,
+}
+
+impl SortField for TitledSortField {
+    const NAMES: &'static [&'static str] = &["created_at", "updated_at", "title"];
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "created_at" => Some(Self::CreatedAt),
+            "updated_at" => Some(Self::UpdatedAt),
+            "title" => Some(Self::Title),
+            _ => None,
+        }
+    }
+}
+
+/// Newest first.
+impl Default for Sort<TitledSortField> {
+    fn default() -> Self {
+        Self {
+            field: TitledSortField::CreatedAt,
+            direction: Direction::Desc,
+        }
+    }
+}
+
 /// Lower-cased search text, trimmed; `None` for blank input.
 pub fn search_text(q: Option<&str>) -> Option<String> {
     q.map(str::trim)

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::RepoError;
 use crate::items::{Title, bounded_text};
-use crate::page::{Page, PageRequest, Sort, SortField};
+use crate::page::{Page, PageRequest, Sort};
 use crate::validation::Violation;
 
 /// A post or comment body: `max` characters at most, never blank.
@@ -85,33 +85,7 @@ pub struct NewComment {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PostSortField {
-    CreatedAt,
-    UpdatedAt,
-    Title,
-}
-
-impl SortField for PostSortField {
-    const NAMES: &'static [&'static str] = &["created_at", "updated_at", "title"];
-    fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "created_at" => Some(Self::CreatedAt),
-            "updated_at" => Some(Self::UpdatedAt),
-            "title" => Some(Self::Title),
-            _ => None,
-        }
-    }
-}
-
-impl Default for Sort<PostSortField> {
-    fn default() -> Self {
-        Self {
-            field: PostSortField::CreatedAt,
-            direction: crate::page::Direction::Desc,
-        }
-    }
-}
+pub type PostSortField = crate::page::TitledSortField;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostFilter {

@@ -6,9 +6,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use strata_domain::ValidationErrors;
-use strata_domain::users::{
-    Email, FullName, Role as DomainRole, UserChanges, UserFilter, UserSortField, Username,
-};
+use strata_domain::users::{Role as DomainRole, UserChanges, UserFilter, UserSortField};
 use strata_service::Registration;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -69,23 +67,11 @@ pub struct UpdateUserRequest {
 
 impl UpdateUserRequest {
     fn try_into_domain(self) -> Result<UserChanges, ValidationErrors> {
-        let mut errors = ValidationErrors::default();
-        let email = self
-            .email
-            .and_then(|e| errors.check("email", Email::parse(&e)));
-        let username = self
-            .username
-            .and_then(|u| errors.check("username", Username::parse(&u)));
-        let full_name = match self.full_name {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(name)) => errors.check("full_name", FullName::parse(&name)),
-        };
-        errors.into_result()?;
+        let profile = super::parse_profile(self.email, self.username, self.full_name)?;
         Ok(UserChanges {
-            email,
-            username,
-            full_name,
+            email: profile.email,
+            username: profile.username,
+            full_name: profile.full_name,
             role: self.role.map(Into::into),
             is_active: self.is_active,
         })

@@ -3,7 +3,6 @@
 use actix_web::{HttpResponse, delete, get, patch, web};
 use serde::Deserialize;
 use strata_domain::ValidationErrors;
-use strata_domain::users::{Email, FullName, Username};
 use strata_service::ProfileChanges;
 use utoipa::ToSchema;
 use validator::Validate;
@@ -31,24 +30,7 @@ pub struct UpdateMeRequest {
 
 impl UpdateMeRequest {
     fn try_into_domain(self) -> Result<ProfileChanges, ValidationErrors> {
-        let mut errors = ValidationErrors::default();
-        let email = self
-            .email
-            .and_then(|e| errors.check("email", Email::parse(&e)));
-        let username = self
-            .username
-            .and_then(|u| errors.check("username", Username::parse(&u)));
-        let full_name = match self.full_name {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(name)) => errors.check("full_name", FullName::parse(&name)),
-        };
-        errors.into_result()?;
-        Ok(ProfileChanges {
-            email,
-            username,
-            full_name,
-        })
+        super::parse_profile(self.email, self.username, self.full_name)
     }
 }
 

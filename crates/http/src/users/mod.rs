@@ -86,3 +86,27 @@ impl From<&User> for UserResponse {
         }
     }
 }
+
+/// Parses the profile fields that both self-service and admin edits accept,
+/// reporting every invalid one. `full_name: Some(None)` clears the name.
+fn parse_profile(
+    email: Option<String>,
+    username: Option<String>,
+    full_name: Option<Option<String>>,
+) -> Result<strata_service::ProfileChanges, strata_domain::ValidationErrors> {
+    use strata_domain::users::{Email, FullName, Username};
+    let mut errors = strata_domain::ValidationErrors::default();
+    let email = email.and_then(|e| errors.check("email", Email::parse(&e)));
+    let username = username.and_then(|u| errors.check("username", Username::parse(&u)));
+    let full_name = match full_name {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(name)) => errors.check("full_name", FullName::parse(&name)),
+    };
+    errors.into_result()?;
+    Ok(strata_service::ProfileChanges {
+        email,
+        username,
+        full_name,
+    })
+}
