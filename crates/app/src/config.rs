@@ -35,12 +35,19 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub cache: CacheSettings,
     pub rate_limit: RateLimitSettings,
     pub redis: RedisSettings,
     pub cors: CorsSettings,
     pub metrics: MetricsSettings,
     pub telemetry: TelemetrySettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CacheSettings {
+    pub user_ttl_secs: u64,
+    pub user_capacity: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

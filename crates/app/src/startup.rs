@@ -115,7 +115,12 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
     ));
     let state = AppState {
         auth: auth.clone(),
-        users: Arc::new(UserServiceImpl::new(users, hasher.clone(), revoker)),
+        users: Arc::new(
+            UserServiceImpl::new(users, hasher.clone(), revoker).with_cache(
+                Duration::from_secs(settings.cache.user_ttl_secs),
+                settings.cache.user_capacity,
+            ),
+        ),
         items: Arc::new(ItemServiceImpl::new(Arc::new(SeaItemRepository::new(
             db.clone(),
         )))),

@@ -207,6 +207,5 @@ pub fn app(
         ))
         .wrap(actix_web::middleware::Compress::default())
         .wrap(cors)
-        .wrap(actix_web::middleware::from_fn(middleware::request_timeout))
         .wrap(actix_web::middleware::from_fn(middleware::edge))
 }

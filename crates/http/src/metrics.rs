@@ -1,7 +1,11 @@
 //! `GET /metrics`: Prometheus text exposition of request counts, latency
 //! histograms by route pattern, pool gauges and security counters.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
+
+use actix_web::http::Method;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -45,16 +49,62 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(metrics);
 }
 
+type Handles = (::metrics::Counter, ::metrics::Histogram);
+
+thread_local! {
+    /// Per worker thread: route → (method, status, handles). Registering a
+    /// labelled metric hashes and allocates its key; doing it once per label
+    /// set keeps the per-request cost to two atomic updates.
+    static HANDLES: RefCell<HashMap<String, Vec<(&'static str, u16, Handles)>>> = RefCell::new(HashMap::new());
+}
+
+/// A bounded method label: a client inventing methods must not be able to
+/// create label sets without end.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
 /// Records one finished request. Route is the matched pattern, never the
 /// raw path, so ids do not explode the label set.
-pub fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route.to_owned()),
-        ("status", status.to_string()),
-    ];
-    ::metrics::counter!("http_requests_total", &labels).increment(1);
-    ::metrics::histogram!("http_request_duration_seconds", &labels).record(seconds);
+pub fn record_request(method: &Method, route: &str, status: u16, seconds: f64) {
+    let method = method_label(method);
+    HANDLES.with_borrow_mut(|routes| {
+        let by_route = match routes.get_mut(route) {
+            Some(entries) => entries,
+            None => routes.entry(route.to_owned()).or_default(),
+        };
+        let index = match by_route
+            .iter()
+            .position(|(m, s, _)| *m == method && *s == status)
+        {
+            Some(index) => index,
+            None => {
+                let labels = [
+                    ("method", method.to_owned()),
+                    ("route", route.to_owned()),
+                    ("status", status.to_string()),
+                ];
+                let handles = (
+                    ::metrics::counter!("http_requests_total", &labels),
+                    ::metrics::histogram!("http_request_duration_seconds", &labels),
+                );
+                by_route.push((method, status, handles));
+                by_route.len() - 1
+            }
+        };
+        let (_, _, (counter, histogram)) = &by_route[index];
+        counter.increment(1);
+        histogram.record(seconds);
+    });
 }
 
 /// Prometheus text format. Protected by a bearer token when one is configured.

@@ -96,16 +96,30 @@ pub async fn edge(
     let started = Instant::now();
     let method = req.method().clone();
     let docs = req.path().starts_with("/docs");
-    let hsts = req
+    let (hsts, timeout) = req
         .app_data::<web::Data<EdgeConfig>>()
-        .and_then(|c| c.hsts.clone());
+        .map_or((None, Duration::from_secs(30)), |c| {
+            (c.hsts.clone(), c.request_timeout)
+        });
 
     let span = tracing::info_span!("request", request_id = %request_id, method = %method);
     let outcome = REQUEST_ID
         .scope(
             request_id.clone(),
             async move {
-                match next.call(req).await {
+                // The handler timeout lives here rather than in a layer of its
+                // own: one middleware less on every request.
+                let outcome = match tokio::time::timeout(timeout, next.call(req)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        tracing::warn!(
+                            timeout_secs = timeout.as_secs_f64(),
+                            "request abandoned after the handler timeout"
+                        );
+                        Err(ApiError::Timeout.into())
+                    }
+                };
+                match outcome {
                     Ok(response) => Ok(ensure_problem(response)),
                     // An error escaping inner middleware is rendered here, inside
                     // the scope, so its problem body carries this request's id.
@@ -129,20 +143,26 @@ pub async fn edge(
             }
             let request = response.request();
             let route = request.match_pattern();
-            let user = request.extensions().get::<AuthenticatedUser>().map(|u| u.0);
             access_log(
                 &request_id,
                 &method,
                 route.as_deref(),
                 response.status(),
                 started,
-                user,
+                || request.extensions().get::<AuthenticatedUser>().map(|u| u.0),
             );
             Ok(response)
         }
         Err(mut response) => {
             edge_headers(response.headers_mut(), &request_id, docs, hsts);
-            access_log(&request_id, &method, None, response.status(), started, None);
+            access_log(
+                &request_id,
+                &method,
+                None,
+                response.status(),
+                started,
+                || None,
+            );
             Err(InternalError::from_response("request failed in middleware", response).into())
         }
     }
@@ -176,15 +196,19 @@ fn access_log(
     route: Option<&str>,
     status: StatusCode,
     started: Instant,
-    user_id: Option<Uuid>,
+    user_id: impl FnOnce() -> Option<Uuid>,
 ) {
     let seconds = started.elapsed().as_secs_f64();
     crate::metrics::record_request(
-        method.as_str(),
+        method,
         route.unwrap_or("<unmatched>"),
         status.as_u16(),
         seconds,
     );
+    if !tracing::enabled!(target: "strata::access", tracing::Level::INFO) {
+        return;
+    }
+    let user_id = user_id();
     tracing::info!(
         target: "strata::access",
         request_id,
@@ -262,26 +286,4 @@ pub async fn uncompressed_small_bodies(
         );
     }
     Ok(response)
-}
-
-/// Abandons a handler that runs past `request_timeout` (including one stuck
-/// reading a slow request body) with a 503 problem.
-pub async fn request_timeout(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let limit = req
-        .app_data::<web::Data<EdgeConfig>>()
-        .map_or(Duration::from_secs(30), |c| c.request_timeout);
-    match tokio::time::timeout(limit, next.call(req)).await {
-        Ok(result) => result,
-        Err(_) => {
-            tracing::warn!(
-                timeout_secs = limit.as_secs_f64(),
-                "request abandoned after the handler timeout"
-            );
-            // Rendered by `edge`, inside the request's scope, with its id.
-            Err(ApiError::Timeout.into())
-        }
-    }
 }

@@ -137,6 +137,11 @@ pub struct UserServiceImpl {
     users: Arc<dyn UserRepository>,
     hasher: PasswordHasher,
     revoker: Revoker,
+    /// Accounts as last read, for `me`: the most frequent authenticated call
+    /// would otherwise cost a database round trip each time. Writes through
+    /// this service invalidate at once; writes on other instances show after
+    /// the TTL (security-relevant changes revoke sessions, which is immediate).
+    cache: Option<moka::sync::Cache<Uuid, User>>,
 }
 
 impl std::fmt::Debug for UserServiceImpl {
@@ -151,6 +156,32 @@ impl UserServiceImpl {
             users,
             hasher,
             revoker,
+            cache: None,
+        }
+    }
+
+    /// Caches accounts read by `me` for `ttl` (at most `capacity` of them).
+    #[must_use]
+    pub fn with_cache(mut self, ttl: std::time::Duration, capacity: u64) -> Self {
+        self.cache = (!ttl.is_zero()).then(|| {
+            moka::sync::Cache::builder()
+                .time_to_live(ttl)
+                .max_capacity(capacity)
+                .build()
+        });
+        self
+    }
+
+    /// Replaces a cached account with the value a write just returned.
+    fn remember(&self, user: &User) {
+        if let Some(cache) = &self.cache {
+            cache.insert(user.id, user.clone());
+        }
+    }
+
+    fn forget(&self, id: Uuid) {
+        if let Some(cache) = &self.cache {
+            cache.invalidate(&id);
         }
     }
 
@@ -216,7 +247,14 @@ fn fill_days(first: chrono::NaiveDate, days: i64, counts: &[DailyCount]) -> Vec<
 #[async_trait]
 impl UserService for UserServiceImpl {
     async fn me(&self, caller: &Principal) -> Result<User, ServiceError> {
-        self.users.find_by_id(caller.user_id).await.map_err(gone)
+        if let Some(user) = self.cache.as_ref().and_then(|c| c.get(&caller.user_id)) {
+            return Ok(user);
+        }
+        let user = self.users.find_by_id(caller.user_id).await.map_err(gone)?;
+        if let Some(cache) = &self.cache {
+            cache.insert(user.id, user.clone());
+        }
+        Ok(user)
     }
 
     async fn update_me(
@@ -234,10 +272,13 @@ impl UserService for UserServiceImpl {
         if changes.is_empty() {
             return self.me(caller).await;
         }
-        self.users
+        let user = self
+            .users
             .update(caller.user_id, changes, Utc::now())
             .await
-            .map_err(gone)
+            .map_err(gone)?;
+        self.remember(&user);
+        Ok(user)
     }
 
     async fn delete_me(&self, caller: &Principal, password: &str) -> Result<(), ServiceError> {
@@ -256,6 +297,7 @@ impl UserService for UserServiceImpl {
         // Revoke first: if the delete then fails the account survives but no
         // token of it works, which is the safe half-state.
         self.revoke_all(caller.user_id).await?;
+        self.forget(caller.user_id);
         self.users.delete(caller.user_id).await.map_err(gone)
     }
 
@@ -310,6 +352,7 @@ impl UserService for UserServiceImpl {
             // once: end every session so neither outlives the change.
             self.revoke_all(id).await?;
         }
+        self.remember(&after);
         Ok(after)
     }
 
@@ -322,6 +365,7 @@ impl UserService for UserServiceImpl {
         }
         self.users.find_by_id(id).await?;
         self.revoke_all(id).await?;
+        self.forget(id);
         Ok(self.users.delete(id).await?)
     }
 

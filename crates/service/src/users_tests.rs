@@ -345,3 +345,75 @@ async fn stats_cover_thirty_days_with_zeros_where_nobody_signed_up() {
         }
     );
 }
+
+#[tokio::test]
+async fn me_is_served_from_the_cache_until_a_write_replaces_it() {
+    let p = caller(Role::User);
+    let mut users = MockUserRepository::new();
+    users
+        .expect_find_by_id()
+        .times(1)
+        .returning(|id| Ok(account(id)));
+    users.expect_update().times(1).returning(|id, _, _| {
+        let mut u = account(id);
+        u.username = Username::parse("renamed").unwrap();
+        Ok(u)
+    });
+    let s = service(users, MockSessionRepository::new())
+        .with_cache(std::time::Duration::from_secs(60), 100);
+    assert_eq!(s.me(&p).await.unwrap().username.as_str(), "ada");
+    assert_eq!(
+        s.me(&p).await.unwrap().username.as_str(),
+        "ada",
+        "second read hits the cache"
+    );
+    let rename = ProfileChanges {
+        username: Some(Username::parse("renamed").unwrap()),
+        ..Default::default()
+    };
+    s.update_me(&p, rename).await.unwrap();
+    assert_eq!(
+        s.me(&p).await.unwrap().username.as_str(),
+        "renamed",
+        "a write replaces the cached value"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_the_cache() {
+    let admin = caller(Role::Admin);
+    let target = Uuid::now_v7();
+    let target_principal = Principal {
+        user_id: target,
+        session_id: Uuid::now_v7(),
+        role: Role::User,
+    };
+    let mut users = MockUserRepository::new();
+    let mut seq = mockall::Sequence::new();
+    users
+        .expect_find_by_id()
+        .times(2)
+        .in_sequence(&mut seq)
+        .returning(|id| Ok(account(id)));
+    users
+        .expect_delete()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    users
+        .expect_find_by_id()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Err(RepoError::NotFound));
+    let mut sessions = MockSessionRepository::new();
+    revokes_user(&mut sessions, target);
+    let s = service(users, sessions).with_cache(std::time::Duration::from_secs(60), 100);
+    s.me(&target_principal).await.unwrap();
+    s.delete(&admin, target).await.unwrap();
+    assert!(matches!(
+        s.me(&target_principal).await,
+        Err(ServiceError::Unauthenticated(
+            TokenRejection::AccountDisabled
+        ))
+    ));
+}
