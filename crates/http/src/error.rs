@@ -176,6 +176,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(why) => Self::Conflict(why),
             ServiceError::PreconditionFailed => Self::PreconditionFailed,
             ServiceError::Unavailable(source) => Self::Unavailable(Box::new(source)),
+            ServiceError::Overloaded => Self::Unavailable("password hashing queue is full".into()),
             err @ ServiceError::Internal { .. } => Self::Internal(Box::new(err)),
         }
     }

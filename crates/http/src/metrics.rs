@@ -50,12 +50,14 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
 }
 
 type Handles = (::metrics::Counter, ::metrics::Histogram);
+/// The handles of one route, by method label and status.
+type RouteHandles = Vec<(&'static str, u16, Handles)>;
 
 thread_local! {
     /// Per worker thread: route → (method, status, handles). Registering a
     /// labelled metric hashes and allocates its key; doing it once per label
     /// set keeps the per-request cost to two atomic updates.
-    static HANDLES: RefCell<HashMap<String, Vec<(&'static str, u16, Handles)>>> = RefCell::new(HashMap::new());
+    static HANDLES: RefCell<HashMap<String, RouteHandles>> = RefCell::new(HashMap::new());
 }
 
 /// A bounded method label: a client inventing methods must not be able to

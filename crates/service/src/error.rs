@@ -43,6 +43,9 @@ pub enum ServiceError {
     /// An `If-Match` precondition no longer holds.
     #[error("precondition failed")]
     PreconditionFailed,
+    /// Too much work is queued (e.g. password hashing during a login flood).
+    #[error("overloaded")]
+    Overloaded,
     #[error("a dependency is unavailable")]
     Unavailable(#[source] RepoError),
     #[error("{context}")]

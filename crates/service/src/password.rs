@@ -1,28 +1,113 @@
-//! Password hashing with bcrypt, run on the blocking pool: a cost-12 hash
-//! takes ~250 ms of CPU, which on the async executor would stall every other
-//! request on that worker.
+//! Password hashing with bcrypt, on a small pool of its own.
+//!
+//! A cost-12 hash takes ~250 ms of CPU. On the async executor it would stall
+//! every request on that worker; on tokio's blocking pool a login flood would
+//! start hundreds of threads competing with the executor at equal priority.
+//! Instead a few dedicated threads run at the lowest CPU priority (nice 19),
+//! so the executor preempts them whenever it has work, and a bounded queue
+//! turns a flood into fast 503s rather than unbounded latency.
 
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 
 use strata_domain::users::{Password, PasswordHash};
 use tokio::sync::OnceCell;
 
 use crate::ServiceError;
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashing jobs waiting beyond this are refused with 503.
+const QUEUE: usize = 256;
+
+/// The dedicated hashing threads. They exit when the last hasher is dropped.
+#[derive(Debug)]
+struct HashPool {
+    jobs: SyncSender<Job>,
+}
+
+impl HashPool {
+    fn new(threads: usize) -> Self {
+        let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE);
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..threads.max(1) {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("strata-hash-{index}"))
+                .spawn(move || worker(&queue));
+            if let Err(err) = spawned {
+                tracing::error!(error = %err, "failed to start a password hashing thread");
+            }
+        }
+        Self { jobs }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(job());
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(ServiceError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(ServiceError::internal(
+                    "Password hashing pool is gone",
+                    "no worker threads",
+                ));
+            }
+        }
+        result
+            .await
+            .map_err(|e| ServiceError::internal("Password hashing job was dropped", e))
+    }
+}
+
+fn worker(queue: &Mutex<Receiver<Job>>) {
+    // Lowering one's own priority needs no privilege; if the platform
+    // refuses, hashing still works, only without the latency guarantee.
+    if let Err(err) =
+        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+    {
+        tracing::warn!(?err, "could not lower the hashing thread's priority");
+    }
+    loop {
+        let job = match queue.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
 /// Hashes and verifies passwords at a fixed bcrypt cost.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     cost: u32,
+    pool: Arc<HashPool>,
     /// A real hash of a random password, verified against when a login names
     /// no account, so that case costs the same time as a wrong password.
     dummy: Arc<OnceCell<PasswordHash>>,
 }
 
 impl PasswordHasher {
-    /// `cost` is clamped to bcrypt's valid range (4..=31).
+    /// `cost` is clamped to bcrypt's valid range (4..=31); hashing runs on
+    /// one low-priority thread per CPU.
     pub fn new(cost: u32) -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Self::with_threads(cost, threads)
+    }
+
+    pub fn with_threads(cost: u32, threads: usize) -> Self {
         Self {
             cost: cost.clamp(4, 31),
+            pool: Arc::new(HashPool::new(threads)),
             dummy: Arc::new(OnceCell::new()),
         }
     }
@@ -32,13 +117,15 @@ impl PasswordHasher {
     }
 
     /// # Errors
-    /// [`ServiceError::Internal`] when the blocking pool or bcrypt fails.
+    /// [`ServiceError::Overloaded`] when too many hashes are queued;
+    /// [`ServiceError::Internal`] when bcrypt fails.
     pub async fn hash(&self, password: &Password) -> Result<PasswordHash, ServiceError> {
         let clear = password.expose().to_owned();
         let cost = self.cost;
-        let encoded = tokio::task::spawn_blocking(move || bcrypt::hash(clear, cost))
-            .await
-            .map_err(|e| ServiceError::internal("Password hashing task failed", e))?
+        let encoded = self
+            .pool
+            .run(move || bcrypt::hash(clear, cost))
+            .await?
             .map_err(|e| ServiceError::internal("Failed to hash password", e))?;
         Ok(PasswordHash::new(encoded))
     }
@@ -48,13 +135,14 @@ impl PasswordHasher {
     /// tell apart.
     ///
     /// # Errors
-    /// [`ServiceError::Internal`] when the blocking pool fails.
+    /// [`ServiceError::Overloaded`] when too many hashes are queued.
     pub async fn verify(&self, clear: &str, hash: &PasswordHash) -> Result<bool, ServiceError> {
         let clear = clear.to_owned();
         let encoded = hash.as_str().to_owned();
-        let outcome = tokio::task::spawn_blocking(move || bcrypt::verify(clear, &encoded))
-            .await
-            .map_err(|e| ServiceError::internal("Password verification task failed", e))?;
+        let outcome = self
+            .pool
+            .run(move || bcrypt::verify(clear, &encoded))
+            .await?;
         Ok(outcome.unwrap_or_else(|err| {
             tracing::error!(error = %err, "stored password hash is malformed");
             false
@@ -65,16 +153,17 @@ impl PasswordHasher {
     /// matches, to keep "no such user" as slow as "wrong password".
     ///
     /// # Errors
-    /// [`ServiceError::Internal`] when the blocking pool or bcrypt fails.
+    /// As [`verify`](Self::verify).
     pub async fn verify_dummy(&self, clear: &str) -> Result<(), ServiceError> {
         let dummy = self
             .dummy
             .get_or_try_init(|| async {
                 let random: [u8; 16] = rand::random();
                 let cost = self.cost;
-                let encoded = tokio::task::spawn_blocking(move || bcrypt::hash(random, cost))
-                    .await
-                    .map_err(|e| ServiceError::internal("Password hashing task failed", e))?
+                let encoded = self
+                    .pool
+                    .run(move || bcrypt::hash(random, cost))
+                    .await?
                     .map_err(|e| ServiceError::internal("Failed to hash password", e))?;
                 Ok::<_, ServiceError>(PasswordHash::new(encoded))
             })
@@ -116,5 +205,30 @@ mod tests {
         assert_eq!(PasswordHasher::new(1).cost(), 4);
         assert_eq!(PasswordHasher::new(40).cost(), 31);
         assert_eq!(PasswordHasher::new(12).cost(), 12);
+    }
+
+    #[tokio::test]
+    async fn a_flood_beyond_the_queue_is_refused_quickly_not_queued_without_end() {
+        // One thread, a few ms per job, and far more jobs than the queue holds.
+        let hasher = PasswordHasher::with_threads(6, 1);
+        let hash = PasswordHash::new(bcrypt::hash("Secret123", 6).unwrap());
+        let attempts: Vec<_> = (0..QUEUE + 50)
+            .map(|_| {
+                let hasher = hasher.clone();
+                let hash = hash.clone();
+                tokio::spawn(async move { hasher.verify("Secret123", &hash).await })
+            })
+            .collect();
+        let mut overloaded = 0;
+        for attempt in attempts {
+            if matches!(attempt.await.unwrap(), Err(ServiceError::Overloaded)) {
+                overloaded += 1;
+            }
+        }
+        assert!(
+            overloaded >= 40,
+            "{overloaded} of {} were refused",
+            QUEUE + 50
+        );
     }
 }
