@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Turns the raw rows of bench/run.sh into the results table.
+
+    report.py META_JSON ROWS_JSONL OUT_PREFIX
+    report.py bench/results/STAMP.json OUT_PREFIX    (re-render a stored run)
+
+Writes OUT_PREFIX.json (everything measured) and OUT_PREFIX.md (the table),
+and prints the Markdown to stdout. Standard library only.
+"""
+
+import json
+import sys
+
+ORDER = [
+    "health",
+    "me",
+    "list_items",
+    "get_item",
+    "create_item",
+    "list_posts",
+    "login",
+    "health_during_login",
+]
+
+
+def mib(kib):
+    return kib / 1024
+
+
+def errors_of(wrk):
+    e = wrk["errors"]
+    socket = e["connect"] + e["read"] + e["write"] + e["timeout"]
+    return e["status"], socket
+
+
+def fmt_errors(wrk):
+    status, socket = errors_of(wrk)
+    return "0" if status == 0 and socket == 0 else f"{status} non-2xx, {socket} socket"
+
+
+def main():
+    if len(sys.argv) == 3:
+        # Re-render a stored result: report.py bench/results/X.json OUT_PREFIX
+        stored = json.load(open(sys.argv[1]))
+        meta, rows, prefix = stored["meta"], stored["rows"], sys.argv[2]
+    else:
+        meta_path, rows_path, prefix = sys.argv[1:4]
+        meta = json.load(open(meta_path))
+        rows = [json.loads(line) for line in open(rows_path) if line.strip()]
+    rounds = sorted({r["round"] for r in rows})
+
+    def find(round_, scenario, server="strata"):
+        for r in rows:
+            if r["round"] == round_ and r["scenario"] == scenario and r["server"] == server:
+                return r
+        return None
+
+    m = meta["machine"]
+    lines = [
+        f"# Strata load benchmark, {meta['timestamp']}",
+        "",
+        f"- Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, Linux {m['kernel']}",
+        f"- Servers pinned to CPU {meta['server_cpu']} (1 actix worker), wrk pinned to CPU "
+        f"{meta['client_cpu']} (1 thread); {meta['duration_s']} s per scenario after a "
+        f"{meta['warmup_s']} s warm-up; {meta['connections']} connections "
+        f"({meta['login_connections']} for login)",
+        f"- Database: {meta['database']}; seeded {meta['seed']['items']} items, "
+        f"{meta['seed']['posts']} posts, {meta['seed']['comments']} comments in "
+        f"{meta['seed']['seconds']} s",
+        f"- Commit {meta['git']['commit']}{' (with uncommitted changes)' if meta['git']['dirty'] else ''}"
+        + (f", binary built {meta['strata_binary_built']}" if meta.get("strata_binary_built") else "")
+        + f"; {meta['rustc']}; {meta['wrk']}",
+        "",
+    ]
+
+    def table(round_):
+        out = [
+            "| scenario | req/s | p50 ms | p99 ms | errors | ratio to floor | peak RSS MiB |",
+            "|---|---:|---:|---:|---|---:|---:|",
+        ]
+        for name in ORDER:
+            r = find(round_, name)
+            if r is None:
+                continue
+            w = r["wrk"]
+            ratio = ""
+            floor = find(round_, name, "floor")
+            if floor is not None and floor["wrk"]["rps"] > 0:
+                ratio = f"{w['rps'] / floor['wrk']['rps']:.2f}"
+            out.append(
+                f"| {name} | {w['rps']:.0f} | {w['latency_ms']['p50']:.2f} | "
+                f"{w['latency_ms']['p99']:.2f} | {fmt_errors(w)} | {ratio} | {mib(r['vmhwm_kib']):.1f} |"
+            )
+        for name in ("health", "me"):
+            f = find(round_, name, "floor")
+            if f is None:
+                continue
+            w = f["wrk"]
+            out.append(
+                f"| floor: {name} | {w['rps']:.0f} | {w['latency_ms']['p50']:.2f} | "
+                f"{w['latency_ms']['p99']:.2f} | {fmt_errors(w)} | 1.00 | {mib(f['vmhwm_kib']):.1f} |"
+            )
+        return out
+
+    lines += table(rounds[0])
+    lines.append("")
+    notes = []
+    idle = find(rounds[0], "health")
+    busy = find(rounds[0], "health_during_login")
+    bg = find(rounds[0], "login_background")
+    if idle and busy:
+        i99, b99 = idle["wrk"]["latency_ms"]["p99"], busy["wrk"]["latency_ms"]["p99"]
+        note = (
+            f"- health_during_login: /health p99 {b99:.2f} ms against {i99:.2f} ms idle "
+            f"({b99 / i99 if i99 else float('nan'):.2f}x)"
+        )
+        if bg:
+            note += (
+                f", while {bg['connections']} login connections completed "
+                f"{bg['wrk']['rps']:.1f} logins/s (p99 {bg['wrk']['latency_ms']['p99']:.0f} ms)"
+            )
+        notes.append(note + ".")
+    hwm = meta.get("strata_vmhwm_kib", {})
+    if hwm:
+        notes.append(
+            f"- Strata VmHWM: {mib(hwm.get('after_startup', 0)):.1f} MiB after start-up, "
+            f"{mib(hwm.get('after_seeding', 0)):.1f} MiB after seeding; the peak RSS column is "
+            "VmHWM read after each scenario, so it only grows through the run."
+        )
+    noisy = [
+        f"{r['server']} {r['scenario']}"
+        + (f" (round {r['round']})" if len(rounds) > 1 else "")
+        + f" {r['foreign_cpu_pct']:.0f}%"
+        for r in rows
+        if (r.get("foreign_cpu_pct") or 0) > 5
+    ]
+    if noisy and meta.get("database") == "postgres":
+        notes.append(
+            "- Other processes took CPU time on the server's core during "
+            + ", ".join(noisy)
+            + ". PostgreSQL is not pinned and counts as other load, so this is at least partly the "
+            "database's own work; check for other processes before trusting those numbers."
+        )
+    elif noisy:
+        notes.append(
+            "- **Not a quiet machine**: other processes took CPU time on the server's core during "
+            + ", ".join(noisy)
+            + ". Numbers from those scenarios are pessimistic; rerun on a quiet machine."
+        )
+    elif any(r.get("foreign_cpu_pct") is not None for r in rows):
+        worst = max((r.get("foreign_cpu_pct") or 0) for r in rows)
+        notes.append(
+            f"- Other processes took at most {worst:.1f}% of the server's core during any scenario."
+        )
+    lines += notes
+
+    if len(rounds) > 1:
+        lines += [
+            "",
+            "## Leak check",
+            "",
+            "| round | VmRSS MiB at end | VmHWM MiB at end | health req/s | me req/s | list_items req/s |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for rd in rounds:
+            end = find(rd, "_round_end")
+            cells = []
+            for name in ("health", "me", "list_items"):
+                r = find(rd, name)
+                cells.append(f"{r['wrk']['rps']:.0f}" if r else "")
+            lines.append(
+                f"| {rd} | {mib(end['vmrss_kib']):.1f} | {mib(end['vmhwm_kib']):.1f} | "
+                + " | ".join(cells)
+                + " |"
+            )
+        for rd in rounds[1:]:
+            lines += ["", f"### Round {rd}", ""] + table(rd)
+
+    markdown = "\n".join(lines) + "\n"
+    with open(prefix + ".md", "w") as f:
+        f.write(markdown)
+    with open(prefix + ".json", "w") as f:
+        json.dump({"meta": meta, "rows": rows}, f, indent=1)
+        f.write("\n")
+    sys.stdout.write(markdown)
+
+
+if __name__ == "__main__":
+    main()
