@@ -133,7 +133,11 @@ fn cors(settings: &CorsSettings) -> actix_cors::Cors {
 
 /// Registers every documented route. Both the server and the offline
 /// document (`strata openapi`) are built from this one function.
-fn routes<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+///
+/// CORS, compression and rate limiting wrap the API scope only: probes and
+/// scrapes (`/health`, `/metrics`) are served by the edge middleware alone,
+/// which keeps the liveness path close to the framework's floor.
+fn routes<T>(app: UtoipaApp<T>, cors: actix_cors::Cors) -> UtoipaApp<T>
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
@@ -141,6 +145,11 @@ where
         .service(
             utoipa_actix_web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(rate_limit::default_budget))
+                .wrap(actix_web::middleware::from_fn(
+                    middleware::uncompressed_small_bodies,
+                ))
+                .wrap(actix_web::middleware::Compress::default())
+                .wrap(cors)
                 .configure(auth::configure)
                 .configure(users::configure)
                 .configure(items::configure)
@@ -152,7 +161,9 @@ where
 
 /// The OpenAPI document of every route the server serves.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes(App::new().into_utoipa_app()).split_for_parts().1
+    routes(App::new().into_utoipa_app(), actix_cors::Cors::default())
+        .split_for_parts()
+        .1
 }
 
 /// The complete application: routes, docs, extractor configuration and the
@@ -169,8 +180,9 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let (app, api) = routes(App::new().into_utoipa_app()).split_for_parts();
-    let cors = cors(&settings.cors);
+    let (app, api) = routes(App::new().into_utoipa_app(), cors(&settings.cors)).split_for_parts();
+    // Rendered once: the document never changes while the process runs.
+    let document = web::Bytes::from(api.to_json().unwrap_or_default());
     app.app_data(web::Data::new(state))
         .app_data(web::Data::new(settings.edge))
         .app_data(web::Data::new(settings.rate_limits))
@@ -189,23 +201,30 @@ pub fn app(
         .app_data(web::PayloadConfig::new(settings.body_limit))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
+        // The document and its UI are not API routes, so they are
+        // registered outside utoipa (see the route-coverage test).
+        .service(web::resource("/openapi.json").get(move || {
+            let document = document.clone();
+            async move {
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(document)
+            }
+        }))
         .service(web::redirect("/docs", "/docs/"))
         .service(
-            SwaggerUi::new("/docs/{_:.*}")
-                .url("/openapi.json", api)
-                .config(
-                    Config::default()
-                        .validator_url("none")
-                        .persist_authorization(true),
+            web::scope("/docs")
+                .wrap(actix_web::middleware::Compress::default())
+                .service(
+                    SwaggerUi::new("/{_:.*}").config(
+                        Config::new(["/openapi.json"])
+                            .validator_url("none")
+                            .persist_authorization(true),
+                    ),
                 ),
         )
         .default_service(web::to(|| async {
             HttpResponse::from_error(ApiError::NotFound("Route"))
         }))
-        .wrap(actix_web::middleware::from_fn(
-            middleware::uncompressed_small_bodies,
-        ))
-        .wrap(actix_web::middleware::Compress::default())
-        .wrap(cors)
         .wrap(actix_web::middleware::from_fn(middleware::edge))
 }
