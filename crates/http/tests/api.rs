@@ -57,12 +57,7 @@ async fn register_with_invalid_fields_lists_each_and_never_reaches_the_service()
     .await;
     assert_eq!(status, 422);
     assert_problem(&headers, &body, 422, "VALIDATION_FAILED");
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     assert_eq!(fields, ["email", "password", "username"]);
 }
 

@@ -38,12 +38,7 @@ async fn a_limit_above_100_is_refused_with_the_offending_parameter_named() {
     let (status, headers, body) = call(mocks, req).await;
     assert_eq!(status, 422);
     assert_problem(&headers, &body, 422, "VALIDATION_FAILED");
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     assert_eq!(fields, ["limit", "offset", "sort"]);
 }
 
