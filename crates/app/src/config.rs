@@ -138,6 +138,7 @@ pub struct AuthSettings {
     pub issuer: String,
     pub audience: String,
     pub bcrypt_cost: u32,
+    pub hash_priority: HashPrioritySetting,
     pub access_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
     pub revocation_poll_secs: u64,
@@ -159,6 +160,13 @@ impl std::fmt::Debug for AuthSettings {
             .field("refresh_ttl_secs", &self.refresh_ttl_secs)
             .finish_non_exhaustive()
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HashPrioritySetting {
+    Low,
+    Idle,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -89,7 +89,11 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         &auth_settings.audience,
         auth_settings.access_ttl_secs,
     ));
-    let hasher = PasswordHasher::new(auth_settings.bcrypt_cost);
+    let priority = match auth_settings.hash_priority {
+        crate::config::HashPrioritySetting::Low => strata_service::HashPriority::Low,
+        crate::config::HashPrioritySetting::Idle => strata_service::HashPriority::Idle,
+    };
+    let hasher = PasswordHasher::with_priority(auth_settings.bcrypt_cost, priority);
     let revocations = RevocationList::new();
     // Revocations must be in memory before the first request is served, or a
     // token revoked before a restart would work again until the first poll.

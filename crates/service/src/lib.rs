@@ -19,7 +19,7 @@ pub use auth::{AuthConfig, AuthService, AuthServiceImpl, Registration, TokenPair
 pub use error::ServiceError;
 pub use health::{HealthService, HealthServiceImpl, Readiness};
 pub use items::{ItemDraft, ItemService, ItemServiceImpl};
-pub use password::PasswordHasher;
+pub use password::{HashPriority, PasswordHasher};
 pub use posts::{PostService, PostServiceImpl};
 pub use revocation::RevocationList;
 pub use tokens::TokenCodec;

@@ -20,6 +20,19 @@ type Job = Box<dyn FnOnce() + Send>;
 /// Hashing jobs waiting beyond this are refused with 503.
 const QUEUE: usize = 256;
 
+/// How the hashing threads yield the CPU to request handling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HashPriority {
+    /// Normal scheduling at nice 19: the executor wins almost every time,
+    /// and logins still progress (slowly) on a saturated core.
+    #[default]
+    Low,
+    /// `SCHED_IDLE` (Linux): hashing runs only when nothing else wants the
+    /// CPU, so it never delays a request, but logins wait out any period
+    /// in which the core is saturated.
+    Idle,
+}
+
 /// The dedicated hashing threads. They exit when the last hasher is dropped.
 #[derive(Debug)]
 struct HashPool {
@@ -27,14 +40,14 @@ struct HashPool {
 }
 
 impl HashPool {
-    fn new(threads: usize) -> Self {
+    fn new(threads: usize, priority: HashPriority) -> Self {
         let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
         for index in 0..threads.max(1) {
             let queue = queue.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("strata-hash-{index}"))
-                .spawn(move || worker(&queue));
+                .spawn(move || worker(&queue, priority));
             if let Err(err) = spawned {
                 tracing::error!(error = %err, "failed to start a password hashing thread");
             }
@@ -66,12 +79,10 @@ impl HashPool {
     }
 }
 
-fn worker(queue: &Mutex<Receiver<Job>>) {
+fn worker(queue: &Mutex<Receiver<Job>>, priority: HashPriority) {
     // Lowering one's own priority needs no privilege; if the platform
     // refuses, hashing still works, only without the latency guarantee.
-    if let Err(err) =
-        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
-    {
+    if let Err(err) = lower_priority(priority) {
         tracing::warn!(?err, "could not lower the hashing thread's priority");
     }
     loop {
@@ -83,6 +94,23 @@ fn worker(queue: &Mutex<Receiver<Job>>) {
             Ok(job) => job(),
             Err(_) => return,
         }
+    }
+}
+
+fn lower_priority(priority: HashPriority) -> Result<(), thread_priority::Error> {
+    use thread_priority::{ThreadPriority, set_current_thread_priority};
+    match priority {
+        HashPriority::Low => set_current_thread_priority(ThreadPriority::Min),
+        #[cfg(target_os = "linux")]
+        HashPriority::Idle => thread_priority::set_thread_priority_and_policy(
+            thread_priority::thread_native_id(),
+            ThreadPriority::Min,
+            thread_priority::ThreadSchedulePolicy::Normal(
+                thread_priority::NormalThreadSchedulePolicy::Idle,
+            ),
+        ),
+        #[cfg(not(target_os = "linux"))]
+        HashPriority::Idle => set_current_thread_priority(ThreadPriority::Min),
     }
 }
 
@@ -100,14 +128,19 @@ impl PasswordHasher {
     /// `cost` is clamped to bcrypt's valid range (4..=31); hashing runs on
     /// one low-priority thread per CPU.
     pub fn new(cost: u32) -> Self {
-        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        Self::with_threads(cost, threads)
+        Self::with_priority(cost, HashPriority::Low)
     }
 
-    pub fn with_threads(cost: u32, threads: usize) -> Self {
+    /// One hashing thread per CPU this process may run on, at `priority`.
+    pub fn with_priority(cost: u32, priority: HashPriority) -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Self::with_threads(cost, threads, priority)
+    }
+
+    pub fn with_threads(cost: u32, threads: usize, priority: HashPriority) -> Self {
         Self {
             cost: cost.clamp(4, 31),
-            pool: Arc::new(HashPool::new(threads)),
+            pool: Arc::new(HashPool::new(threads, priority)),
             dummy: Arc::new(OnceCell::new()),
         }
     }
@@ -200,6 +233,16 @@ mod tests {
         hasher.verify_dummy("again").await.unwrap();
     }
 
+    #[tokio::test]
+    async fn idle_priority_hashing_still_completes_on_a_quiet_machine() {
+        let hasher = PasswordHasher::with_threads(4, 1, HashPriority::Idle);
+        let hash = hasher
+            .hash(&Password::parse("Secret123").unwrap())
+            .await
+            .unwrap();
+        assert!(hasher.verify("Secret123", &hash).await.unwrap());
+    }
+
     #[test]
     fn cost_is_clamped_to_bcrypts_range() {
         assert_eq!(PasswordHasher::new(1).cost(), 4);
@@ -210,7 +253,7 @@ mod tests {
     #[tokio::test]
     async fn a_flood_beyond_the_queue_is_refused_quickly_not_queued_without_end() {
         // One thread, a few ms per job, and far more jobs than the queue holds.
-        let hasher = PasswordHasher::with_threads(6, 1);
+        let hasher = PasswordHasher::with_threads(6, 1, HashPriority::Low);
         let hash = PasswordHash::new(bcrypt::hash("Secret123", 6).unwrap());
         let attempts: Vec<_> = (0..QUEUE + 50)
             .map(|_| {
