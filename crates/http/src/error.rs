@@ -147,7 +147,7 @@ impl ApiError {
             Self::Validation(_) => "The request failed validation.".into(),
             Self::RateLimited(d) => format!(
                 "Too many requests; retry in {} s.",
-                d.retry_after.as_secs() + u64::from(d.retry_after.subsec_nanos() > 0)
+                crate::rate_limit::whole_seconds(d.retry_after).max(1)
             ),
             Self::Timeout => "The request took too long and was abandoned.".into(),
             Self::Unavailable(_) => "The service is temporarily unavailable.".into(),
@@ -236,11 +236,10 @@ impl ResponseError for ApiError {
         let mut response = render(status, self.code(), self.detail(), request_id, errors);
         if let Self::RateLimited(decision) = self {
             crate::rate_limit::set_headers(response.headers_mut(), decision);
-            let retry =
-                decision.retry_after.as_secs() + u64::from(decision.retry_after.subsec_nanos() > 0);
+            let retry = crate::rate_limit::whole_seconds(decision.retry_after).max(1);
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry.max(1)));
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry));
         }
         if let Self::Unauthenticated { token_presented } = self {
             let challenge = if *token_presented {

@@ -123,8 +123,8 @@ impl UpdateItemRequest {
     }
 }
 
-fn item_response(status: actix_web::http::StatusCode, item: &Item) -> HttpResponse {
-    HttpResponse::build(status)
+fn item_response(mut builder: actix_web::HttpResponseBuilder, item: &Item) -> HttpResponse {
+    builder
         .insert_header((header::ETAG, etag(item.version)))
         .json(ItemResponse::from(item))
 }
@@ -188,11 +188,10 @@ pub async fn create_item(
         .items
         .create(&caller.0, body.0.try_into_domain()?)
         .await?;
-    let mut response = item_response(actix_web::http::StatusCode::CREATED, &item);
-    if let Ok(location) = header::HeaderValue::from_str(&format!("/api/v1/items/{}", item.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(item_response(
+        crate::created(format!("/api/v1/items/{}", item.id)),
+        &item,
+    ))
 }
 
 /// One item, with its `ETag`. Another user's item is 404, never 403.
@@ -214,7 +213,7 @@ pub async fn get_item(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let item = state.items.get(&caller.0, id.into_inner()).await?;
-    Ok(item_response(actix_web::http::StatusCode::OK, &item))
+    Ok(item_response(HttpResponse::Ok(), &item))
 }
 
 /// Partially update an item. With `If-Match`, only if it is unchanged since.
@@ -246,7 +245,7 @@ pub async fn update_item(
         .items
         .update(&caller.0, id.into_inner(), changes, expected)
         .await?;
-    Ok(item_response(actix_web::http::StatusCode::OK, &item))
+    Ok(item_response(HttpResponse::Ok(), &item))
 }
 
 /// Delete an item.

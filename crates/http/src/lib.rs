@@ -87,6 +87,13 @@ impl Default for HttpSettings {
     }
 }
 
+/// A 201 naming the new resource in `Location`, for every creating handler.
+pub(crate) fn created(location: String) -> actix_web::HttpResponseBuilder {
+    let mut builder = HttpResponse::Created();
+    builder.insert_header((actix_web::http::header::LOCATION, location));
+    builder
+}
+
 /// Headers browsers may read from cross-origin answers.
 const EXPOSED_HEADERS: [&str; 7] = [
     "x-request-id",

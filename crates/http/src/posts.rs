@@ -1,6 +1,5 @@
 //! `/api/v1/posts`: the public blog and its comments.
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -146,14 +145,6 @@ pub struct CreateCommentRequest {
     pub body: String,
 }
 
-fn created<T: Serialize>(location: String, body: T) -> HttpResponse {
-    let mut builder = HttpResponse::build(StatusCode::CREATED);
-    if let Ok(value) = header::HeaderValue::from_str(&location) {
-        builder.insert_header((header::LOCATION, value));
-    }
-    builder.json(body)
-}
-
 /// Posts, newest first by default. Public.
 #[utoipa::path(
     tag = "posts",
@@ -211,10 +202,7 @@ pub async fn create_post(
         return Err(errors.into());
     };
     let post = state.posts.create(&caller.0, title, text).await?;
-    Ok(created(
-        format!("/api/v1/posts/{}", post.id),
-        PostResponse::from(&post),
-    ))
+    Ok(crate::created(format!("/api/v1/posts/{}", post.id)).json(PostResponse::from(&post)))
 }
 
 /// One post. Public.
@@ -348,10 +336,11 @@ pub async fn create_comment(
         .posts
         .add_comment(&caller.0, id.into_inner(), text)
         .await?;
-    Ok(created(
-        format!("/api/v1/posts/{}/comments/{}", comment.post_id, comment.id),
-        CommentResponse::from(&comment),
+    Ok(crate::created(format!(
+        "/api/v1/posts/{}/comments/{}",
+        comment.post_id, comment.id
     ))
+    .json(CommentResponse::from(&comment)))
 }
 
 /// One comment. Public.

@@ -153,11 +153,14 @@ impl PasswordHasher {
     /// [`ServiceError::Overloaded`] when too many hashes are queued;
     /// [`ServiceError::Internal`] when bcrypt fails.
     pub async fn hash(&self, password: &Password) -> Result<PasswordHash, ServiceError> {
-        let clear = password.expose().to_owned();
+        self.hash_bytes(password.expose().as_bytes().to_vec()).await
+    }
+
+    async fn hash_bytes(&self, secret: Vec<u8>) -> Result<PasswordHash, ServiceError> {
         let cost = self.cost;
         let encoded = self
             .pool
-            .run(move || bcrypt::hash(clear, cost))
+            .run(move || bcrypt::hash(secret, cost))
             .await?
             .map_err(|e| ServiceError::internal("Failed to hash password", e))?;
         Ok(PasswordHash::new(encoded))
@@ -190,16 +193,7 @@ impl PasswordHasher {
     pub async fn verify_dummy(&self, clear: &str) -> Result<(), ServiceError> {
         let dummy = self
             .dummy
-            .get_or_try_init(|| async {
-                let random: [u8; 16] = rand::random();
-                let cost = self.cost;
-                let encoded = self
-                    .pool
-                    .run(move || bcrypt::hash(random, cost))
-                    .await?
-                    .map_err(|e| ServiceError::internal("Failed to hash password", e))?;
-                Ok::<_, ServiceError>(PasswordHash::new(encoded))
-            })
+            .get_or_try_init(|| self.hash_bytes(rand::random::<[u8; 16]>().to_vec()))
             .await?;
         self.verify(clear, dummy).await.map(drop)
     }

@@ -262,13 +262,18 @@ fn nearest_untrusted_hop(hops: &[&str], peer: IpAddr, trusted: impl Fn(IpAddr) -
 #[derive(Debug, Clone, Copy)]
 struct CredentialDecision(Decision);
 
+/// Whole seconds, rounded up: headers count in seconds, and telling a
+/// client to come back a fraction too early only earns it another 429.
+pub fn whole_seconds(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
 /// Writes the IETF rate-limit headers for `decision`.
 pub fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
-    let secs = |d: Duration| d.as_secs() + u64::from(d.subsec_nanos() > 0);
     for (name, value) in [
         (RATELIMIT_LIMIT, u64::from(decision.limit)),
         (RATELIMIT_REMAINING, u64::from(decision.remaining)),
-        (RATELIMIT_RESET, secs(decision.reset_after)),
+        (RATELIMIT_RESET, whole_seconds(decision.reset_after)),
     ] {
         headers.insert(name, HeaderValue::from(value));
     }

@@ -1,7 +1,6 @@
 //! Administration of every account. Authorization is the service's decision;
 //! these handlers only parse and render.
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -157,11 +156,7 @@ pub async fn create_user(
     )?;
     let role = body.role.map_or(DomainRole::User, Into::into);
     let user = state.users.create(&caller.0, registration, role).await?;
-    let mut builder = HttpResponse::build(StatusCode::CREATED);
-    if let Ok(location) = header::HeaderValue::from_str(&format!("/api/v1/users/{}", user.id)) {
-        builder.insert_header((header::LOCATION, location));
-    }
-    Ok(builder.json(UserResponse::from(&user)))
+    Ok(crate::created(format!("/api/v1/users/{}", user.id)).json(UserResponse::from(&user)))
 }
 
 /// One account. Admins only.
