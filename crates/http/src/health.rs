@@ -47,7 +47,10 @@ pub async fn live() -> web::Json<Liveness> {
         (status = 503, description = "A dependency is down", body = ReadinessResponse),
     )
 )]
-#[get("/health/ready")]
+#[get(
+    "/health/ready",
+    wrap = "actix_web::middleware::from_fn(crate::middleware::handler_timeout)"
+)]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let readiness = state.health.readiness().await;
     let body = ReadinessResponse {

@@ -141,9 +141,10 @@ fn cors(settings: &CorsSettings) -> actix_cors::Cors {
 /// Registers every documented route. Both the server and the offline
 /// document (`strata openapi`) are built from this one function.
 ///
-/// CORS, compression and rate limiting wrap the API scope only: probes and
-/// scrapes (`/health`, `/metrics`) are served by the edge middleware alone,
-/// which keeps the liveness path close to the framework's floor.
+/// CORS, compression, rate limiting and the handler timeout wrap the API
+/// scope only (readiness has its own timeout): probes and scrapes (`/health`,
+/// `/metrics`) are served by the edge middleware alone, which keeps the
+/// liveness path close to the framework's floor.
 fn routes<T>(app: UtoipaApp<T>, cors: actix_cors::Cors) -> UtoipaApp<T>
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
@@ -157,6 +158,7 @@ where
                 ))
                 .wrap(actix_web::middleware::Compress::default())
                 .wrap(cors)
+                .wrap(actix_web::middleware::from_fn(middleware::handler_timeout))
                 .configure(auth::configure)
                 .configure(users::configure)
                 .configure(items::configure)
@@ -188,6 +190,7 @@ pub fn app(
     >,
 > {
     let (app, api) = routes(App::new().into_utoipa_app(), cors(&settings.cors)).split_for_parts();
+    let edge = middleware::Edge::new(&settings.edge);
     // Rendered once: the document never changes while the process runs.
     let document = web::Bytes::from(api.to_json().unwrap_or_default());
     app.app_data(web::Data::new(state))
@@ -233,5 +236,5 @@ pub fn app(
         .default_service(web::to(|| async {
             HttpResponse::from_error(ApiError::NotFound("Route"))
         }))
-        .wrap(actix_web::middleware::from_fn(middleware::edge))
+        .wrap(edge)
 }

@@ -343,6 +343,46 @@ async fn readiness_is_503_naming_the_failing_check() {
     );
 }
 
+/// A readiness check that never answers, as with a database that hangs.
+struct StuckHealth;
+
+#[async_trait::async_trait]
+impl strata_service::HealthService for StuckHealth {
+    async fn readiness(&self) -> Readiness {
+        std::future::pending().await
+    }
+}
+
+#[actix_web::test]
+async fn a_hanging_readiness_check_is_abandoned_with_a_503_problem() {
+    let settings = HttpSettings {
+        edge: strata_http::EdgeConfig {
+            request_timeout: std::time::Duration::from_millis(200),
+            ..strata_http::EdgeConfig::default()
+        },
+        ..HttpSettings::default()
+    };
+    let mut state = Mocks::new().state();
+    state.health = std::sync::Arc::new(StuckHealth);
+    let app = test::init_service(strata_http::app(state, settings)).await;
+    // An error from middleware reaches the server as `Err`; it sends the
+    // response the edge rendered into it.
+    let call = test::try_call_service(&app, TestRequest::get().uri("/health/ready").to_request());
+    let err = tokio::time::timeout(std::time::Duration::from_secs(5), call)
+        .await
+        .expect("answered long before the test's own deadline")
+        .err()
+        .expect("the timeout answers through the error path");
+    let res = actix_web::ResponseError::error_response(err.as_response_error());
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let bytes = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(status, 503);
+    assert_problem(&headers, &body, 503, "SERVICE_UNAVAILABLE");
+    assert_eq!(headers.get("x-content-type-options").unwrap(), "nosniff");
+}
+
 #[actix_web::test]
 async fn swagger_ui_is_served_from_the_binary_with_a_relaxed_csp() {
     let app = test::init_service(strata_http::app(

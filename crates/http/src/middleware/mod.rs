@@ -1,25 +1,29 @@
 //! The edge middleware every response passes through: request ids, security
-//! headers, the problem+json safety net and the access log. One layer rather
-//! than four keeps the per-request cost to a single future and no boxing for
-//! successful responses.
+//! headers, the problem+json safety net, metrics and the access log. One layer
+//! rather than four keeps the per-request cost to a single future, and no
+//! boxing at all.
 
+mod request_id;
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tracing::Instrument as _;
-
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::error::InternalError;
 use actix_web::http::Method;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 use uuid::Uuid;
 
-use crate::error::{ApiError, PROBLEM_JSON, render};
+use request_id::{REQUEST_ID, RequestId};
+pub use request_id::{REQUEST_ID_HEADER, current_request_id};
 
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+use crate::error::{ApiError, PROBLEM_JSON, render};
 
 const API_CSP: HeaderValue =
     HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'");
@@ -29,15 +33,6 @@ const DOCS_CSP: HeaderValue = HeaderValue::from_static(
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
 );
-
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being served on this task, or `""` outside one.
-pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
-}
 
 /// Settings of the edge layer, computed once at start-up.
 #[derive(Debug, Clone)]
@@ -73,63 +68,163 @@ impl EdgeConfig {
     }
 }
 
-/// Keeps a client's id when it is a sane token, so ids can be correlated
-/// across services without letting anyone inject text into logs.
-fn incoming_request_id(req: &ServiceRequest) -> Option<String> {
-    let value = req.headers().get(&REQUEST_ID_HEADER)?.to_str().ok()?;
-    let valid = (1..=128).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    valid.then(|| value.to_owned())
-}
-
 /// Marker put in request extensions by the auth extractor, for the access log.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthenticatedUser(pub Uuid);
 
-pub async fn edge(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let request_id = incoming_request_id(&req).unwrap_or_else(|| Uuid::now_v7().to_string());
-    let started = Instant::now();
-    let method = req.method().clone();
-    let docs = req.path().starts_with("/docs");
-    let (hsts, timeout) = req
-        .app_data::<web::Data<EdgeConfig>>()
-        .map_or((None, Duration::from_secs(30)), |c| {
-            (c.hsts.clone(), c.request_timeout)
-        });
+/// The edge layer, registered outermost on the app (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub struct Edge {
+    hsts: Option<HeaderValue>,
+}
 
-    let span = tracing::info_span!("request", request_id = %request_id, method = %method);
-    let outcome = REQUEST_ID
-        .scope(
-            request_id.clone(),
-            async move {
-                // The handler timeout lives here rather than in a layer of its
-                // own: one middleware less on every request.
-                let outcome = match tokio::time::timeout(timeout, next.call(req)).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => {
-                        tracing::warn!(
-                            timeout_secs = timeout.as_secs_f64(),
-                            "request abandoned after the handler timeout"
-                        );
-                        Err(ApiError::Timeout.into())
-                    }
-                };
-                match outcome {
-                    Ok(response) => Ok(ensure_problem(response)),
-                    // An error escaping inner middleware is rendered here, inside
-                    // the scope, so its problem body carries this request's id.
-                    Err(err) => Err(err.error_response()),
+impl Edge {
+    pub fn new(config: &EdgeConfig) -> Self {
+        Self {
+            hsts: config.hsts.clone(),
+        }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Edge
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = EdgeService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(EdgeService {
+            service,
+            hsts: self.hsts.clone(),
+        }))
+    }
+}
+
+/// A hand-written service and future rather than `from_fn`: no boxed future
+/// per request, and nothing moved but the few fields the edge needs.
+#[derive(Debug)]
+pub struct EdgeService<S> {
+    service: S,
+    hsts: Option<HeaderValue>,
+}
+
+impl<S, B> Service<ServiceRequest> for EdgeService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = EdgeFuture<S::Future>;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let request_id = RequestId::of(&req);
+        let started = Instant::now();
+        let method = req.method().clone();
+        let docs = req.path().starts_with("/docs");
+        let span = tracing::info_span!("request", request_id = %request_id, method = %method);
+        // Inner middleware may already answer (or fail) while being called.
+        let inner = {
+            let _entered = (!span.is_disabled()).then(|| span.enter());
+            REQUEST_ID.sync_scope(request_id.clone(), || self.service.call(req))
+        };
+        EdgeFuture {
+            inner,
+            request: Some(EdgeRequest {
+                request_id,
+                started,
+                method,
+                docs,
+                hsts: self.hsts.clone(),
+                span,
+            }),
+        }
+    }
+}
+
+/// What the edge keeps of a request until its response is ready.
+#[derive(Debug)]
+struct EdgeRequest {
+    request_id: RequestId,
+    started: Instant,
+    method: Method,
+    docs: bool,
+    hsts: Option<HeaderValue>,
+    span: tracing::Span,
+}
+
+pin_project_lite::pin_project! {
+    #[derive(Debug)]
+    pub struct EdgeFuture<F> {
+        #[pin]
+        inner: F,
+        request: Option<EdgeRequest>,
+    }
+}
+
+impl<F, B> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+    B: MessageBody,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(request) = this.request.as_ref() else {
+            return polled_after_completion();
+        };
+        let outcome = {
+            // A disabled span (the request span is INFO) costs nothing to skip.
+            let _entered = (!request.span.is_disabled()).then(|| request.span.enter());
+            // Errors are rendered inside the task-local scope, so their problem
+            // bodies carry this request's id.
+            match REQUEST_ID.sync_scope(request.request_id.clone(), || this.inner.poll(cx)) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(response)) => {
+                    Ok(REQUEST_ID
+                        .sync_scope(request.request_id.clone(), || ensure_problem(response)))
+                }
+                Poll::Ready(Err(err)) => {
+                    Err(REQUEST_ID.sync_scope(request.request_id.clone(), || err.error_response()))
                 }
             }
-            .instrument(span),
-        )
-        .await;
+        };
+        match this.request.take() {
+            Some(request) => Poll::Ready(finish(request, outcome)),
+            None => polled_after_completion(),
+        }
+    }
+}
 
+/// A caller bug (polling a finished future), answered without panicking.
+fn polled_after_completion<T>() -> Poll<Result<T, actix_web::Error>> {
+    Poll::Ready(Err(ApiError::internal(
+        "edge future polled after completion",
+    )
+    .into()))
+}
+
+/// Adds the edge headers to the answer and records it.
+fn finish<B>(
+    request: EdgeRequest,
+    outcome: Result<ServiceResponse<EitherBody<B>>, actix_web::HttpResponse>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let EdgeRequest {
+        request_id,
+        started,
+        method,
+        docs,
+        hsts,
+        span: _,
+    } = request;
     match outcome {
         Ok(mut response) => {
             edge_headers(response.headers_mut(), &request_id, docs, hsts);
@@ -168,10 +263,36 @@ pub async fn edge(
     }
 }
 
-fn edge_headers(headers: &mut HeaderMap, request_id: &str, docs: bool, hsts: Option<HeaderValue>) {
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert(REQUEST_ID_HEADER, value);
+/// Abandons a handler still running after `server.request_timeout_secs`
+/// with a 503 problem. It wraps the routes that wait on I/O (the API and
+/// readiness); liveness, metrics and the docs never wait, so they skip the
+/// timer it would cost.
+pub async fn handler_timeout(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let timeout = req
+        .app_data::<web::Data<EdgeConfig>>()
+        .map_or(EdgeConfig::default().request_timeout, |c| c.request_timeout);
+    match tokio::time::timeout(timeout, next.call(req)).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            tracing::warn!(
+                timeout_secs = timeout.as_secs_f64(),
+                "request abandoned after the handler timeout"
+            );
+            Err(ApiError::Timeout.into())
+        }
     }
+}
+
+fn edge_headers(
+    headers: &mut HeaderMap,
+    request_id: &RequestId,
+    docs: bool,
+    hsts: Option<HeaderValue>,
+) {
+    headers.insert(REQUEST_ID_HEADER, request_id.header_value());
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -191,7 +312,7 @@ fn edge_headers(headers: &mut HeaderMap, request_id: &str, docs: bool, hsts: Opt
 }
 
 fn access_log(
-    request_id: &str,
+    request_id: &RequestId,
     method: &Method,
     route: Option<&str>,
     status: StatusCode,
@@ -211,7 +332,7 @@ fn access_log(
     let user_id = user_id();
     tracing::info!(
         target: "strata::access",
-        request_id,
+        request_id = %request_id,
         method = %method,
         route = route.unwrap_or("<unmatched>"),
         status = status.as_u16(),
@@ -226,6 +347,9 @@ fn access_log(
 /// so clients can rely on the error format everywhere.
 fn ensure_problem<B>(response: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
     let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response.map_into_left_body();
+    }
     // Handlers answer errors in JSON already (problem+json, or the readiness
     // report); only bodies from outside them (router, actix internals) are not.
     let is_json = response
@@ -233,7 +357,7 @@ fn ensure_problem<B>(response: ServiceResponse<B>) -> ServiceResponse<EitherBody
         .get(header::CONTENT_TYPE)
         .and_then(|ct| ct.to_str().ok())
         .is_some_and(|ct| ct.starts_with(PROBLEM_JSON) || ct.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    if is_json {
         return response.map_into_left_body();
     }
     let replacement = match status {

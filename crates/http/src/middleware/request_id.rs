@@ -1,0 +1,67 @@
+//! Request ids: the `X-Request-Id` every response carries, and the task-local
+//! that lets error rendering and logs name the request they belong to.
+
+use actix_web::dev::ServiceRequest;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use uuid::Uuid;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    pub(super) static REQUEST_ID: RequestId;
+}
+
+/// A request's id: a fresh UUID, or the sane one the client sent. Kept as
+/// the UUID's 16 bytes or the client's header bytes rather than a `String`,
+/// so the common case costs no allocation until something prints it.
+#[derive(Debug, Clone)]
+pub(super) enum RequestId {
+    Generated(Uuid),
+    Incoming(HeaderValue),
+}
+
+impl RequestId {
+    /// Keeps a client's id when it is a sane token, so ids can be correlated
+    /// across services without letting anyone inject text into logs.
+    pub(super) fn of(req: &ServiceRequest) -> Self {
+        match req.headers().get(&REQUEST_ID_HEADER) {
+            Some(value) if is_sane_request_id(value.as_bytes()) => Self::Incoming(value.clone()),
+            // Random (v4): a request id only has to be unique, and unlike v7
+            // it needs neither a clock read nor v7's process-wide lock.
+            _ => Self::Generated(Uuid::new_v4()),
+        }
+    }
+
+    pub(super) fn header_value(&self) -> HeaderValue {
+        match self {
+            Self::Generated(id) => {
+                let mut buffer = Uuid::encode_buffer();
+                HeaderValue::from_str(id.hyphenated().encode_lower(&mut buffer))
+                    .unwrap_or(HeaderValue::from_static("-"))
+            }
+            Self::Incoming(value) => value.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Generated(id) => id.hyphenated().fmt(f),
+            // Only sane (ASCII token) values are ever kept.
+            Self::Incoming(value) => f.write_str(value.to_str().unwrap_or("-")),
+        }
+    }
+}
+
+fn is_sane_request_id(value: &[u8]) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The id of the request being served on this task, or `""` outside one.
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(ToString::to_string).unwrap_or_default()
+}
