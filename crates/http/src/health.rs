@@ -35,8 +35,8 @@ pub struct ReadinessResponse {
 /// Liveness: the process answers. Does no I/O.
 #[utoipa::path(tag = "health", responses((status = 200, body = Liveness)))]
 #[get("/health")]
-pub async fn live() -> web::Json<Liveness> {
-    web::Json(Liveness { status: "ok" })
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(Liveness { status: "ok" })
 }
 
 /// Readiness: the database answers. 503 names the failing check.

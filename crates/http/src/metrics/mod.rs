@@ -58,10 +58,18 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Records one finished request. Route is the matched pattern, never the
-/// raw path, so ids do not explode the label set.
-pub fn record_request(method: &Method, route: &str, status: u16, seconds: f64) {
-    requests::record(method_label(method), route, status, seconds);
+/// Records one finished request to `path` and hands its route label (the
+/// matched pattern, never the raw path, so ids do not explode the label set)
+/// to `then`. `pattern` is the router's answer, asked only when needed.
+pub fn record_request<R>(
+    method: &Method,
+    path: &str,
+    pattern: impl FnOnce() -> Option<String>,
+    status: u16,
+    seconds: f64,
+    then: impl FnOnce(Option<&str>) -> R,
+) -> R {
+    requests::record(method_label(method), path, pattern, status, seconds, then)
 }
 
 /// Prometheus text format. Protected by a bearer token when one is configured.

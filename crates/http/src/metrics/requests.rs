@@ -51,12 +51,46 @@ impl Series {
 /// to a few hundred entries.
 static SERIES: Mutex<Vec<Arc<Series>>> = Mutex::new(Vec::new());
 
-/// A worker's handles of one route: (method, status, series).
-type RouteSeries = Vec<(&'static str, u16, Arc<Series>)>;
+/// The label of requests no route matched.
+const UNMATCHED: &str = "<unmatched>";
+
+/// The method labels, in the order of their bits in [`LocalRoute`].
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER",
+];
+
+/// A worker's view of one route label.
+#[derive(Debug, Default)]
+struct LocalRoute {
+    /// The series of this route by (method, status).
+    series: Vec<(&'static str, u16, Arc<Series>)>,
+    /// One bit per method label: requests of that method whose path equals
+    /// this label match exactly this route (it has no parameters), so their
+    /// label needs no look-up in the router's resource map.
+    literal_for: u8,
+}
+
+impl LocalRoute {
+    fn record(&mut self, method: &'static str, route: &str, status: u16, seconds: f64) {
+        if let Some((_, _, series)) = self
+            .series
+            .iter()
+            .find(|(m, s, _)| *m == method && *s == status)
+        {
+            series.record(seconds);
+            return;
+        }
+        let series = shared_series(method, route, status);
+        series.record(seconds);
+        self.series.push((method, status, series));
+    }
+}
+
+type LocalRoutes = HashMap<String, LocalRoute, foldhash::fast::RandomState>;
 
 thread_local! {
     /// Per worker thread, so finding a request's series takes no lock.
-    static LOCAL: RefCell<HashMap<String, RouteSeries>> = RefCell::new(HashMap::new());
+    static LOCAL: RefCell<LocalRoutes> = RefCell::new(LocalRoutes::default());
 }
 
 /// The process-wide series of a label set, created on first use.
@@ -79,24 +113,44 @@ fn shared_series(method: &'static str, route: &str, status: u16) -> Arc<Series> 
     series
 }
 
-/// Records one finished request.
-pub(super) fn record(method: &'static str, route: &str, status: u16, seconds: f64) {
+/// Records one finished request of `method` (a label of [`METHODS`]) to
+/// `path`, and hands its route label to `then`. `pattern` names the matched
+/// route pattern; it is called only for paths not yet known to be literal
+/// routes, and its answer for a (method, path) pair never changes while the
+/// process runs, because the routes do not.
+pub(super) fn record<R>(
+    method: &'static str,
+    path: &str,
+    pattern: impl FnOnce() -> Option<String>,
+    status: u16,
+    seconds: f64,
+    then: impl FnOnce(Option<&str>) -> R,
+) -> R {
+    let bit = METHODS
+        .iter()
+        .position(|m| *m == method)
+        .map_or(0, |i| 1u8 << i);
     LOCAL.with_borrow_mut(|routes| {
-        let by_route = match routes.get_mut(route) {
-            Some(entries) => entries,
-            None => routes.entry(route.to_owned()).or_default(),
-        };
-        if let Some((_, _, series)) = by_route
-            .iter()
-            .find(|(m, s, _)| *m == method && *s == status)
+        if let Some(route) = routes.get_mut(path)
+            && route.literal_for & bit != 0
         {
-            series.record(seconds);
-            return;
+            route.record(method, path, status, seconds);
+            return then(Some(path));
         }
-        let series = shared_series(method, route, status);
-        series.record(seconds);
-        by_route.push((method, status, series));
-    });
+        let label = pattern();
+        let key = label.as_deref().unwrap_or(UNMATCHED);
+        let route = match routes.get_mut(key) {
+            Some(route) => route,
+            None => routes.entry(key.to_owned()).or_default(),
+        };
+        // Only paths equal to a registered pattern are remembered, so what a
+        // client can add here is bounded by the routes.
+        if key == path {
+            route.literal_for |= bit;
+        }
+        route.record(method, key, status, seconds);
+        then(label.as_deref())
+    })
 }
 
 /// Appends both families in the Prometheus text format (version 0.0.4).
@@ -169,6 +223,18 @@ fn escape(value: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A request to a parameterless route: path and pattern are the same.
+    fn record_at(method: &'static str, route: &str, status: u16, seconds: f64) {
+        record(
+            method,
+            route,
+            || Some(route.to_owned()),
+            status,
+            seconds,
+            |_| (),
+        );
+    }
+
     fn rendered() -> String {
         let mut out = String::new();
         render(&mut out);
@@ -177,9 +243,9 @@ mod tests {
 
     #[test]
     fn samples_land_in_cumulative_buckets_with_matching_count_and_sum() {
-        record("GET", "/test/buckets", 200, 0.0004);
-        record("GET", "/test/buckets", 200, 0.003);
-        record("GET", "/test/buckets", 200, 42.0);
+        record_at("GET", "/test/buckets", 200, 0.0004);
+        record_at("GET", "/test/buckets", 200, 0.003);
+        record_at("GET", "/test/buckets", 200, 42.0);
         let text = rendered();
         let labels = r#"method="GET",route="/test/buckets",status="200""#;
         for (le, expected) in [
@@ -205,11 +271,11 @@ mod tests {
 
     #[test]
     fn label_sets_are_separate_and_shared_across_threads() {
-        record("POST", "/test/threads", 201, 0.01);
-        std::thread::spawn(|| record("POST", "/test/threads", 201, 0.01))
+        record_at("POST", "/test/threads", 201, 0.01);
+        std::thread::spawn(|| record_at("POST", "/test/threads", 201, 0.01))
             .join()
             .unwrap();
-        record("POST", "/test/threads", 409, 0.01);
+        record_at("POST", "/test/threads", 409, 0.01);
         let text = rendered();
         assert!(text.contains(
             "http_requests_total{method=\"POST\",route=\"/test/threads\",status=\"201\"} 2\n"
@@ -224,8 +290,67 @@ mod tests {
     }
 
     #[test]
+    fn a_literal_route_is_looked_up_once_and_parameters_every_time() {
+        let looked_up = std::cell::Cell::new(0);
+        let pattern = || {
+            looked_up.set(looked_up.get() + 1);
+            Some("/test/literal".to_owned())
+        };
+        for _ in 0..3 {
+            let label = record("GET", "/test/literal", pattern, 200, 0.001, |label| {
+                label.map(str::to_owned)
+            });
+            assert_eq!(label.as_deref(), Some("/test/literal"));
+        }
+        assert_eq!(looked_up.get(), 1, "the path is a literal route");
+
+        // Another method on the same path is looked up on its own: its
+        // request may match another route, or none.
+        let label = record(
+            "POST",
+            "/test/literal",
+            || None,
+            405,
+            0.001,
+            |l| l.map(str::to_owned),
+        );
+        assert_eq!(label, None);
+
+        let looked_up = std::cell::Cell::new(0);
+        for id in 0..3 {
+            let path = format!("/test/items/{id}");
+            let label = record(
+                "GET",
+                &path,
+                || {
+                    looked_up.set(looked_up.get() + 1);
+                    Some("/test/items/{id}".to_owned())
+                },
+                200,
+                0.001,
+                |label| label.map(str::to_owned),
+            );
+            assert_eq!(label.as_deref(), Some("/test/items/{id}"));
+        }
+        assert_eq!(
+            looked_up.get(),
+            3,
+            "paths with parameters are never remembered"
+        );
+        let text = rendered();
+        assert!(text.contains(
+            "http_requests_total{method=\"GET\",route=\"/test/items/{id}\",status=\"200\"} 3\n"
+        ));
+        assert!(
+            text.contains(
+                "http_requests_total{method=\"POST\",route=\"<unmatched>\",status=\"405\"}"
+            )
+        );
+    }
+
+    #[test]
     fn label_values_are_escaped() {
-        record("GET", "/test/\"quoted\"\\", 404, 0.001);
+        record_at("GET", "/test/\"quoted\"\\", 404, 0.001);
         assert!(rendered().contains(r#"route="/test/\"quoted\"\\""#));
     }
 }

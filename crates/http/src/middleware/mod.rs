@@ -186,15 +186,15 @@ where
             let _entered = (!request.span.is_disabled()).then(|| request.span.enter());
             // Errors are rendered inside the task-local scope, so their problem
             // bodies carry this request's id.
-            match REQUEST_ID.sync_scope(request.request_id.clone(), || this.inner.poll(cx)) {
+            let polled =
+                REQUEST_ID.sync_scope(request.request_id.clone(), || match this.inner.poll(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Ok(response)) => Poll::Ready(Ok(ensure_problem(response))),
+                    Poll::Ready(Err(err)) => Poll::Ready(Err(err.error_response())),
+                });
+            match polled {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(response)) => {
-                    Ok(REQUEST_ID
-                        .sync_scope(request.request_id.clone(), || ensure_problem(response)))
-                }
-                Poll::Ready(Err(err)) => {
-                    Err(REQUEST_ID.sync_scope(request.request_id.clone(), || err.error_response()))
-                }
+                Poll::Ready(outcome) => outcome,
             }
         };
         match this.request.take() {
@@ -237,11 +237,11 @@ fn finish<B>(
                 response.headers_mut().remove(header::CONTENT_ENCODING);
             }
             let request = response.request();
-            let route = request.match_pattern();
-            access_log(
+            observe(
                 &request_id,
                 &method,
-                route.as_deref(),
+                request.path(),
+                || request.match_pattern(),
                 response.status(),
                 started,
                 || request.extensions().get::<AuthenticatedUser>().map(|u| u.0),
@@ -250,10 +250,12 @@ fn finish<B>(
         }
         Err(mut response) => {
             edge_headers(response.headers_mut(), &request_id, docs, hsts);
-            access_log(
+            // The request went with the error; the path is unknown here.
+            observe(
                 &request_id,
                 &method,
-                None,
+                "",
+                || None,
                 response.status(),
                 started,
                 || None,
@@ -311,35 +313,33 @@ fn edge_headers(
     }
 }
 
-fn access_log(
+/// Records the finished request in the metrics and the access log.
+fn observe(
     request_id: &RequestId,
     method: &Method,
-    route: Option<&str>,
+    path: &str,
+    pattern: impl FnOnce() -> Option<String>,
     status: StatusCode,
     started: Instant,
     user_id: impl FnOnce() -> Option<Uuid>,
 ) {
     let seconds = started.elapsed().as_secs_f64();
-    crate::metrics::record_request(
-        method,
-        route.unwrap_or("<unmatched>"),
-        status.as_u16(),
-        seconds,
-    );
-    if !tracing::enabled!(target: "strata::access", tracing::Level::INFO) {
-        return;
-    }
-    let user_id = user_id();
-    tracing::info!(
-        target: "strata::access",
-        request_id = %request_id,
-        method = %method,
-        route = route.unwrap_or("<unmatched>"),
-        status = status.as_u16(),
-        latency_ms = seconds * 1000.0,
-        user_id = user_id.map(|u| u.to_string()).as_deref().unwrap_or("-"),
-        "request"
-    );
+    crate::metrics::record_request(method, path, pattern, status.as_u16(), seconds, |route| {
+        if !tracing::enabled!(target: "strata::access", tracing::Level::INFO) {
+            return;
+        }
+        let user_id = user_id();
+        tracing::info!(
+            target: "strata::access",
+            request_id = %request_id,
+            method = %method,
+            route = route.unwrap_or("<unmatched>"),
+            status = status.as_u16(),
+            latency_ms = seconds * 1000.0,
+            user_id = user_id.map(|u| u.to_string()).as_deref().unwrap_or("-"),
+            "request"
+        );
+    });
 }
 
 /// Replaces any error response that is not already problem+json (a 405 from
