@@ -301,6 +301,40 @@ async fn every_response_carries_the_security_headers_and_a_request_id() {
 }
 
 #[actix_web::test]
+async fn each_edge_header_appears_once_and_every_request_id_is_a_fresh_uuid() {
+    let app = test::init_service(strata_http::app(
+        Mocks::new().state(),
+        HttpSettings::default(),
+    ))
+    .await;
+    let mut seen = std::collections::HashSet::new();
+    // More requests than ids share one buffer, so ids from one chunk and
+    // the next are all compared.
+    for i in 0..300 {
+        let uri = ["/health", "/docs/", "/nope", "/metrics", "/api/v1/users/me"][i % 5];
+        let res = test::call_service(&app, TestRequest::get().uri(uri).to_request()).await;
+        for name in [
+            "x-request-id",
+            "x-content-type-options",
+            "x-frame-options",
+            "referrer-policy",
+            "content-security-policy",
+        ] {
+            assert_eq!(res.headers().get_all(name).count(), 1, "{name} on {uri}");
+        }
+        let id = res
+            .headers()
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(Uuid::parse_str(&id).is_ok(), "{id}");
+        assert!(seen.insert(id), "request ids are unique");
+    }
+}
+
+#[actix_web::test]
 async fn a_valid_incoming_request_id_is_kept_and_an_unsafe_one_replaced() {
     let req = TestRequest::get()
         .uri("/health")

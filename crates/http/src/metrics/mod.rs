@@ -43,21 +43,6 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(metrics);
 }
 
-/// A bounded method label: a client inventing methods must not be able to
-/// create label sets without end.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
-    }
-}
-
 /// Records one finished request to `path` and hands its route label (the
 /// matched pattern, never the raw path, so ids do not explode the label set)
 /// to `then`. `pattern` is the router's answer, asked only when needed.
@@ -69,7 +54,14 @@ pub fn record_request<R>(
     seconds: f64,
     then: impl FnOnce(Option<&str>) -> R,
 ) -> R {
-    requests::record(method_label(method), path, pattern, status, seconds, then)
+    requests::record(
+        requests::MethodLabel::of(method),
+        path,
+        pattern,
+        status,
+        seconds,
+        then,
+    )
 }
 
 /// Prometheus text format. Protected by a bearer token when one is configured.

@@ -4,8 +4,9 @@
 //! They are kept here rather than in the `metrics` recorder because of their
 //! cost on the hot path: the exporter's histogram pushes every sample, with a
 //! clock read, into an epoch-managed queue that upkeep later drains, which the
-//! liveness benchmark measured at about 90 ns per request. Fixed buckets of
-//! relaxed atomics cost three additions. `/metrics` renders them next to the
+//! liveness benchmark measured at about 90 ns per request. Here each worker
+//! thread counts into fixed buckets of its own, with plain loads and stores,
+//! and `/metrics` adds the workers' counts up and renders them next to the
 //! recorder's families, in the same text format (ADR 0008).
 
 use std::cell::RefCell;
@@ -14,15 +15,20 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use actix_web::http::Method;
+
 /// Upper bounds of the latency buckets in seconds, from sub-millisecond cache
 /// hits to timeouts.
 pub(super) const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// The counts of one label set. Buckets are stored per interval (the last one
-/// past every bound) and made cumulative when rendered, so a sample is one
-/// increment; the total is their sum, which keeps `+Inf` and `_count` equal.
+/// One worker's counts of one label set. Buckets are stored per interval (the
+/// last one past every bound) and made cumulative when rendered, so a sample
+/// is one increment; the total is their sum, which keeps `+Inf` and `_count`
+/// equal. Only the worker that created a series writes to it, so an update is
+/// a plain load and store, with no locked read-modify-write; `/metrics` adds
+/// up the workers' series of each label set.
 #[derive(Debug)]
 struct Series {
     method: &'static str,
@@ -38,32 +44,68 @@ impl Series {
             .iter()
             .position(|bound| seconds <= *bound)
             .unwrap_or(BUCKETS.len());
-        self.buckets[index].fetch_add(1, Ordering::Relaxed);
+        add(&self.buckets[index], 1);
         // Saturating float-to-int: a negative or absurd value cannot wrap.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let nanos = (seconds * 1e9) as u64;
-        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        add(&self.sum_nanos, nanos);
     }
+}
+
+/// An addition by the single writer of `cell`: readers see either value.
+fn add(cell: &AtomicU64, n: u64) {
+    cell.store(
+        cell.load(Ordering::Relaxed).wrapping_add(n),
+        Ordering::Relaxed,
+    );
 }
 
 /// Every series of the process, for rendering. Label sets are bounded (route
 /// patterns, a fixed set of method labels, status codes), so this only grows
-/// to a few hundred entries.
+/// to a few hundred entries per worker.
 static SERIES: Mutex<Vec<Arc<Series>>> = Mutex::new(Vec::new());
 
 /// The label of requests no route matched.
 const UNMATCHED: &str = "<unmatched>";
 
-/// The method labels, in the order of their bits in [`LocalRoute`].
+/// The method labels, by [`MethodLabel`].
 const METHODS: [&str; 8] = [
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER",
 ];
+
+/// A bounded method label, as its index in [`METHODS`]: a client inventing
+/// methods must not be able to create label sets without end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct MethodLabel(u8);
+
+impl MethodLabel {
+    pub(super) fn of(method: &Method) -> Self {
+        Self(match *method {
+            Method::GET => 0,
+            Method::POST => 1,
+            Method::PUT => 2,
+            Method::PATCH => 3,
+            Method::DELETE => 4,
+            Method::HEAD => 5,
+            Method::OPTIONS => 6,
+            _ => 7,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        METHODS[usize::from(self.0)]
+    }
+
+    fn bit(self) -> u8 {
+        1 << self.0
+    }
+}
 
 /// A worker's view of one route label.
 #[derive(Debug, Default)]
 struct LocalRoute {
     /// The series of this route by (method, status).
-    series: Vec<(&'static str, u16, Arc<Series>)>,
+    series: Vec<(MethodLabel, u16, Arc<Series>)>,
     /// One bit per method label: requests of that method whose path equals
     /// this label match exactly this route (it has no parameters), so their
     /// label needs no look-up in the router's resource map.
@@ -71,7 +113,7 @@ struct LocalRoute {
 }
 
 impl LocalRoute {
-    fn record(&mut self, method: &'static str, route: &str, status: u16, seconds: f64) {
+    fn record(&mut self, method: MethodLabel, route: &str, status: u16, seconds: f64) {
         if let Some((_, _, series)) = self
             .series
             .iter()
@@ -80,7 +122,7 @@ impl LocalRoute {
             series.record(seconds);
             return;
         }
-        let series = shared_series(method, route, status);
+        let series = new_series(method.name(), route, status);
         series.record(seconds);
         self.series.push((method, status, series));
     }
@@ -93,15 +135,8 @@ thread_local! {
     static LOCAL: RefCell<LocalRoutes> = RefCell::new(LocalRoutes::default());
 }
 
-/// The process-wide series of a label set, created on first use.
-fn shared_series(method: &'static str, route: &str, status: u16) -> Arc<Series> {
-    let mut all = SERIES.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(found) = all
-        .iter()
-        .find(|s| s.method == method && s.status == status && s.route == route)
-    {
-        return Arc::clone(found);
-    }
+/// A new series for the calling worker, listed for rendering.
+fn new_series(method: &'static str, route: &str, status: u16) -> Arc<Series> {
     let series = Arc::new(Series {
         method,
         route: route.to_owned(),
@@ -109,27 +144,26 @@ fn shared_series(method: &'static str, route: &str, status: u16) -> Arc<Series> 
         buckets: std::array::from_fn(|_| AtomicU64::new(0)),
         sum_nanos: AtomicU64::new(0),
     });
-    all.push(Arc::clone(&series));
+    SERIES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Arc::clone(&series));
     series
 }
 
-/// Records one finished request of `method` (a label of [`METHODS`]) to
-/// `path`, and hands its route label to `then`. `pattern` names the matched
+/// Records one finished request of `method` to `path`, and hands its route label to `then`. `pattern` names the matched
 /// route pattern; it is called only for paths not yet known to be literal
 /// routes, and its answer for a (method, path) pair never changes while the
 /// process runs, because the routes do not.
 pub(super) fn record<R>(
-    method: &'static str,
+    method: MethodLabel,
     path: &str,
     pattern: impl FnOnce() -> Option<String>,
     status: u16,
     seconds: f64,
     then: impl FnOnce(Option<&str>) -> R,
 ) -> R {
-    let bit = METHODS
-        .iter()
-        .position(|m| *m == method)
-        .map_or(0, |i| 1u8 << i);
+    let bit = method.bit();
     LOCAL.with_borrow_mut(|routes| {
         if let Some(route) = routes.get_mut(path)
             && route.literal_for & bit != 0
@@ -162,22 +196,31 @@ pub(super) fn render(out: &mut String) {
     if all.is_empty() {
         return;
     }
-    // Each series' buckets, read once so its lines agree with each other.
-    let snapshots: Vec<(String, [u64; BUCKETS.len() + 1], f64)> = all
-        .iter()
-        .map(|s| {
-            let labels = format!(
-                "method=\"{}\",route=\"{}\",status=\"{}\"",
-                s.method,
-                escape(&s.route),
-                s.status
-            );
-            let buckets = std::array::from_fn(|i| s.buckets[i].load(Ordering::Relaxed));
-            #[allow(clippy::cast_precision_loss)]
-            let sum = s.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
-            (labels, buckets, sum)
-        })
-        .collect();
+    // Each series' buckets, read once so its lines agree with each other,
+    // and the workers' series of one label set added up.
+    let mut snapshots: Vec<(String, [u64; BUCKETS.len() + 1], f64)> = Vec::new();
+    let mut index: HashMap<(&str, &str, u16), usize> = HashMap::new();
+    for s in &all {
+        let at = *index
+            .entry((s.method, s.route.as_str(), s.status))
+            .or_insert_with(|| {
+                let labels = format!(
+                    "method=\"{}\",route=\"{}\",status=\"{}\"",
+                    s.method,
+                    escape(&s.route),
+                    s.status
+                );
+                snapshots.push((labels, [0; BUCKETS.len() + 1], 0.0));
+                snapshots.len() - 1
+            });
+        let (_, buckets, sum) = &mut snapshots[at];
+        for (total, bucket) in buckets.iter_mut().zip(&s.buckets) {
+            *total += bucket.load(Ordering::Relaxed);
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let seconds = s.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        *sum += seconds;
+    }
 
     out.push_str("# HELP http_requests_total Finished HTTP requests.\n");
     out.push_str("# TYPE http_requests_total counter\n");
@@ -224,15 +267,20 @@ mod tests {
     use super::*;
 
     /// A request to a parameterless route: path and pattern are the same.
-    fn record_at(method: &'static str, route: &str, status: u16, seconds: f64) {
+    fn record_at(name: &str, route: &str, status: u16, seconds: f64) {
         record(
-            method,
+            method(name),
             route,
             || Some(route.to_owned()),
             status,
             seconds,
             |_| (),
         );
+    }
+
+    fn method(name: &str) -> MethodLabel {
+        let index = METHODS.iter().position(|m| *m == name).unwrap();
+        MethodLabel(u8::try_from(index).unwrap())
     }
 
     fn rendered() -> String {
@@ -270,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn label_sets_are_separate_and_shared_across_threads() {
+    fn label_sets_are_separate_and_added_up_across_workers() {
         record_at("POST", "/test/threads", 201, 0.01);
         std::thread::spawn(|| record_at("POST", "/test/threads", 201, 0.01))
             .join()
@@ -297,9 +345,14 @@ mod tests {
             Some("/test/literal".to_owned())
         };
         for _ in 0..3 {
-            let label = record("GET", "/test/literal", pattern, 200, 0.001, |label| {
-                label.map(str::to_owned)
-            });
+            let label = record(
+                method("GET"),
+                "/test/literal",
+                pattern,
+                200,
+                0.001,
+                |label| label.map(str::to_owned),
+            );
             assert_eq!(label.as_deref(), Some("/test/literal"));
         }
         assert_eq!(looked_up.get(), 1, "the path is a literal route");
@@ -307,7 +360,7 @@ mod tests {
         // Another method on the same path is looked up on its own: its
         // request may match another route, or none.
         let label = record(
-            "POST",
+            method("POST"),
             "/test/literal",
             || None,
             405,
@@ -320,7 +373,7 @@ mod tests {
         for id in 0..3 {
             let path = format!("/test/items/{id}");
             let label = record(
-                "GET",
+                method("GET"),
                 &path,
                 || {
                     looked_up.set(looked_up.get() + 1);

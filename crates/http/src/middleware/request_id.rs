@@ -1,14 +1,41 @@
 //! Request ids: the `X-Request-Id` every response carries, and the task-local
 //! that lets error rendering and logs name the request they belong to.
 
+use std::cell::RefCell;
+
 use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::web::BytesMut;
 use uuid::Uuid;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 tokio::task_local! {
     pub(super) static REQUEST_ID: RequestId;
+}
+
+/// Ids a worker carves out of one buffer before it takes another.
+const IDS_PER_CHUNK: usize = 64;
+
+thread_local! {
+    /// The text of generated ids is written into a shared chunk per worker,
+    /// so each header costs a reference count instead of an allocation. A
+    /// chunk is freed when the last response holding one of its ids is gone.
+    static ID_TEXT: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+fn generated_header(id: &Uuid) -> HeaderValue {
+    let mut text = Uuid::encode_buffer();
+    let text = id.hyphenated().encode_lower(&mut text).as_bytes();
+    let shared = ID_TEXT.with_borrow_mut(|chunk| {
+        if chunk.capacity() < text.len() {
+            *chunk = BytesMut::with_capacity(text.len() * IDS_PER_CHUNK);
+        }
+        chunk.extend_from_slice(text);
+        chunk.split().freeze()
+    });
+    // Hex digits and hyphens are always a valid header value.
+    HeaderValue::from_maybe_shared(shared).unwrap_or(HeaderValue::from_static("-"))
 }
 
 /// A request's id: a fresh UUID, or the sane one the client sent. Kept as
@@ -34,11 +61,7 @@ impl RequestId {
 
     pub(super) fn header_value(&self) -> HeaderValue {
         match self {
-            Self::Generated(id) => {
-                let mut buffer = Uuid::encode_buffer();
-                HeaderValue::from_str(id.hyphenated().encode_lower(&mut buffer))
-                    .unwrap_or(HeaderValue::from_static("-"))
-            }
+            Self::Generated(id) => generated_header(id),
             Self::Incoming(value) => value.clone(),
         }
     }
