@@ -19,6 +19,7 @@ ORDER = [
     "create_item",
     "list_posts",
     "login",
+    "health_before_login",
     "health_during_login",
 ]
 
@@ -105,15 +106,21 @@ def main():
     lines += table(rounds[0])
     lines.append("")
     notes = []
-    idle = find(rounds[0], "health")
+    # The baseline is the idle run just before, in the same server state; older
+    # results have only the first `health` run.
+    first = find(rounds[0], "health")
+    idle = find(rounds[0], "health_before_login") or first
     busy = find(rounds[0], "health_during_login")
     bg = find(rounds[0], "login_background")
     if idle and busy:
         i99, b99 = idle["wrk"]["latency_ms"]["p99"], busy["wrk"]["latency_ms"]["p99"]
         note = (
             f"- health_during_login: /health p99 {b99:.2f} ms against {i99:.2f} ms idle "
-            f"({b99 / i99 if i99 else float('nan'):.2f}x)"
+            f"just before ({b99 / i99 if i99 else float('nan'):.2f}x)"
         )
+        if first and first is not idle:
+            f99 = first["wrk"]["latency_ms"]["p99"]
+            note += f"; against the first `health` run's {f99:.2f} ms: {b99 / f99 if f99 else float('nan'):.2f}x"
         if bg:
             note += (
                 f", while {bg['connections']} login connections completed "

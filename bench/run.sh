@@ -323,7 +323,10 @@ run_round() {
     scenario "$round" create_item strata "$CONNECTIONS" 1 -s "$SCENARIOS/create_item.lua" "${WRITER_AUTH[@]}" "$STRATA_URL"
     scenario "$round" login strata "$LOGIN_CONNECTIONS" 0 -s "$SCENARIOS/login.lua" "$STRATA_URL"
 
-    # /health while a second wrk keeps the login endpoint (bcrypt) saturated.
+    # /health while a second wrk keeps the login endpoint (bcrypt) saturated,
+    # and just before, in the same server state, the idle baseline it is
+    # compared with (the first `health` ran before create_item's writes).
+    scenario "$round" health_before_login strata "$CONNECTIONS" 0 -s "$report" "$STRATA_URL/health"
     local bg="$WORK/out/r$round-strata-login_background.json"
     wrk_start "$bg" "${bg%.json}.txt" "$((DURATION + 3))" "$LOGIN_CONNECTIONS" 30 \
         -s "$SCENARIOS/login.lua" "$STRATA_URL"

@@ -149,7 +149,11 @@ fn routes<T>(app: UtoipaApp<T>, cors: actix_cors::Cors) -> UtoipaApp<T>
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
+    // Probes first: the router tries services in order, and a liveness probe
+    // should not be compared against the API scope on its way.
     app.openapi(openapi::ApiDoc::openapi())
+        .configure(health::configure)
+        .configure(metrics::configure)
         .service(
             utoipa_actix_web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(rate_limit::default_budget))
@@ -164,8 +168,6 @@ where
                 .configure(items::configure)
                 .configure(posts::configure),
         )
-        .configure(health::configure)
-        .configure(metrics::configure)
 }
 
 /// The OpenAPI document of every route the server serves.
