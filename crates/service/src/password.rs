@@ -3,9 +3,10 @@
 //! A cost-12 hash takes ~250 ms of CPU. On the async executor it would stall
 //! every request on that worker; on tokio's blocking pool a login flood would
 //! start hundreds of threads competing with the executor at equal priority.
-//! Instead a few dedicated threads run at the lowest CPU priority (nice 19),
-//! so the executor preempts them whenever it has work, and a bounded queue
-//! turns a flood into fast 503s rather than unbounded latency.
+//! Instead a few dedicated threads run at the lowest CPU priority
+//! (`SCHED_IDLE`, or nice 19 with `auth.hash_priority = "low"`), so the
+//! executor preempts them whenever it has work, and a bounded queue turns a
+//! flood into fast 503s rather than unbounded latency (ADR 0009).
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
