@@ -9,6 +9,7 @@ and prints the Markdown to stdout. Standard library only.
 """
 
 import json
+import statistics
 import sys
 
 ORDER = [
@@ -50,11 +51,23 @@ def main():
         rows = [json.loads(line) for line in open(rows_path) if line.strip()]
     rounds = sorted({r["round"] for r in rows})
 
+    def runs(round_, scenario, server="strata"):
+        return sorted(
+            (r for r in rows
+             if r["round"] == round_ and r["scenario"] == scenario and r["server"] == server),
+            key=lambda r: r.get("pair", 1),
+        )
+
     def find(round_, scenario, server="strata"):
-        for r in rows:
-            if r["round"] == round_ and r["scenario"] == scenario and r["server"] == server:
-                return r
-        return None
+        """The run with the median throughput (the lower one of an even count)."""
+        found = sorted(runs(round_, scenario, server), key=lambda r: r["wrk"]["rps"])
+        return found[(len(found) - 1) // 2] if found else None
+
+    def ratios(round_, scenario):
+        """Strata over the floor, pair by pair (both alternate, see run.sh)."""
+        strata, floor = runs(round_, scenario), runs(round_, scenario, "floor")
+        return [s["wrk"]["rps"] / f["wrk"]["rps"]
+                for s, f in zip(strata, floor) if f["wrk"]["rps"] > 0]
 
     m = meta["machine"]
     lines = [
@@ -85,9 +98,9 @@ def main():
                 continue
             w = r["wrk"]
             ratio = ""
-            floor = find(round_, name, "floor")
-            if floor is not None and floor["wrk"]["rps"] > 0:
-                ratio = f"{w['rps'] / floor['wrk']['rps']:.2f}"
+            pairs = ratios(round_, name)
+            if pairs:
+                ratio = f"{statistics.median(pairs):.2f}"
             out.append(
                 f"| {name} | {w['rps']:.0f} | {w['latency_ms']['p50']:.2f} | "
                 f"{w['latency_ms']['p99']:.2f} | {fmt_errors(w)} | {ratio} | {mib(r['vmhwm_kib']):.1f} |"
@@ -106,6 +119,14 @@ def main():
     lines += table(rounds[0])
     lines.append("")
     notes = []
+    for name in ("health", "me"):
+        pairs = ratios(rounds[0], name)
+        if len(pairs) > 1:
+            notes.append(
+                f"- {name}: {len(pairs)} alternating floor/Strata pairs; ratios "
+                + ", ".join(f"{p:.3f}" for p in pairs)
+                + f" (median {statistics.median(pairs):.3f}). The rows show each server's median run."
+            )
     # The baseline is the idle run just before, in the same server state; older
     # results have only the first `health` run.
     first = find(rounds[0], "health")

@@ -13,6 +13,8 @@
 #   BENCH_DURATION           seconds per scenario, "10" or "10s" (default 10)
 #   BENCH_CONNECTIONS        wrk connections (default 32)
 #   BENCH_LOGIN_CONNECTIONS  connections of the login client (default 4)
+#   BENCH_PAIRS              alternating floor/Strata runs of health and me (default 3;
+#                            the report shows the median run and the median ratio)
 #   BENCH_WARMUP             warm-up seconds before each scenario (default 2; 0 = none)
 #   BENCH_DATABASE_URL       a postgres://…@127.0.0.1/… URL of a dedicated database
 #                            (its schema is dropped and recreated); default: a fresh SQLite file
@@ -34,6 +36,7 @@ DURATION="${BENCH_DURATION:-10}"
 DURATION="${DURATION%s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 LOGIN_CONNECTIONS="${BENCH_LOGIN_CONNECTIONS:-4}"
+PAIRS="${BENCH_PAIRS:-3}"
 WARMUP="${BENCH_WARMUP:-2}"
 WARMUP="${WARMUP%s}"
 LEAK_CHECK="${BENCH_LEAK_CHECK:-0}"
@@ -46,11 +49,12 @@ die() {
     exit 1
 }
 
-for n in "$DURATION" "$CONNECTIONS" "$LOGIN_CONNECTIONS" "$WARMUP" "$SERVER_CPU" "$CLIENT_CPU"; do
+for n in "$DURATION" "$CONNECTIONS" "$LOGIN_CONNECTIONS" "$PAIRS" "$WARMUP" "$SERVER_CPU" "$CLIENT_CPU"; do
     [[ "$n" =~ ^[0-9]+$ ]] || die "expected a whole number, got '$n' (see the variables at the top of bench/run.sh)"
 done
 ((DURATION >= 1)) || die "BENCH_DURATION must be at least 1 second"
 ((CONNECTIONS >= 1 && LOGIN_CONNECTIONS >= 1)) || die "connections must be at least 1"
+((PAIRS >= 1)) || die "BENCH_PAIRS must be at least 1"
 
 # --- Prerequisites: checked, never installed ------------------------------
 missing=0
@@ -273,7 +277,7 @@ scenario() {
     if [[ "$warm" == 1 ]] && ((WARMUP > 0)); then
         wrk_run /dev/null /dev/null "$WARMUP" "$conns" 10 "$@" || true
     fi
-    local out="$WORK/out/r$round-$server-$name.json" before after
+    local out="$WORK/out/r$round-p$PAIR-$server-$name.json" before after
     before="$(cpu_ticks "$pid")"
     wrk_run "$out" "${out%.json}.txt" "$DURATION" "$conns" 10 "$@" ||
         die "wrk failed for $name; its output: $(cat "${out%.json}.txt")"
@@ -286,8 +290,8 @@ record() { # ROUND NAME SERVER PID OUT_JSON CONNECTIONS [FOREIGN_CPU_PCT]
     local hwm rss
     hwm="$(kib "$4" VmHWM)"
     rss="$(kib "$4" VmRSS)"
-    printf '{"round": %d, "scenario": "%s", "server": "%s", "connections": %d, "vmhwm_kib": %d, "vmrss_kib": %d, "foreign_cpu_pct": %s, "wrk": %s}\n' \
-        "$1" "$2" "$3" "$6" "${hwm:-0}" "${rss:-0}" "${7:-null}" "$(tr -d '\n' <"$5")" >>"$ROWS"
+    printf '{"round": %d, "pair": %d, "scenario": "%s", "server": "%s", "connections": %d, "vmhwm_kib": %d, "vmrss_kib": %d, "foreign_cpu_pct": %s, "wrk": %s}\n' \
+        "$1" "$PAIR" "$2" "$3" "$6" "${hwm:-0}" "${rss:-0}" "${7:-null}" "$(tr -d '\n' <"$5")" >>"$ROWS"
     python3 - "$5" "$2" "$3" "${hwm:-0}" "${7:-?}" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -310,11 +314,23 @@ run_round() {
     set_token
     echo "bench: round $round (${DURATION}s per scenario, $CONNECTIONS connections, 1 wrk thread)"
     local report="$SCENARIOS/report.lua"
-    # The floor's routes right next to Strata's, so the ratios compare like with like.
-    scenario "$round" health floor "$CONNECTIONS" 1 -s "$report" "$FLOOR_URL/health"
-    scenario "$round" health strata "$CONNECTIONS" 1 -s "$report" "$STRATA_URL/health"
-    scenario "$round" me floor "$CONNECTIONS" 1 -s "$report" "${AUTH[@]}" "$FLOOR_URL/api/v1/users/me"
-    scenario "$round" me strata "$CONNECTIONS" 1 -s "$report" "${AUTH[@]}" "$STRATA_URL/api/v1/users/me"
+    # The floor's routes right next to Strata's, alternating, so the ratios
+    # compare like with like: one pair of 10 s runs moves by several percent
+    # on a shared VM, the median of a few pairs much less (bench/README.md).
+    local pair warm
+    for pair in $(seq "$PAIRS"); do
+        PAIR=$pair
+        warm=$((pair == 1 ? 1 : 0))
+        scenario "$round" health floor "$CONNECTIONS" "$warm" -s "$report" "$FLOOR_URL/health"
+        scenario "$round" health strata "$CONNECTIONS" "$warm" -s "$report" "$STRATA_URL/health"
+    done
+    for pair in $(seq "$PAIRS"); do
+        PAIR=$pair
+        warm=$((pair == 1 ? 1 : 0))
+        scenario "$round" me floor "$CONNECTIONS" "$warm" -s "$report" "${AUTH[@]}" "$FLOOR_URL/api/v1/users/me"
+        scenario "$round" me strata "$CONNECTIONS" "$warm" -s "$report" "${AUTH[@]}" "$STRATA_URL/api/v1/users/me"
+    done
+    PAIR=1
     scenario "$round" list_items strata "$CONNECTIONS" 1 -s "$report" "${AUTH[@]}" "$STRATA_URL/api/v1/items?limit=20"
     scenario "$round" get_item strata "$CONNECTIONS" 1 -s "$SCENARIOS/get_item.lua" "${AUTH[@]}" "$STRATA_URL"
     scenario "$round" list_posts strata "$CONNECTIONS" 1 -s "$report" "$STRATA_URL/api/v1/posts?limit=20"
@@ -344,6 +360,7 @@ run_round() {
 }
 
 ROUNDS=1
+PAIR=1
 [[ "$LEAK_CHECK" == 1 ]] && ROUNDS=3
 for round in $(seq "$ROUNDS"); do
     if ((round > 1)); then
@@ -382,7 +399,7 @@ json.dump({
     "wrk": sh("wrk", "--version").splitlines()[0] if sh("wrk", "--version") else "",
     "database": "$DB_KIND",
     "duration_s": $DURATION, "warmup_s": $WARMUP,
-    "connections": $CONNECTIONS, "login_connections": $LOGIN_CONNECTIONS,
+    "connections": $CONNECTIONS, "login_connections": $LOGIN_CONNECTIONS, "pairs": $PAIRS,
     "server_cpu": $SERVER_CPU, "client_cpu": $CLIENT_CPU, "rounds": $ROUNDS,
     "seed": json.load(open("$WORK/seed/seed.json")),
     "strata_vmhwm_kib": {"after_startup": ${STARTUP_HWM:-0}, "after_seeding": ${SEED_HWM:-0}},
