@@ -1,11 +1,12 @@
 use chrono::{DateTime, Duration, Utc};
-use strata_domain::RepoError;
 use strata_domain::auth::{Revocation, RevocationScope, SessionRepository};
 use strata_domain::users::UserRepository;
 use strata_repository::{SeaSessionRepository, SeaUserRepository};
 use uuid::Uuid;
 
-use crate::common::{count, create_user, new_session, new_token, now, test_databases};
+use crate::common::{
+    assert_not_found, count, create_user, new_session, new_token, now, test_databases,
+};
 
 #[tokio::test]
 async fn a_refresh_token_is_found_by_its_hash_with_its_session() {
@@ -41,12 +42,7 @@ async fn creating_a_session_for_a_missing_user_is_not_found_and_stores_nothing()
         let at = now();
         let session = new_session(Uuid::now_v7(), at);
         let token = new_token(session.id, at);
-        let err = repo.create(session, token).await.unwrap_err();
-        assert!(
-            matches!(err, RepoError::NotFound),
-            "{}: {err:?}",
-            db.backend
-        );
+        assert_not_found(repo.create(session, token).await, db.backend);
         assert_eq!(count(&db.conn, "sessions", "1 = 1").await, 0);
         assert_eq!(count(&db.conn, "refresh_tokens", "1 = 1").await, 0);
     }

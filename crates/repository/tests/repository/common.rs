@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::{ConnectionTrait, Statement};
+use strata_domain::RepoError;
 use strata_domain::auth::{NewRefreshToken, NewSession};
+use strata_domain::page::PageRequest;
 use strata_domain::users::{Email, NewUser, PasswordHash, Role, User, UserRepository, Username};
 use strata_migration::{Migrator, MigratorTrait};
 use strata_repository::{DatabaseConnection, SeaUserRepository, connect};
@@ -148,6 +150,25 @@ pub fn counting_statements(db: &DatabaseConnection) -> (DatabaseConnection, Arc<
 /// Takes the count of statements seen so far and resets it.
 pub fn take(statements: &AtomicUsize) -> usize {
     statements.swap(0, Ordering::SeqCst)
+}
+
+pub fn page(limit: i64, offset: i64) -> PageRequest {
+    PageRequest::new(Some(limit), Some(offset)).unwrap()
+}
+
+/// Whether a repository call answered `NotFound`.
+pub fn is_not_found<T>(result: Result<T, RepoError>) -> bool {
+    matches!(result, Err(RepoError::NotFound))
+}
+
+/// Fails, naming the backend and the actual answer, unless `result` is
+/// `NotFound`.
+#[track_caller]
+pub fn assert_not_found<T: std::fmt::Debug>(result: Result<T, RepoError>, backend: &str) {
+    assert!(
+        matches!(result, Err(RepoError::NotFound)),
+        "{backend}: {result:?}"
+    );
 }
 
 /// A fixed, microsecond-precise instant, so values round-trip exactly.

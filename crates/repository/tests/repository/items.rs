@@ -8,7 +8,9 @@ use strata_domain::users::UserRepository;
 use strata_repository::{SeaItemRepository, SeaUserRepository};
 use uuid::Uuid;
 
-use crate::common::{count, create_user, now, test_databases};
+use crate::common::{
+    assert_not_found, count, create_user, is_not_found, now, page, test_databases,
+};
 
 fn new_item(owner_id: Uuid, title: &str, description: Option<&str>) -> NewItem {
     NewItem {
@@ -18,10 +20,6 @@ fn new_item(owner_id: Uuid, title: &str, description: Option<&str>) -> NewItem {
         owner_id,
         created_at: now(),
     }
-}
-
-fn page(limit: i64, offset: i64) -> PageRequest {
-    PageRequest::new(Some(limit), Some(offset)).unwrap()
 }
 
 fn by(field: ItemSortField, direction: Direction) -> Sort<ItemSortField> {
@@ -68,14 +66,9 @@ async fn a_created_item_is_found_by_id_unchanged() {
 async fn creating_an_item_for_a_missing_owner_is_not_found() {
     for db in test_databases().await {
         let repo = SeaItemRepository::new(db.conn.clone());
-        let err = repo
-            .create(new_item(Uuid::now_v7(), "Orphan", None))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, RepoError::NotFound),
-            "{}: {err:?}",
-            db.backend
+        assert_not_found(
+            repo.create(new_item(Uuid::now_v7(), "Orphan", None)).await,
+            db.backend,
         );
         assert_eq!(count(&db.conn, "items", "1 = 1").await, 0);
     }
@@ -365,28 +358,14 @@ async fn updating_or_deleting_a_missing_item_is_not_found() {
         let repo = SeaItemRepository::new(db.conn.clone());
         let missing = Uuid::now_v7();
         for expected_version in [None, Some(1)] {
-            let err = repo
-                .update(missing, ItemChanges::default(), expected_version, now())
-                .await
-                .unwrap_err();
-            assert!(
-                matches!(err, RepoError::NotFound),
-                "{}: {err:?}",
-                db.backend
+            assert_not_found(
+                repo.update(missing, ItemChanges::default(), expected_version, now())
+                    .await,
+                db.backend,
             );
         }
-        let err = repo.delete(missing).await.unwrap_err();
-        assert!(
-            matches!(err, RepoError::NotFound),
-            "{}: {err:?}",
-            db.backend
-        );
-        let err = repo.find(missing).await.unwrap_err();
-        assert!(
-            matches!(err, RepoError::NotFound),
-            "{}: {err:?}",
-            db.backend
-        );
+        assert_not_found(repo.delete(missing).await, db.backend);
+        assert_not_found(repo.find(missing).await, db.backend);
     }
 }
 
@@ -398,15 +377,9 @@ async fn a_deleted_item_is_gone_and_others_stay() {
         let doomed = repo.create(new_item(ann.id, "Milk", None)).await.unwrap();
         let kept = repo.create(new_item(ann.id, "Eggs", None)).await.unwrap();
         repo.delete(doomed.id).await.unwrap();
-        assert!(matches!(
-            repo.find(doomed.id).await,
-            Err(RepoError::NotFound)
-        ));
+        assert!(is_not_found(repo.find(doomed.id).await));
         assert_eq!(repo.find(kept.id).await.unwrap(), kept, "{}", db.backend);
-        assert!(matches!(
-            repo.delete(doomed.id).await,
-            Err(RepoError::NotFound)
-        ));
+        assert!(is_not_found(repo.delete(doomed.id).await));
     }
 }
 

@@ -1,7 +1,6 @@
 use chrono::Duration;
-use strata_domain::RepoError;
 use strata_domain::items::Title;
-use strata_domain::page::{Direction, PageRequest, Sort, search_text};
+use strata_domain::page::{Direction, Sort, search_text};
 use strata_domain::posts::{
     Body, Comment, NewComment, NewPost, Post, PostChanges, PostFilter, PostRepository,
     PostSortField,
@@ -10,7 +9,9 @@ use strata_domain::users::{User, UserRepository};
 use strata_repository::{SeaPostRepository, SeaUserRepository};
 use uuid::Uuid;
 
-use crate::common::{count, counting_statements, create_user, now, take, test_databases};
+use crate::common::{
+    count, counting_statements, create_user, is_not_found, now, page, take, test_databases,
+};
 
 fn new_post(author_id: Uuid, title: &str, body: &str) -> NewPost {
     NewPost {
@@ -32,8 +33,21 @@ fn new_comment(post_id: Uuid, author_id: Uuid, body: &str) -> NewComment {
     }
 }
 
-fn page(limit: i64, offset: i64) -> PageRequest {
-    PageRequest::new(Some(limit), Some(offset)).unwrap()
+async fn create_post(repo: &SeaPostRepository, author_id: Uuid, title: &str) -> Post {
+    repo.create(new_post(author_id, title, "Body"))
+        .await
+        .unwrap()
+}
+
+async fn add_comment(
+    repo: &SeaPostRepository,
+    post_id: Uuid,
+    author_id: Uuid,
+    body: &str,
+) -> Comment {
+    repo.add_comment(new_comment(post_id, author_id, body))
+        .await
+        .unwrap()
 }
 
 fn by_title(direction: Direction) -> Sort<PostSortField> {
@@ -49,10 +63,6 @@ fn titles(posts: &[Post]) -> Vec<&str> {
 
 fn bodies(comments: &[Comment]) -> Vec<&str> {
     comments.iter().map(|c| c.body.as_str()).collect()
-}
-
-fn is_not_found<T: std::fmt::Debug>(result: Result<T, RepoError>) -> bool {
-    matches!(result, Err(RepoError::NotFound))
 }
 
 #[tokio::test]
@@ -97,14 +107,8 @@ async fn added_comments_carry_their_author_and_raise_the_comment_count() {
         let repo = SeaPostRepository::new(db.conn.clone());
         let ann = create_user(&db.conn, "ann@example.com", "ann").await;
         let bob = create_user(&db.conn, "bob@example.com", "Bob").await;
-        let post = repo
-            .create(new_post(ann.id, "Hello", "Body"))
-            .await
-            .unwrap();
-        let other = repo
-            .create(new_post(ann.id, "Other", "Body"))
-            .await
-            .unwrap();
+        let post = create_post(&repo, ann.id, "Hello").await;
+        let other = create_post(&repo, ann.id, "Other").await;
 
         let input = new_comment(post.id, bob.id, "Nice post");
         let comment = repo.add_comment(input.clone()).await.unwrap();
@@ -114,9 +118,7 @@ async fn added_comments_carry_their_author_and_raise_the_comment_count() {
         assert_eq!(comment.author.id, bob.id);
         assert_eq!(comment.author.username, "Bob");
         assert_eq!(comment.created_at, input.created_at);
-        repo.add_comment(new_comment(post.id, ann.id, "Thanks"))
-            .await
-            .unwrap();
+        add_comment(&repo, post.id, ann.id, "Thanks").await;
 
         assert_eq!(
             repo.find(post.id).await.unwrap().comment_count,
@@ -137,10 +139,7 @@ async fn adding_a_comment_to_a_missing_post_or_as_a_missing_author_is_not_found(
     for db in test_databases().await {
         let repo = SeaPostRepository::new(db.conn.clone());
         let ann = create_user(&db.conn, "ann@example.com", "ann").await;
-        let post = repo
-            .create(new_post(ann.id, "Hello", "Body"))
-            .await
-            .unwrap();
+        let post = create_post(&repo, ann.id, "Hello").await;
 
         let result = repo
             .add_comment(new_comment(Uuid::now_v7(), ann.id, "Lost"))
@@ -346,13 +345,8 @@ async fn update_changes_title_and_body_and_keeps_author_and_comment_count() {
     for db in test_databases().await {
         let repo = SeaPostRepository::new(db.conn.clone());
         let ann = create_user(&db.conn, "ann@example.com", "ann").await;
-        let post = repo
-            .create(new_post(ann.id, "Draft", "Body"))
-            .await
-            .unwrap();
-        repo.add_comment(new_comment(post.id, ann.id, "note"))
-            .await
-            .unwrap();
+        let post = create_post(&repo, ann.id, "Draft").await;
+        add_comment(&repo, post.id, ann.id, "note").await;
         let later = post.created_at + Duration::seconds(7);
 
         let updated = repo
@@ -400,14 +394,8 @@ async fn comments_are_listed_oldest_first_with_pagination() {
         let repo = SeaPostRepository::new(db.conn.clone());
         let ann = create_user(&db.conn, "ann@example.com", "ann").await;
         let bob = create_user(&db.conn, "bob@example.com", "bob").await;
-        let post = repo
-            .create(new_post(ann.id, "Hello", "Body"))
-            .await
-            .unwrap();
-        let other = repo
-            .create(new_post(ann.id, "Other", "Body"))
-            .await
-            .unwrap();
+        let post = create_post(&repo, ann.id, "Hello").await;
+        let other = create_post(&repo, ann.id, "Other").await;
         let start = now();
         // Inserted out of order; the list follows created_at.
         for (body, seconds, author) in [
@@ -420,9 +408,7 @@ async fn comments_are_listed_oldest_first_with_pagination() {
             comment.created_at = start + Duration::seconds(seconds);
             repo.add_comment(comment).await.unwrap();
         }
-        repo.add_comment(new_comment(other.id, ann.id, "elsewhere"))
-            .await
-            .unwrap();
+        add_comment(&repo, other.id, ann.id, "elsewhere").await;
 
         let first = repo.list_comments(post.id, page(3, 0)).await.unwrap();
         assert_eq!(
@@ -458,18 +444,9 @@ async fn finding_a_comment_under_the_wrong_post_is_not_found() {
     for db in test_databases().await {
         let repo = SeaPostRepository::new(db.conn.clone());
         let ann = create_user(&db.conn, "ann@example.com", "ann").await;
-        let post = repo
-            .create(new_post(ann.id, "Hello", "Body"))
-            .await
-            .unwrap();
-        let other = repo
-            .create(new_post(ann.id, "Other", "Body"))
-            .await
-            .unwrap();
-        let comment = repo
-            .add_comment(new_comment(post.id, ann.id, "Hi"))
-            .await
-            .unwrap();
+        let post = create_post(&repo, ann.id, "Hello").await;
+        let other = create_post(&repo, ann.id, "Other").await;
+        let comment = add_comment(&repo, post.id, ann.id, "Hi").await;
 
         assert_eq!(
             repo.find_comment(post.id, comment.id).await.unwrap(),
@@ -491,18 +468,9 @@ async fn deleting_a_comment_removes_only_it_and_a_second_delete_is_not_found() {
     for db in test_databases().await {
         let repo = SeaPostRepository::new(db.conn.clone());
         let ann = create_user(&db.conn, "ann@example.com", "ann").await;
-        let post = repo
-            .create(new_post(ann.id, "Hello", "Body"))
-            .await
-            .unwrap();
-        let doomed = repo
-            .add_comment(new_comment(post.id, ann.id, "oops"))
-            .await
-            .unwrap();
-        let kept = repo
-            .add_comment(new_comment(post.id, ann.id, "keep"))
-            .await
-            .unwrap();
+        let post = create_post(&repo, ann.id, "Hello").await;
+        let doomed = add_comment(&repo, post.id, ann.id, "oops").await;
+        let kept = add_comment(&repo, post.id, ann.id, "keep").await;
 
         repo.delete_comment(doomed.id).await.unwrap();
         assert!(is_not_found(repo.find_comment(post.id, doomed.id).await));
@@ -526,23 +494,14 @@ async fn deleting_a_post_deletes_its_comments() {
     for db in test_databases().await {
         let repo = SeaPostRepository::new(db.conn.clone());
         let ann = create_user(&db.conn, "ann@example.com", "ann").await;
-        let post = repo
-            .create(new_post(ann.id, "Hello", "Body"))
-            .await
-            .unwrap();
-        let other = repo
-            .create(new_post(ann.id, "Other", "Body"))
-            .await
-            .unwrap();
+        let post = create_post(&repo, ann.id, "Hello").await;
+        let other = create_post(&repo, ann.id, "Other").await;
         for body in ["a", "b"] {
             repo.add_comment(new_comment(post.id, ann.id, body))
                 .await
                 .unwrap();
         }
-        let survivor = repo
-            .add_comment(new_comment(other.id, ann.id, "c"))
-            .await
-            .unwrap();
+        let survivor = add_comment(&repo, other.id, ann.id, "c").await;
 
         repo.delete(post.id).await.unwrap();
 
@@ -569,26 +528,13 @@ async fn deleting_a_user_deletes_their_posts_their_comments_elsewhere_and_commen
         let users = SeaUserRepository::new(db.conn.clone());
         let ann: User = create_user(&db.conn, "ann@example.com", "ann").await;
         let bob: User = create_user(&db.conn, "bob@example.com", "bob").await;
-        let anns_post = repo
-            .create(new_post(ann.id, "Ann's", "Body"))
-            .await
-            .unwrap();
-        let bobs_post = repo
-            .create(new_post(bob.id, "Bob's", "Body"))
-            .await
-            .unwrap();
+        let anns_post = create_post(&repo, ann.id, "Ann's").await;
+        let bobs_post = create_post(&repo, bob.id, "Bob's").await;
         // Bob on Ann's post: goes with Ann's post.
-        repo.add_comment(new_comment(anns_post.id, bob.id, "bob on ann"))
-            .await
-            .unwrap();
+        add_comment(&repo, anns_post.id, bob.id, "bob on ann").await;
         // Ann on Bob's post: goes with Ann.
-        repo.add_comment(new_comment(bobs_post.id, ann.id, "ann on bob"))
-            .await
-            .unwrap();
-        let bobs_own = repo
-            .add_comment(new_comment(bobs_post.id, bob.id, "bob on bob"))
-            .await
-            .unwrap();
+        add_comment(&repo, bobs_post.id, ann.id, "ann on bob").await;
+        let bobs_own = add_comment(&repo, bobs_post.id, bob.id, "bob on bob").await;
 
         users.delete(ann.id).await.unwrap();
 

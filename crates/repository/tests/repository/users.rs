@@ -7,7 +7,10 @@ use strata_domain::{RepoError, UniqueField};
 use strata_repository::{SeaSessionRepository, SeaUserRepository};
 use uuid::Uuid;
 
-use crate::common::{count, create_user, new_session, new_token, new_user, now, test_databases};
+use crate::common::{
+    assert_not_found, count, create_user, is_not_found, new_session, new_token, new_user, now,
+    test_databases,
+};
 
 #[tokio::test]
 async fn a_created_user_is_found_by_id_unchanged() {
@@ -33,20 +36,10 @@ async fn a_created_user_is_found_by_id_unchanged() {
 async fn finding_an_unknown_id_is_not_found() {
     for db in test_databases().await {
         let repo = SeaUserRepository::new(db.conn.clone());
-        let err = repo.find_by_id(Uuid::now_v7()).await.unwrap_err();
-        assert!(
-            matches!(err, RepoError::NotFound),
-            "{}: {err:?}",
-            db.backend
-        );
-        let err = repo
-            .find_credentials_by_id(Uuid::now_v7())
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, RepoError::NotFound),
-            "{}: {err:?}",
-            db.backend
+        assert_not_found(repo.find_by_id(Uuid::now_v7()).await, db.backend);
+        assert_not_found(
+            repo.find_credentials_by_id(Uuid::now_v7()).await,
+            db.backend,
         );
     }
 }
@@ -245,30 +238,16 @@ async fn updating_or_deleting_a_missing_user_is_not_found() {
     for db in test_databases().await {
         let repo = SeaUserRepository::new(db.conn.clone());
         let missing = Uuid::now_v7();
-        let err = repo
-            .update(missing, UserChanges::default(), now())
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, RepoError::NotFound),
-            "{}: {err:?}",
-            db.backend
+        assert_not_found(
+            repo.update(missing, UserChanges::default(), now()).await,
+            db.backend,
         );
-        let err = repo
-            .set_password(missing, PasswordHash::new("x".into()), now())
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, RepoError::NotFound),
-            "{}: {err:?}",
-            db.backend
+        assert_not_found(
+            repo.set_password(missing, PasswordHash::new("x".into()), now())
+                .await,
+            db.backend,
         );
-        let err = repo.delete(missing).await.unwrap_err();
-        assert!(
-            matches!(err, RepoError::NotFound),
-            "{}: {err:?}",
-            db.backend
-        );
+        assert_not_found(repo.delete(missing).await, db.backend);
     }
 }
 
@@ -318,9 +297,6 @@ async fn deleting_a_user_cascades_to_sessions_and_refresh_tokens() {
         );
         assert_eq!(count(&db.conn, "sessions", "1 = 1").await, 0);
         assert_eq!(count(&db.conn, "refresh_tokens", "1 = 1").await, 0);
-        assert!(matches!(
-            users.find_by_id(user.id).await,
-            Err(RepoError::NotFound)
-        ));
+        assert!(is_not_found(users.find_by_id(user.id).await));
     }
 }

@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use strata_domain::page::{Direction, PageRequest, Sort, search_text};
+use strata_domain::page::{Direction, Sort, search_text};
 use strata_domain::users::{
     DailyCount, FullName, Role, User, UserChanges, UserFilter, UserRepository, UserSortField,
     UserStats,
@@ -9,11 +9,7 @@ use strata_domain::users::{
 use strata_repository::SeaUserRepository;
 use uuid::Uuid;
 
-use crate::common::{new_user, now, test_databases};
-
-fn page(limit: i64, offset: i64) -> PageRequest {
-    PageRequest::new(Some(limit), Some(offset)).unwrap()
-}
+use crate::common::{new_user, now, page, test_databases};
 
 fn by(field: UserSortField, direction: Direction) -> Sort<UserSortField> {
     Sort { field, direction }
