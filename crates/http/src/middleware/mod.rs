@@ -8,14 +8,14 @@ mod scoped;
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 // The TSC where the CPU has a stable one: two clock reads per request are on
 // the hot path, and `clock_gettime` costs more than a TSC read in a VM.
-use quanta::Instant;
+use quanta::Clock;
 
-use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::error::InternalError;
 use actix_web::http::Method;
@@ -85,21 +85,26 @@ pub struct Edge {
 
 impl Edge {
     pub fn new(config: &EdgeConfig) -> Self {
-        // The first read calibrates the TSC against the OS clock (up to
-        // 200 ms): do it while starting, not in the first request.
-        let _ = Instant::now();
+        // Calibrates the clock while starting rather than in a request.
+        clock();
         Self {
             hsts: config.hsts.clone(),
         }
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for Edge
+/// The latency clock. Creating one calibrates the TSC against the OS clock
+/// (up to 200 ms); one per process, and requests read its raw ticks.
+fn clock() -> &'static Clock {
+    static CLOCK: OnceLock<Clock> = OnceLock::new();
+    CLOCK.get_or_init(Clock::new)
+}
+
+impl<S> Transform<S, ServiceRequest> for Edge
 where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
+    S: Service<ServiceRequest, Response = ServiceResponse, Error = actix_web::Error>,
 {
-    type Response = ServiceResponse<EitherBody<B>>;
+    type Response = ServiceResponse;
     type Error = actix_web::Error;
     type Transform = EdgeService<S>;
     type InitError = ();
@@ -121,12 +126,13 @@ pub struct EdgeService<S> {
     hsts: Option<HeaderValue>,
 }
 
-impl<S, B> Service<ServiceRequest> for EdgeService<S>
+// Over the app's own boxed bodies only: a success passes through unchanged,
+// with no body mapping, and a replacement problem has the same type.
+impl<S> Service<ServiceRequest> for EdgeService<S>
 where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
+    S: Service<ServiceRequest, Response = ServiceResponse, Error = actix_web::Error>,
 {
-    type Response = ServiceResponse<EitherBody<B>>;
+    type Response = ServiceResponse;
     type Error = actix_web::Error;
     type Future = EdgeFuture<S::Future>;
 
@@ -134,14 +140,16 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let request_id = RequestId::of(&req);
-        let started = Instant::now();
+        let started = clock().raw();
         let method = req.method().clone();
-        let docs = req.path().starts_with("/docs");
+        let area = Area::of(req.path());
         let span = tracing::info_span!("request", request_id = %request_id, method = %method);
-        // Inner middleware may already answer (or fail) while being called.
+        // Calling only builds the inner future: actix's router, CORS and
+        // compression answer from `call` without rendering our problems, and
+        // errors returned from it are rendered in `poll`, inside the scope.
         let inner = {
             let _entered = (!span.is_disabled()).then(|| span.enter());
-            REQUEST_ID.sync_scope(request_id.clone(), || self.service.call(req))
+            self.service.call(req)
         };
         EdgeFuture {
             inner,
@@ -149,7 +157,7 @@ where
                 request_id,
                 started,
                 method,
-                docs,
+                area,
                 hsts: self.hsts.clone(),
                 span,
             }),
@@ -161,11 +169,35 @@ where
 #[derive(Debug)]
 struct EdgeRequest {
     request_id: RequestId,
-    started: Instant,
+    /// Raw clock ticks, scaled only once the request is done.
+    started: u64,
     method: Method,
-    docs: bool,
+    area: Area,
     hsts: Option<HeaderValue>,
     span: tracing::Span,
+}
+
+/// Which part of the app a path belongs to, for what differs at the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Area {
+    /// `/api/…`: the only scope that compresses, so the only one whose
+    /// answers may carry the `uncompressed_small_bodies` marker.
+    Api,
+    /// `/docs…`: Swagger UI, with its relaxed CSP.
+    Docs,
+    Other,
+}
+
+impl Area {
+    fn of(path: &str) -> Self {
+        if path.starts_with("/api/") {
+            Self::Api
+        } else if path.starts_with("/docs") {
+            Self::Docs
+        } else {
+            Self::Other
+        }
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -177,38 +209,34 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F, B> Future for EdgeFuture<F>
+impl<F> Future for EdgeFuture<F>
 where
-    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
-    B: MessageBody,
+    F: Future<Output = Result<ServiceResponse, actix_web::Error>>,
 {
-    type Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
+    type Output = Result<ServiceResponse, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let Some(request) = this.request.as_ref() else {
             return polled_after_completion();
         };
-        let outcome = {
-            // A disabled span (the request span is INFO) costs nothing to skip.
-            let _entered = (!request.span.is_disabled()).then(|| request.span.enter());
-            // Errors are rendered inside the task-local scope, so their problem
-            // bodies carry this request's id.
-            let polled =
-                REQUEST_ID.sync_scope(request.request_id.clone(), || match this.inner.poll(cx) {
-                    Poll::Pending => Poll::Pending,
-                    Poll::Ready(Ok(response)) => Poll::Ready(Ok(ensure_problem(response))),
-                    Poll::Ready(Err(err)) => Poll::Ready(Err(err.error_response())),
-                });
-            match polled {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(outcome) => outcome,
-            }
+        let Poll::Ready(result) = request.in_scope(|| this.inner.poll(cx)) else {
+            return Poll::Pending;
         };
         match this.request.take() {
-            Some(request) => Poll::Ready(finish(request, outcome)),
+            Some(request) => Poll::Ready(finish(request, result)),
             None => polled_after_completion(),
         }
+    }
+}
+
+impl EdgeRequest {
+    /// Runs `f` as part of this request: inside its span, and with its id
+    /// in the task-local that error rendering and logs read.
+    fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        // A disabled span (the request span is INFO) costs nothing to skip.
+        let _entered = (!self.span.is_disabled()).then(|| self.span.enter());
+        REQUEST_ID.sync_scope(self.request_id.clone(), f)
     }
 }
 
@@ -220,27 +248,39 @@ fn polled_after_completion<T>() -> Poll<Result<T, actix_web::Error>> {
     .into()))
 }
 
-/// Adds the edge headers to the answer and records it.
-fn finish<B>(
+/// Turns what the app answered into the response (a problem+json one for
+/// errors), adds the edge headers and records it. Errors are rendered in
+/// the request's scope, so their problem bodies carry its id; a success
+/// needs no scope, and is not moved more than it must be.
+fn finish(
     request: EdgeRequest,
-    outcome: Result<ServiceResponse<EitherBody<B>>, actix_web::HttpResponse>,
-) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    result: Result<ServiceResponse, actix_web::Error>,
+) -> Result<ServiceResponse, actix_web::Error> {
+    let outcome = match result {
+        Ok(response) if is_error(response.status()) => {
+            Ok(request.in_scope(|| ensure_problem(response)))
+        }
+        Ok(response) => Ok(response),
+        Err(err) => Err(request.in_scope(|| err.error_response())),
+    };
     let EdgeRequest {
         request_id,
         started,
         method,
-        docs,
+        area,
         hsts,
         span: _,
     } = request;
+    let docs = area == Area::Docs;
     match outcome {
         Ok(mut response) => {
             edge_headers(response.headers_mut(), &request_id, docs, hsts);
             // The marker `uncompressed_small_bodies` set to keep Compress away.
-            if response
-                .headers()
-                .get(header::CONTENT_ENCODING)
-                .is_some_and(|v| v == "identity")
+            if area == Area::Api
+                && response
+                    .headers()
+                    .get(header::CONTENT_ENCODING)
+                    .is_some_and(|v| v == "identity")
             {
                 response.headers_mut().remove(header::CONTENT_ENCODING);
             }
@@ -251,7 +291,7 @@ fn finish<B>(
                 request.path(),
                 || request.match_pattern(),
                 response.status(),
-                started,
+                clock().delta(started, clock().raw()),
                 || request.extensions().get::<AuthenticatedUser>().map(|u| u.0),
             );
             Ok(response)
@@ -265,7 +305,7 @@ fn finish<B>(
                 "",
                 || None,
                 response.status(),
-                started,
+                clock().delta(started, clock().raw()),
                 || None,
             );
             Err(InternalError::from_response("request failed in middleware", response).into())
@@ -301,6 +341,10 @@ fn edge_headers(
     }
 }
 
+fn is_error(status: StatusCode) -> bool {
+    status.is_client_error() || status.is_server_error()
+}
+
 /// Records the finished request in the metrics and the access log.
 fn observe(
     request_id: &RequestId,
@@ -308,10 +352,10 @@ fn observe(
     path: &str,
     pattern: impl FnOnce() -> Option<String>,
     status: StatusCode,
-    started: Instant,
+    latency: Duration,
     user_id: impl FnOnce() -> Option<Uuid>,
 ) {
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = latency.as_secs_f64();
     crate::metrics::record_request(method, path, pattern, status.as_u16(), seconds, |route| {
         if !tracing::enabled!(target: "strata::access", tracing::Level::INFO) {
             return;
@@ -333,10 +377,10 @@ fn observe(
 /// Replaces any error response that is not already problem+json (a 405 from
 /// the router, a 404 for an unknown route, an actix internal error) with one,
 /// so clients can rely on the error format everywhere.
-fn ensure_problem<B>(response: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
+fn ensure_problem(response: ServiceResponse) -> ServiceResponse {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response.map_into_left_body();
+    if !is_error(status) {
+        return response;
     }
     // Handlers answer errors in JSON already (problem+json, or the readiness
     // report); only bodies from outside them (router, actix internals) are not.
@@ -346,7 +390,7 @@ fn ensure_problem<B>(response: ServiceResponse<B>) -> ServiceResponse<EitherBody
         .and_then(|ct| ct.to_str().ok())
         .is_some_and(|ct| ct.starts_with(PROBLEM_JSON) || ct.starts_with("application/json"));
     if is_json {
-        return response.map_into_left_body();
+        return response;
     }
     let replacement = match status {
         StatusCode::NOT_FOUND => ApiError::NotFound("Route").error_response(),
@@ -375,5 +419,5 @@ fn ensure_problem<B>(response: ServiceResponse<B>) -> ServiceResponse<EitherBody
                 .insert(name.clone(), value.clone());
         }
     }
-    ServiceResponse::new(req, replacement).map_into_right_body()
+    ServiceResponse::new(req, replacement)
 }
