@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::entities::{refresh_tokens, revocations, sessions};
 use crate::error::DbResultExt;
-use crate::tx::begin_write;
+use crate::tx::{WriteGate, begin_write};
 
 /// [`SessionRepository`] over sea-orm. Every multi-statement operation runs in
 /// one transaction, so a crash never leaves a session without its token, a
@@ -24,11 +24,14 @@ use crate::tx::begin_write;
 #[derive(Debug, Clone)]
 pub struct SeaSessionRepository {
     db: DatabaseConnection,
+    /// Taken by every write (see [`WriteGate`]).
+    writes: WriteGate,
 }
 
 impl SeaSessionRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        let writes = WriteGate::of(&db);
+        Self { db, writes }
     }
 }
 
@@ -60,6 +63,7 @@ const EARLIEST_FILTERED_SINCE: DateTime<Utc> = DateTime::UNIX_EPOCH;
 #[async_trait]
 impl SessionRepository for SeaSessionRepository {
     async fn create(&self, session: NewSession, token: NewRefreshToken) -> Result<(), RepoError> {
+        let _write = self.writes.enter().await;
         let txn = begin_write(&self.db).await?;
         sessions::Entity::insert(sessions::ActiveModel {
             id: Set(session.id),
@@ -108,6 +112,7 @@ impl SessionRepository for SeaSessionRepository {
         now: DateTime<Utc>,
         next: NewRefreshToken,
     ) -> Result<bool, RepoError> {
+        let _write = self.writes.enter().await;
         let txn = begin_write(&self.db).await?;
         // The `consumed_at IS NULL` guard is the compare-and-swap: of two
         // concurrent refreshes with the same token, only one updates a row.
@@ -140,6 +145,7 @@ impl SessionRepository for SeaSessionRepository {
         now: DateTime<Utc>,
         remember_until: DateTime<Utc>,
     ) -> Result<Vec<Revocation>, RepoError> {
+        let _write = self.writes.enter().await;
         let now = micros(now);
         let remember_until = micros(remember_until);
         let live = sessions::Column::RevokedAt.is_null();
@@ -239,6 +245,7 @@ impl SessionRepository for SeaSessionRepository {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
+        let _write = self.writes.enter().await;
         let now = micros(now);
         let txn = begin_write(&self.db).await?;
         let revocations = revocations::Entity::delete_many()

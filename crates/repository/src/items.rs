@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::entities::items;
 use crate::error::DbResultExt;
 use crate::query::{invalid_row, lower_contains, micros, order};
-use crate::tx::begin_write;
+use crate::tx::{WriteGate, begin_write};
 
 /// [`ItemRepository`] over sea-orm. The owner's foreign key (with `ON DELETE
 /// CASCADE`) makes an item of a missing owner impossible and takes items
@@ -25,11 +25,14 @@ use crate::tx::begin_write;
 #[derive(Debug, Clone)]
 pub struct SeaItemRepository {
     db: DatabaseConnection,
+    /// Taken by every write (see [`WriteGate`]).
+    writes: WriteGate,
 }
 
 impl SeaItemRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        let writes = WriteGate::of(&db);
+        Self { db, writes }
     }
 }
 
@@ -82,6 +85,7 @@ fn sort_column(field: ItemSortField) -> items::Column {
 #[async_trait]
 impl ItemRepository for SeaItemRepository {
     async fn create(&self, item: NewItem) -> Result<Item, RepoError> {
+        let _write = self.writes.enter().await;
         let created_at = micros(item.created_at);
         let row = items::ActiveModel {
             id: Set(item.id),
@@ -153,6 +157,7 @@ impl ItemRepository for SeaItemRepository {
         expected_version: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<Item, RepoError> {
+        let _write = self.writes.enter().await;
         let mut update = items::Entity::update_many()
             .col_expr(
                 items::Column::Version,
@@ -197,6 +202,7 @@ impl ItemRepository for SeaItemRepository {
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
+        let _write = self.writes.enter().await;
         let result = items::Entity::delete_by_id(id)
             .exec(&self.db)
             .await

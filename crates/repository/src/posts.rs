@@ -22,7 +22,7 @@ use crate::comments;
 use crate::entities::{comments as comment_rows, posts, users};
 use crate::error::DbResultExt;
 use crate::query::{count, invalid_row, lower_contains, micros, order};
-use crate::tx::begin_write;
+use crate::tx::{WriteGate, begin_write};
 
 /// [`PostRepository`] over sea-orm. Every read of posts is one statement
 /// that joins the author and counts comments in a correlated subquery, so a
@@ -30,11 +30,14 @@ use crate::tx::begin_write;
 #[derive(Debug, Clone)]
 pub struct SeaPostRepository {
     db: DatabaseConnection,
+    /// Taken by every write (see [`WriteGate`]).
+    writes: WriteGate,
 }
 
 impl SeaPostRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        let writes = WriteGate::of(&db);
+        Self { db, writes }
     }
 }
 
@@ -147,6 +150,7 @@ fn sort_column(field: PostSortField) -> posts::Column {
 #[async_trait]
 impl PostRepository for SeaPostRepository {
     async fn create(&self, post: NewPost) -> Result<Post, RepoError> {
+        let _write = self.writes.enter().await;
         let created_at = micros(post.created_at);
         let row = posts::ActiveModel {
             id: Set(post.id),
@@ -208,6 +212,7 @@ impl PostRepository for SeaPostRepository {
         changes: PostChanges,
         now: DateTime<Utc>,
     ) -> Result<Post, RepoError> {
+        let _write = self.writes.enter().await;
         let mut update = posts::Entity::update_many()
             .col_expr(posts::Column::UpdatedAt, Expr::value(micros(now)))
             .filter(posts::Column::Id.eq(id));
@@ -234,6 +239,7 @@ impl PostRepository for SeaPostRepository {
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
+        let _write = self.writes.enter().await;
         // Comments go with the row through ON DELETE CASCADE.
         let result = posts::Entity::delete_by_id(id)
             .exec(&self.db)
@@ -246,6 +252,7 @@ impl PostRepository for SeaPostRepository {
     }
 
     async fn add_comment(&self, comment: NewComment) -> Result<Comment, RepoError> {
+        let _write = self.writes.enter().await;
         comments::add(&self.db, comment).await
     }
 
@@ -262,6 +269,7 @@ impl PostRepository for SeaPostRepository {
     }
 
     async fn delete_comment(&self, comment_id: Uuid) -> Result<(), RepoError> {
+        let _write = self.writes.enter().await;
         comments::delete(&self.db, comment_id).await
     }
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::entities::users;
 use crate::error::DbResultExt;
-use crate::tx::begin_write;
+use crate::tx::{WriteGate, begin_write};
 use crate::users_admin;
 
 /// [`UserRepository`] over sea-orm. Case-insensitive uniqueness is enforced by
@@ -25,11 +25,14 @@ use crate::users_admin;
 #[derive(Debug, Clone)]
 pub struct SeaUserRepository {
     db: DatabaseConnection,
+    /// Taken by every write (see [`WriteGate`]).
+    writes: WriteGate,
 }
 
 impl SeaUserRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        let writes = WriteGate::of(&db);
+        Self { db, writes }
     }
 
     async fn find_model(&self, id: Uuid) -> Result<users::Model, RepoError> {
@@ -95,6 +98,7 @@ fn credentials(row: users::Model) -> Result<UserCredentials, RepoError> {
 #[async_trait]
 impl UserRepository for SeaUserRepository {
     async fn create(&self, user: NewUser) -> Result<User, RepoError> {
+        let _write = self.writes.enter().await;
         // PostgreSQL keeps microseconds; truncating up front makes the returned
         // user equal to what a later read yields on every backend.
         let created_at = user.created_at.trunc_subsecs(6);
@@ -158,6 +162,7 @@ impl UserRepository for SeaUserRepository {
         changes: UserChanges,
         now: DateTime<Utc>,
     ) -> Result<User, RepoError> {
+        let _write = self.writes.enter().await;
         let mut update = users::Entity::update_many()
             .col_expr(users::Column::UpdatedAt, Expr::value(now.trunc_subsecs(6)))
             .filter(users::Column::Id.eq(id));
@@ -205,6 +210,7 @@ impl UserRepository for SeaUserRepository {
         hash: PasswordHash,
         now: DateTime<Utc>,
     ) -> Result<(), RepoError> {
+        let _write = self.writes.enter().await;
         let result = users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()))
             .col_expr(users::Column::UpdatedAt, Expr::value(now.trunc_subsecs(6)))
@@ -219,6 +225,7 @@ impl UserRepository for SeaUserRepository {
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
+        let _write = self.writes.enter().await;
         // Sessions, refresh tokens, items, posts (and their comments) and
         // comments go with the row through ON DELETE CASCADE, in this one
         // statement; revocations deliberately stay.

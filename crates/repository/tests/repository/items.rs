@@ -410,3 +410,38 @@ async fn deleting_a_user_deletes_their_items() {
         assert_eq!(left.items, [bobs]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_concurrent_inserts_from_two_repositories_all_land() {
+    for db in test_databases().await {
+        let owner = create_user(&db.conn, "many@example.com", "many").await;
+        // Two repositories on one database, as the app wires items and posts:
+        // their writes queue behind one another instead of failing as busy.
+        let repos = [
+            SeaItemRepository::new(db.conn.clone()),
+            SeaItemRepository::new(db.conn.clone()),
+        ];
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..64 {
+            let repo = repos[i % 2].clone();
+            tasks.spawn(async move {
+                let item = repo
+                    .create(new_item(owner.id, &format!("Item {i}"), None))
+                    .await?;
+                // A read between writes is not held up by the queue.
+                repo.find(item.id).await
+            });
+        }
+        while let Some(result) = tasks.join_next().await {
+            if let Err(err) = result.unwrap() {
+                panic!("{}: a concurrent insert failed: {err:?}", db.backend);
+            }
+        }
+        assert_eq!(
+            count(&db.conn, "items", "1 = 1").await,
+            64,
+            "{}",
+            db.backend
+        );
+    }
+}
