@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use actix_web::dev::Service;
 use actix_web::{App, test};
@@ -48,5 +49,16 @@ fn edge(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, edge);
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = edge
+}
 criterion_main!(benches);
