@@ -207,7 +207,8 @@ def main():
             "|---:|---:|---:|---:|---:|---:|",
         ]
         for rd in rounds:
-            end = find(rd, "_round_end")
+            # One per round, and without a wrk result to rank by.
+            end = runs(rd, "_round_end")[0]
             cells = []
             for name in ("health", "me", "list_items"):
                 r = find(rd, name)

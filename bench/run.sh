@@ -414,7 +414,12 @@ json.dump({
     "strata_vmhwm_kib": {"after_startup": ${STARTUP_HWM:-0}, "after_seeding": ${SEED_HWM:-0}},
 }, open(sys.argv[1], "w"))
 EOF
-python3 "$BENCH/report.py" "$WORK/meta.json" "$ROWS" "$BENCH/results/$STAMP"
+if ! python3 "$BENCH/report.py" "$WORK/meta.json" "$ROWS" "$BENCH/results/$STAMP"; then
+    # The work directory goes on exit; keep the measurements for a re-render.
+    cp "$ROWS" "$BENCH/results/$STAMP.rows.jsonl"
+    cp "$WORK/meta.json" "$BENCH/results/$STAMP.meta.json"
+    die "the report failed; the raw rows are in bench/results/$STAMP.rows.jsonl (re-render: python3 bench/report.py bench/results/$STAMP.meta.json bench/results/$STAMP.rows.jsonl bench/results/$STAMP)"
+fi
 cp "$BENCH/results/$STAMP.md" "$BENCH/results/latest.md"
 echo
 echo "bench: wrote bench/results/$STAMP.json, bench/results/$STAMP.md and bench/results/latest.md"

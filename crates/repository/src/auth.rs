@@ -63,7 +63,7 @@ const EARLIEST_FILTERED_SINCE: DateTime<Utc> = DateTime::UNIX_EPOCH;
 #[async_trait]
 impl SessionRepository for SeaSessionRepository {
     async fn create(&self, session: NewSession, token: NewRefreshToken) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         let txn = begin_write(&self.db).await?;
         sessions::Entity::insert(sessions::ActiveModel {
             id: Set(session.id),
@@ -112,7 +112,7 @@ impl SessionRepository for SeaSessionRepository {
         now: DateTime<Utc>,
         next: NewRefreshToken,
     ) -> Result<bool, RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         let txn = begin_write(&self.db).await?;
         // The `consumed_at IS NULL` guard is the compare-and-swap: of two
         // concurrent refreshes with the same token, only one updates a row.
@@ -145,7 +145,7 @@ impl SessionRepository for SeaSessionRepository {
         now: DateTime<Utc>,
         remember_until: DateTime<Utc>,
     ) -> Result<Vec<Revocation>, RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         let now = micros(now);
         let remember_until = micros(remember_until);
         let live = sessions::Column::RevokedAt.is_null();
@@ -245,7 +245,7 @@ impl SessionRepository for SeaSessionRepository {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         let now = micros(now);
         let txn = begin_write(&self.db).await?;
         let revocations = revocations::Entity::delete_many()

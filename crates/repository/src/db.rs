@@ -12,7 +12,7 @@ pub use sea_orm::{DatabaseConnection, DbErr};
 
 /// How long a caller waits for a pooled connection (or, on SQLite, for the
 /// write lock) before the request fails as unavailable instead of hanging.
-const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
 /// Opens a pool to `url` (`sqlite:` or `postgres:`) of at most
 /// `max_connections` connections.

@@ -85,7 +85,7 @@ fn sort_column(field: ItemSortField) -> items::Column {
 #[async_trait]
 impl ItemRepository for SeaItemRepository {
     async fn create(&self, item: NewItem) -> Result<Item, RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         let created_at = micros(item.created_at);
         let row = items::ActiveModel {
             id: Set(item.id),
@@ -157,7 +157,7 @@ impl ItemRepository for SeaItemRepository {
         expected_version: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<Item, RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         let mut update = items::Entity::update_many()
             .col_expr(
                 items::Column::Version,
@@ -202,7 +202,7 @@ impl ItemRepository for SeaItemRepository {
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         let result = items::Entity::delete_by_id(id)
             .exec(&self.db)
             .await

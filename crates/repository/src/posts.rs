@@ -150,7 +150,7 @@ fn sort_column(field: PostSortField) -> posts::Column {
 #[async_trait]
 impl PostRepository for SeaPostRepository {
     async fn create(&self, post: NewPost) -> Result<Post, RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         let created_at = micros(post.created_at);
         let row = posts::ActiveModel {
             id: Set(post.id),
@@ -212,7 +212,7 @@ impl PostRepository for SeaPostRepository {
         changes: PostChanges,
         now: DateTime<Utc>,
     ) -> Result<Post, RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         let mut update = posts::Entity::update_many()
             .col_expr(posts::Column::UpdatedAt, Expr::value(micros(now)))
             .filter(posts::Column::Id.eq(id));
@@ -239,7 +239,7 @@ impl PostRepository for SeaPostRepository {
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         // Comments go with the row through ON DELETE CASCADE.
         let result = posts::Entity::delete_by_id(id)
             .exec(&self.db)
@@ -252,7 +252,7 @@ impl PostRepository for SeaPostRepository {
     }
 
     async fn add_comment(&self, comment: NewComment) -> Result<Comment, RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         comments::add(&self.db, comment).await
     }
 
@@ -269,7 +269,7 @@ impl PostRepository for SeaPostRepository {
     }
 
     async fn delete_comment(&self, comment_id: Uuid) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         comments::delete(&self.db, comment_id).await
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
 
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode, TransactionOptions,
@@ -10,6 +11,7 @@ use sea_orm::{
 use strata_domain::RepoError;
 use tokio::sync::{Mutex as AsyncMutex, MutexGuard};
 
+use crate::db::WAIT;
 use crate::error::DbResultExt;
 
 /// Begins a transaction that will write.
@@ -37,6 +39,8 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTrans
 /// throughput (bench/README.md). Reads take no part: WAL lets them run beside
 /// the writer. Other processes writing to the same file still meet the busy
 /// timeout, as before; PostgreSQL, and a single-connection pool, need no gate.
+/// A writer waits in the queue no longer than it would have waited for the
+/// lock itself, then fails as unavailable (503).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WriteGate(Option<Arc<AsyncMutex<()>>>);
 
@@ -59,13 +63,29 @@ impl WriteGate {
 
     /// Waits for this process's earlier writes to the file to finish. Hold
     /// the guard until the write (or its transaction) has committed.
-    pub(crate) async fn enter(&self) -> Option<MutexGuard<'_, ()>> {
-        match &self.0 {
-            Some(gate) => Some(gate.lock().await),
-            None => None,
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] when the writes ahead took longer than the
+    /// busy timeout.
+    pub(crate) async fn enter(&self) -> Result<Option<MutexGuard<'_, ()>>, RepoError> {
+        self.enter_within(WAIT).await
+    }
+
+    async fn enter_within(&self, wait: Duration) -> Result<Option<MutexGuard<'_, ()>>, RepoError> {
+        let Some(gate) = &self.0 else {
+            return Ok(None);
+        };
+        match tokio::time::timeout(wait, gate.lock()).await {
+            Ok(guard) => Ok(Some(guard)),
+            Err(elapsed) => Err(RepoError::Unavailable(Box::new(WriteQueueTimeout(elapsed)))),
         }
     }
 }
+
+/// The writes ahead in the queue did not finish within the busy timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("waited too long behind other writes to the database file")]
+struct WriteQueueTimeout(#[source] tokio::time::error::Elapsed);
 
 /// One gate per file; an entry is dropped with the last repository using it,
 /// so opening many databases (as the tests do) leaves nothing behind.
@@ -114,7 +134,7 @@ mod tests {
 
         // Held by one repository, the gate makes the other one wait.
         let held = WriteGate::of(&first);
-        let guard = held.enter().await;
+        let guard = held.enter().await.unwrap();
         assert!(guard.is_some());
         assert!(b.try_lock().is_err());
         drop(guard);
@@ -125,6 +145,23 @@ mod tests {
     async fn a_single_connection_needs_no_gate() {
         let memory = connect("sqlite::memory:", 4).await.unwrap();
         assert!(gate(&memory).is_none());
-        assert!(WriteGate::of(&memory).enter().await.is_none());
+        assert!(WriteGate::of(&memory).enter().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_writer_queued_too_long_fails_as_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("q.db").display());
+        let db = connect(&url, 4).await.unwrap();
+        let (holder, waiter) = (WriteGate::of(&db), WriteGate::of(&db));
+        let held = holder.enter().await.unwrap();
+        assert!(held.is_some());
+        let queued = waiter.enter_within(Duration::from_millis(20)).await;
+        assert!(
+            matches!(queued, Err(RepoError::Unavailable(_))),
+            "{queued:?}"
+        );
+        drop(held);
+        assert!(waiter.enter().await.unwrap().is_some());
     }
 }

@@ -98,7 +98,7 @@ fn credentials(row: users::Model) -> Result<UserCredentials, RepoError> {
 #[async_trait]
 impl UserRepository for SeaUserRepository {
     async fn create(&self, user: NewUser) -> Result<User, RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         // PostgreSQL keeps microseconds; truncating up front makes the returned
         // user equal to what a later read yields on every backend.
         let created_at = user.created_at.trunc_subsecs(6);
@@ -162,7 +162,7 @@ impl UserRepository for SeaUserRepository {
         changes: UserChanges,
         now: DateTime<Utc>,
     ) -> Result<User, RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         let mut update = users::Entity::update_many()
             .col_expr(users::Column::UpdatedAt, Expr::value(now.trunc_subsecs(6)))
             .filter(users::Column::Id.eq(id));
@@ -210,7 +210,7 @@ impl UserRepository for SeaUserRepository {
         hash: PasswordHash,
         now: DateTime<Utc>,
     ) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         let result = users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()))
             .col_expr(users::Column::UpdatedAt, Expr::value(now.trunc_subsecs(6)))
@@ -225,7 +225,7 @@ impl UserRepository for SeaUserRepository {
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await;
+        let _write = self.writes.enter().await?;
         // Sessions, refresh tokens, items, posts (and their comments) and
         // comments go with the row through ON DELETE CASCADE, in this one
         // statement; revocations deliberately stay.
