@@ -94,7 +94,7 @@ pub struct ItemChanges {
 
 pub type ItemSortField = crate::page::TitledSortField;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ItemFilter {
     /// Only this owner's items; `None` means every owner (admins only).
     pub owner_id: Option<Uuid>,

@@ -87,7 +87,7 @@ pub struct NewComment {
 
 pub type PostSortField = crate::page::TitledSortField;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct PostFilter {
     /// The author's username, compared case-insensitively.
     pub author: Option<String>,

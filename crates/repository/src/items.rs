@@ -1,5 +1,7 @@
 //! Owner-scoped items, stored in `items`.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -14,6 +16,7 @@ use strata_domain::items::{
 use strata_domain::page::{Page, PageRequest, Sort};
 use uuid::Uuid;
 
+use crate::counts::CountCache;
 use crate::entities::items;
 use crate::error::DbResultExt;
 use crate::query::{invalid_row, lower_contains, micros, order};
@@ -27,12 +30,18 @@ pub struct SeaItemRepository {
     db: DatabaseConnection,
     /// Taken by every write (see [`WriteGate`]).
     writes: WriteGate,
+    /// List totals, reused until the next write (see [`CountCache`]).
+    totals: Arc<CountCache<ItemFilter>>,
 }
 
 impl SeaItemRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         let writes = WriteGate::of(&db);
-        Self { db, writes }
+        Self {
+            db,
+            writes,
+            totals: Arc::default(),
+        }
     }
 }
 
@@ -128,11 +137,16 @@ impl ItemRepository for SeaItemRepository {
         page: PageRequest,
     ) -> Result<Page<Item>, RepoError> {
         let select = filtered(&filter);
-        let total = select
-            .clone()
-            .count(&self.db)
-            .await
-            .or_repo("Failed to count items")?;
+        let total = self
+            .totals
+            .total(&self.writes, &filter, async {
+                select
+                    .clone()
+                    .count(&self.db)
+                    .await
+                    .or_repo("Failed to count items")
+            })
+            .await?;
         // Ties broken by id in the same direction: pages stay stable.
         let direction = order(sort.direction);
         let rows = select

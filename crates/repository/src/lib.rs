@@ -7,6 +7,7 @@
 
 mod auth;
 mod comments;
+mod counts;
 mod db;
 mod entities;
 mod error;

@@ -1,6 +1,8 @@
 //! Blog posts, stored in `posts`. Comments live in [`crate::comments`]; the
 //! one [`PostRepository`] implementation here delegates to it.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -19,6 +21,7 @@ use strata_domain::posts::{
 use uuid::Uuid;
 
 use crate::comments;
+use crate::counts::CountCache;
 use crate::entities::{comments as comment_rows, posts, users};
 use crate::error::DbResultExt;
 use crate::query::{count, invalid_row, lower_contains, micros, order};
@@ -32,12 +35,18 @@ pub struct SeaPostRepository {
     db: DatabaseConnection,
     /// Taken by every write (see [`WriteGate`]).
     writes: WriteGate,
+    /// List totals, reused until the next write (see [`CountCache`]).
+    totals: Arc<CountCache<PostFilter>>,
 }
 
 impl SeaPostRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         let writes = WriteGate::of(&db);
-        Self { db, writes }
+        Self {
+            db,
+            writes,
+            totals: Arc::default(),
+        }
     }
 }
 
@@ -183,11 +192,16 @@ impl PostRepository for SeaPostRepository {
         page: PageRequest,
     ) -> Result<Page<Post>, RepoError> {
         let select = filtered(&filter);
-        let total = select
-            .clone()
-            .count(&self.db)
-            .await
-            .or_repo("Failed to count posts")?;
+        let total = self
+            .totals
+            .total(&self.writes, &filter, async {
+                select
+                    .clone()
+                    .count(&self.db)
+                    .await
+                    .or_repo("Failed to count posts")
+            })
+            .await?;
         // Ties broken by id in the same direction: pages stay stable.
         let direction = order(sort.direction);
         let rows = with_author_and_count(select)

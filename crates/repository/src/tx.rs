@@ -1,6 +1,7 @@
 //! Writes that behave the same under contention on both backends.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -41,8 +42,33 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTrans
 /// timeout, as before; PostgreSQL, and a single-connection pool, need no gate.
 /// A writer waits in the queue no longer than it would have waited for the
 /// lock itself, then fails as unavailable (503).
+///
+/// The gate also counts the writes that passed through it, so that what was
+/// read from the file can be known unchanged since (see `counts.rs`).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct WriteGate(Option<Arc<AsyncMutex<()>>>);
+pub(crate) struct WriteGate(Option<Arc<Gate>>);
+
+#[derive(Debug, Default)]
+pub(crate) struct Gate {
+    queue: AsyncMutex<()>,
+    /// Writes finished (committed, failed or abandoned) through this gate.
+    finished: AtomicU64,
+}
+
+/// A place in the write queue, held until the write is over.
+#[derive(Debug)]
+pub(crate) struct WriteGuard<'a> {
+    _queue: MutexGuard<'a, ()>,
+    finished: &'a AtomicU64,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        // Counted only once the write is over, so a reader that saw the old
+        // count can never have read the file before this write changed it.
+        self.finished.fetch_add(1, Ordering::AcqRel);
+    }
+}
 
 impl WriteGate {
     /// The gate of `db`'s database file, shared by every repository (and
@@ -67,18 +93,30 @@ impl WriteGate {
     /// # Errors
     /// [`RepoError::Unavailable`] when the writes ahead took longer than the
     /// busy timeout.
-    pub(crate) async fn enter(&self) -> Result<Option<MutexGuard<'_, ()>>, RepoError> {
+    pub(crate) async fn enter(&self) -> Result<Option<WriteGuard<'_>>, RepoError> {
         self.enter_within(WAIT).await
     }
 
-    async fn enter_within(&self, wait: Duration) -> Result<Option<MutexGuard<'_, ()>>, RepoError> {
+    async fn enter_within(&self, wait: Duration) -> Result<Option<WriteGuard<'_>>, RepoError> {
         let Some(gate) = &self.0 else {
             return Ok(None);
         };
-        match tokio::time::timeout(wait, gate.lock()).await {
-            Ok(guard) => Ok(Some(guard)),
+        match tokio::time::timeout(wait, gate.queue.lock()).await {
+            Ok(queue) => Ok(Some(WriteGuard {
+                _queue: queue,
+                finished: &gate.finished,
+            })),
             Err(elapsed) => Err(RepoError::Unavailable(Box::new(WriteQueueTimeout(elapsed)))),
         }
+    }
+
+    /// How many writes have finished through the gate; `None` without one.
+    /// Read it before reading the database: if it is unchanged later, this
+    /// process has not written to the file in between.
+    pub(crate) fn writes_finished(&self) -> Option<u64> {
+        self.0
+            .as_ref()
+            .map(|gate| gate.finished.load(Ordering::Acquire))
     }
 }
 
@@ -89,8 +127,8 @@ struct WriteQueueTimeout(#[source] tokio::time::error::Elapsed);
 
 /// One gate per file; an entry is dropped with the last repository using it,
 /// so opening many databases (as the tests do) leaves nothing behind.
-fn shared_gate(file: PathBuf) -> Arc<AsyncMutex<()>> {
-    static GATES: Mutex<Vec<(PathBuf, Weak<AsyncMutex<()>>)>> = Mutex::new(Vec::new());
+fn shared_gate(file: PathBuf) -> Arc<Gate> {
+    static GATES: Mutex<Vec<(PathBuf, Weak<Gate>)>> = Mutex::new(Vec::new());
     let mut gates = GATES.lock().unwrap_or_else(PoisonError::into_inner);
     gates.retain(|(_, gate)| gate.strong_count() > 0);
     if let Some(gate) = gates
@@ -100,7 +138,7 @@ fn shared_gate(file: PathBuf) -> Arc<AsyncMutex<()>> {
     {
         return gate;
     }
-    let gate = Arc::new(AsyncMutex::new(()));
+    let gate = Arc::new(Gate::default());
     gates.push((file, Arc::downgrade(&gate)));
     gate
 }
@@ -112,7 +150,7 @@ mod tests {
     use super::*;
     use crate::connect;
 
-    fn gate(db: &DatabaseConnection) -> Option<Arc<AsyncMutex<()>>> {
+    fn gate(db: &DatabaseConnection) -> Option<Arc<Gate>> {
         WriteGate::of(db).0
     }
 
@@ -136,9 +174,12 @@ mod tests {
         let held = WriteGate::of(&first);
         let guard = held.enter().await.unwrap();
         assert!(guard.is_some());
-        assert!(b.try_lock().is_err());
+        assert!(b.queue.try_lock().is_err());
+        assert_eq!(WriteGate::of(&second).writes_finished(), Some(0));
         drop(guard);
-        assert!(b.try_lock().is_ok());
+        assert!(b.queue.try_lock().is_ok());
+        // The other pool sees the write as finished.
+        assert_eq!(WriteGate::of(&second).writes_finished(), Some(1));
     }
 
     #[tokio::test]
@@ -146,6 +187,7 @@ mod tests {
         let memory = connect("sqlite::memory:", 4).await.unwrap();
         assert!(gate(&memory).is_none());
         assert!(WriteGate::of(&memory).enter().await.unwrap().is_none());
+        assert_eq!(WriteGate::of(&memory).writes_finished(), None);
     }
 
     #[tokio::test]

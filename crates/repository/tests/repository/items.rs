@@ -445,3 +445,43 @@ async fn sixty_four_concurrent_inserts_from_two_repositories_all_land() {
         );
     }
 }
+
+#[tokio::test]
+async fn totals_follow_every_write_of_the_process_at_once() {
+    for db in test_databases().await {
+        let items = SeaItemRepository::new(db.conn.clone());
+        // Writes through other repositories on the same database count too.
+        let other_items = SeaItemRepository::new(db.conn.clone());
+        let users = SeaUserRepository::new(db.conn.clone());
+        let owner = create_user(&db.conn, "tally@example.com", "tally").await;
+        let mine = ItemFilter {
+            owner_id: Some(owner.id),
+            q: None,
+        };
+        let sort = by(ItemSortField::CreatedAt, Direction::Desc);
+        let total = async |repo: &SeaItemRepository| {
+            repo.list(mine.clone(), sort, page(20, 0))
+                .await
+                .unwrap()
+                .total
+        };
+
+        assert_eq!(total(&items).await, 0, "{}", db.backend);
+        let first = items
+            .create(new_item(owner.id, "First", None))
+            .await
+            .unwrap();
+        assert_eq!(total(&items).await, 1, "{}", db.backend);
+        assert_eq!(total(&items).await, 1, "{}: asked again", db.backend);
+        other_items
+            .create(new_item(owner.id, "Second", None))
+            .await
+            .unwrap();
+        assert_eq!(total(&items).await, 2, "{}", db.backend);
+        items.delete(first.id).await.unwrap();
+        assert_eq!(total(&items).await, 1, "{}", db.backend);
+        // Deleting the account takes its items along (ON DELETE CASCADE).
+        users.delete(owner.id).await.unwrap();
+        assert_eq!(total(&items).await, 0, "{}", db.backend);
+    }
+}
