@@ -36,8 +36,8 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTrans
 /// that want to write wait in SQLite's busy handler, which sleeps in growing
 /// steps of up to 100 ms and lets whoever retries first win: under 32
 /// concurrent writers the p99 of an insert was 0.8 s for a 7.6 ms median.
-/// Waiting on a FIFO lock instead, the p99 fell to 23 ms at the same
-/// throughput (bench/README.md). Reads take no part: WAL lets them run beside
+/// Waiting on a FIFO lock instead, the p99 fell to 25 ms, with throughput
+/// within 10 % (bench/README.md). Reads take no part: WAL lets them run beside
 /// the writer. Other processes writing to the same file still meet the busy
 /// timeout, as before; PostgreSQL, and a single-connection pool, need no gate.
 /// A writer waits in the queue no longer than it would have waited for the
@@ -64,8 +64,9 @@ pub(crate) struct WriteGuard<'a> {
 
 impl Drop for WriteGuard<'_> {
     fn drop(&mut self) {
-        // Counted only once the write is over, so a reader that saw the old
-        // count can never have read the file before this write changed it.
+        // Counted only once the write is over: a total counted under the new
+        // number has seen this write, and one counted under the old number
+        // is known to be possibly stale.
         self.finished.fetch_add(1, Ordering::AcqRel);
     }
 }
