@@ -1,5 +1,7 @@
 //! Per-request hot paths of the HTTP layer: problem+json rendering (every
-//! error answer) and the DTO serialization of a page of 20 items.
+//! error answer), the DTO serialization of a page of 20 items, and what the
+//! edge middleware adds to a request that does nothing else (`/health`
+//! through an app with and without `Edge`, called in process, no sockets).
 //!
 //! `cargo bench -p strata-http --bench hot_paths`
 
@@ -10,11 +12,16 @@ use std::time::Duration;
 
 use actix_web::ResponseError;
 use actix_web::body::MessageBody;
+use actix_web::dev::Service;
+use actix_web::{App, test};
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use strata_domain::items::{Description, Item, Title};
+use strata_http::EdgeConfig;
 use strata_http::error::{ApiError, FieldProblem};
+use strata_http::health::live;
 use strata_http::items::ItemResponse;
+use strata_http::middleware::Edge;
 use strata_http::page::PageResponse;
 use uuid::Uuid;
 
@@ -108,6 +115,39 @@ fn page_of_items(c: &mut Criterion) {
     group.finish();
 }
 
+fn edge(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    let bare = local.block_on(&runtime, test::init_service(App::new().service(live)));
+    let edged = local.block_on(
+        &runtime,
+        test::init_service(
+            App::new()
+                .service(live)
+                .wrap(Edge::new(&EdgeConfig::default())),
+        ),
+    );
+    let mut group = c.benchmark_group("edge");
+    group.bench_function("health_bare", |b| {
+        b.iter(|| {
+            let req = test::TestRequest::get().uri("/health").to_request();
+            let res = local.block_on(&runtime, bare.call(req)).unwrap();
+            black_box(res.status())
+        });
+    });
+    group.bench_function("health_with_edge", |b| {
+        b.iter(|| {
+            let req = test::TestRequest::get().uri("/health").to_request();
+            let res = local.block_on(&runtime, edged.call(req)).unwrap();
+            black_box(res.status())
+        });
+    });
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(30)
@@ -118,6 +158,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = hot_paths;
     config = config();
-    targets = problem_json, page_of_items
+    targets = problem_json, page_of_items, edge
 }
 criterion_main!(hot_paths);

@@ -19,6 +19,10 @@ use std::hash::Hash;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use sea_orm::{DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait, Select};
+use strata_domain::RepoError;
+
+use crate::error::DbResultExt;
 use crate::tx::WriteGate;
 
 /// The longest a total is reused, whatever the write count says.
@@ -51,9 +55,31 @@ impl<K: Hash + Eq> Default for CountCache<K> {
 }
 
 impl<K: Hash + Eq + Clone> CountCache<K> {
+    /// How many rows `select` (the list filtered by `key`) matches.
+    ///
+    /// # Errors
+    /// The count query's failure, labelled with `context`.
+    pub(crate) async fn count<E, M>(
+        &self,
+        gate: &WriteGate,
+        key: &K,
+        select: &Select<E>,
+        db: &DatabaseConnection,
+        context: &'static str,
+    ) -> Result<u64, RepoError>
+    where
+        E: EntityTrait<Model = M>,
+        M: FromQueryResult + Send + Sync,
+    {
+        self.total(gate, key, async {
+            select.clone().count(db).await.or_repo(context)
+        })
+        .await
+    }
+
     /// The total for `key`: remembered if still valid, else from `count`,
     /// which runs without any lock held.
-    pub(crate) async fn total<E, F>(&self, gate: &WriteGate, key: &K, count: F) -> Result<u64, E>
+    async fn total<E, F>(&self, gate: &WriteGate, key: &K, count: F) -> Result<u64, E>
     where
         F: Future<Output = Result<u64, E>>,
     {

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
 };
 use strata_domain::RepoError;
 use strata_domain::items::{
@@ -139,13 +139,13 @@ impl ItemRepository for SeaItemRepository {
         let select = filtered(&filter);
         let total = self
             .totals
-            .total(&self.writes, &filter, async {
-                select
-                    .clone()
-                    .count(&self.db)
-                    .await
-                    .or_repo("Failed to count items")
-            })
+            .count(
+                &self.writes,
+                &filter,
+                &select,
+                &self.db,
+                "Failed to count items",
+            )
             .await?;
         // Ties broken by id in the same direction: pages stay stable.
         let direction = order(sort.direction);

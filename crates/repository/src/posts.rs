@@ -8,8 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
-    Select,
+    FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
 };
 use strata_domain::RepoError;
 use strata_domain::items::Title;
@@ -194,13 +193,13 @@ impl PostRepository for SeaPostRepository {
         let select = filtered(&filter);
         let total = self
             .totals
-            .total(&self.writes, &filter, async {
-                select
-                    .clone()
-                    .count(&self.db)
-                    .await
-                    .or_repo("Failed to count posts")
-            })
+            .count(
+                &self.writes,
+                &filter,
+                &select,
+                &self.db,
+                "Failed to count posts",
+            )
             .await?;
         // Ties broken by id in the same direction: pages stay stable.
         let direction = order(sort.direction);
