@@ -564,3 +564,36 @@ async fn deleting_a_user_deletes_their_posts_their_comments_elsewhere_and_commen
         assert_eq!(repo.find(bobs_post.id).await.unwrap().comment_count, 1);
     }
 }
+
+#[tokio::test]
+async fn totals_follow_post_writes_and_account_deletion_at_once() {
+    for db in test_databases().await {
+        let posts = SeaPostRepository::new(db.conn.clone());
+        let users = SeaUserRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let bob = create_user(&db.conn, "bob@example.com", "bob").await;
+        let total = async || {
+            posts
+                .list(PostFilter::default(), by_title(Direction::Asc), page(20, 0))
+                .await
+                .unwrap()
+                .total
+        };
+
+        assert_eq!(total().await, 0, "{}", db.backend);
+        let first = posts
+            .create(new_post(ann.id, "First", "Body"))
+            .await
+            .unwrap();
+        posts
+            .create(new_post(bob.id, "Second", "Body"))
+            .await
+            .unwrap();
+        assert_eq!(total().await, 2, "{}", db.backend);
+        posts.delete(first.id).await.unwrap();
+        assert_eq!(total().await, 1, "{}", db.backend);
+        // Deleting the author takes the post along (ON DELETE CASCADE).
+        users.delete(bob.id).await.unwrap();
+        assert_eq!(total().await, 0, "{}", db.backend);
+    }
+}
