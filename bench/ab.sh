@@ -10,9 +10,7 @@
 # BENCH_SERVER_CPU / BENCH_CLIENT_CPU (0 / 1), CARGO_TARGET_DIR.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ROUTE="${AB_PATH:-/health}"
 ROUNDS="${AB_ROUNDS:-6}"
 SECONDS_PER_RUN="${AB_SECONDS:-4}"
@@ -35,9 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-STRATA_PORT="$(port)"
-FLOOR_PORT="$(port)"
+STRATA_PORT="$(free_port)"
+FLOOR_PORT="$(free_port)"
 
 (cd "$ROOT" && exec env -u RUST_LOG -u DATABASE_URL -u PORT -u JWT_SECRET APP_ENV=development \
     APP_CONFIG_DIR="$ROOT/config" APP__SERVER__HOST=127.0.0.1 APP__SERVER__PORT="$STRATA_PORT" \

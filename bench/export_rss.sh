@@ -12,9 +12,7 @@
 # Only 127.0.0.1 is targeted; every process started is stopped on exit.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 SIZES="${EXPORT_SIZES:-1000 100000}"
 BIN="$TARGET_DIR/release/strata"
 
@@ -38,7 +36,7 @@ for size in $SIZES; do
     "$BIN" migrate up >/dev/null
     python3 "$ROOT/bench/seed_users.py" "$db" "$size"
     STRATA_ADMIN_PASSWORD="$PASSWORD" "$BIN" create-admin --email "root@example.com" --username root >/dev/null
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    port=$(free_port)
     PORT=$port APP__SERVER__WORKERS=1 "$BIN" serve >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done

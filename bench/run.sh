@@ -26,11 +26,9 @@
 
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 BENCH="$ROOT/bench"
 SCENARIOS="$BENCH/scenarios"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
 
 DURATION="${BENCH_DURATION:-10}"
 DURATION="${DURATION%s}"
@@ -142,10 +140,6 @@ GIT_DIRTY=False
 STRATA_BIN="$TARGET_DIR/release/strata"
 FLOOR_BIN="$TARGET_DIR/release/strata-floor"
 [[ -x "$STRATA_BIN" && -x "$FLOOR_BIN" ]] || die "missing $STRATA_BIN or $FLOOR_BIN; build them or unset BENCH_SKIP_BUILD"
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 # Strata's environment: development settings, one worker, quiet logs.
 strata_env=(

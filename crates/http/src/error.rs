@@ -2,7 +2,7 @@
 //!
 //! Handlers return [`ApiError`]; service errors convert into it with an
 //! exhaustive match; actix's own extractor failures are routed here through
-//! the handlers in [`crate::extract`]; and [`the `ensure_problem` step of [`crate::middleware::Edge`]`]
+//! the handlers in [`crate::extract`]; and the `ensure_problem` step of [`crate::middleware::Edge`]
 //! rewrites any error response that still is not problem+json (405s, actix
 //! internals) using the same renderer.
 

@@ -71,18 +71,7 @@ impl<K: Hash + Eq + Clone> CountCache<K> {
         E: EntityTrait<Model = M>,
         M: FromQueryResult + Send + Sync,
     {
-        self.total(gate, key, async {
-            select.clone().count(db).await.or_repo(context)
-        })
-        .await
-    }
-
-    /// The total for `key`: remembered if still valid, else from `count`,
-    /// which runs without any lock held.
-    async fn total<E, F>(&self, gate: &WriteGate, key: &K, count: F) -> Result<u64, E>
-    where
-        F: Future<Output = Result<u64, E>>,
-    {
+        let count = async { select.clone().count(db).await.or_repo(context) };
         // Read before counting: a write finishing meanwhile changes it, and
         // the total is then stored under a count that is already stale.
         let Some(writes) = gate.writes_finished() else {
@@ -91,6 +80,7 @@ impl<K: Hash + Eq + Clone> CountCache<K> {
         if let Some(total) = self.get(key, writes, Instant::now()) {
             return Ok(total);
         }
+        // No lock is held while the query runs.
         let total = count.await?;
         self.put(key.clone(), writes, total, Instant::now());
         Ok(total)

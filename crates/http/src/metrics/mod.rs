@@ -3,9 +3,9 @@
 
 mod requests;
 
-use std::sync::OnceLock;
+pub(crate) use requests::record as record_request;
 
-use actix_web::http::Method;
+use std::sync::OnceLock;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -41,27 +41,6 @@ pub struct MetricsEndpoint {
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(metrics);
-}
-
-/// Records one finished request to `path` and hands its route label (the
-/// matched pattern, never the raw path, so ids do not explode the label set)
-/// to `then`. `pattern` is the router's answer, asked only when needed.
-pub fn record_request<R>(
-    method: &Method,
-    path: &str,
-    pattern: impl FnOnce() -> Option<String>,
-    status: u16,
-    seconds: f64,
-    then: impl FnOnce(Option<&str>) -> R,
-) -> R {
-    requests::record(
-        requests::MethodLabel::of(method),
-        path,
-        pattern,
-        status,
-        seconds,
-        then,
-    )
 }
 
 /// Prometheus text format. Protected by a bearer token when one is configured.

@@ -79,7 +79,7 @@ const METHODS: [&str; 8] = [
 pub(super) struct MethodLabel(u8);
 
 impl MethodLabel {
-    pub(super) fn of(method: &Method) -> Self {
+    fn of(method: &Method) -> Self {
         Self(match *method {
             Method::GET => 0,
             Method::POST => 1,
@@ -151,18 +151,21 @@ fn new_series(method: &'static str, route: &str, status: u16) -> Arc<Series> {
     series
 }
 
-/// Records one finished request of `method` to `path`, and hands its route label to `then`. `pattern` names the matched
-/// route pattern; it is called only for paths not yet known to be literal
-/// routes, and its answer for a (method, path) pair never changes while the
-/// process runs, because the routes do not.
-pub(super) fn record<R>(
-    method: MethodLabel,
+/// Records one finished request of `method` to `path`, and hands its route
+/// label (the matched pattern, never the raw path, so ids do not explode the
+/// label set) to `then`. `pattern` names the matched route pattern; it is
+/// called only for paths not yet known to be literal routes, and its answer
+/// for a (method, path) pair never changes while the process runs, because
+/// the routes do not.
+pub(crate) fn record<R>(
+    method: &Method,
     path: &str,
     pattern: impl FnOnce() -> Option<String>,
     status: u16,
     seconds: f64,
     then: impl FnOnce(Option<&str>) -> R,
 ) -> R {
+    let method = MethodLabel::of(method);
     let bit = method.bit();
     LOCAL.with_borrow_mut(|routes| {
         if let Some(route) = routes.get_mut(path)

@@ -5,7 +5,7 @@ use super::*;
 /// A request to a parameterless route: path and pattern are the same.
 fn record_at(name: &str, route: &str, status: u16, seconds: f64) {
     record(
-        method(name),
+        &method(name),
         route,
         || Some(route.to_owned()),
         status,
@@ -14,9 +14,8 @@ fn record_at(name: &str, route: &str, status: u16, seconds: f64) {
     );
 }
 
-fn method(name: &str) -> MethodLabel {
-    let index = METHODS.iter().position(|m| *m == name).unwrap();
-    MethodLabel(u8::try_from(index).unwrap())
+fn method(name: &str) -> Method {
+    Method::from_bytes(name.as_bytes()).unwrap()
 }
 
 fn rendered() -> String {
@@ -81,7 +80,7 @@ fn a_literal_route_is_looked_up_once_and_parameters_every_time() {
     };
     for _ in 0..3 {
         let label = record(
-            method("GET"),
+            &method("GET"),
             "/test/literal",
             pattern,
             200,
@@ -95,7 +94,7 @@ fn a_literal_route_is_looked_up_once_and_parameters_every_time() {
     // Another method on the same path is looked up on its own: its
     // request may match another route, or none.
     let label = record(
-        method("POST"),
+        &method("POST"),
         "/test/literal",
         || None,
         405,
@@ -108,7 +107,7 @@ fn a_literal_route_is_looked_up_once_and_parameters_every_time() {
     for id in 0..3 {
         let path = format!("/test/items/{id}");
         let label = record(
-            method("GET"),
+            &method("GET"),
             &path,
             || {
                 looked_up.set(looked_up.get() + 1);

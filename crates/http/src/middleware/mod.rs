@@ -271,6 +271,7 @@ fn finish(
         hsts,
         span: _,
     } = request;
+    let latency = clock().delta(started, clock().raw());
     let docs = area == Area::Docs;
     match outcome {
         Ok(mut response) => {
@@ -291,7 +292,7 @@ fn finish(
                 request.path(),
                 || request.match_pattern(),
                 response.status(),
-                clock().delta(started, clock().raw()),
+                latency,
                 || request.extensions().get::<AuthenticatedUser>().map(|u| u.0),
             );
             Ok(response)
@@ -305,7 +306,7 @@ fn finish(
                 "",
                 || None,
                 response.status(),
-                clock().delta(started, clock().raw()),
+                latency,
                 || None,
             );
             Err(InternalError::from_response("request failed in middleware", response).into())

@@ -18,9 +18,7 @@ pub async fn handler_timeout(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let timeout = req
-        .app_data::<web::Data<EdgeConfig>>()
-        .map_or(EdgeConfig::default().request_timeout, |c| c.request_timeout);
+    let timeout = setting(&req, |c| c.request_timeout);
     match tokio::time::timeout(timeout, next.call(req)).await {
         Ok(outcome) => outcome,
         Err(_) => {
@@ -34,15 +32,13 @@ pub async fn handler_timeout(
 }
 
 /// Marks small bodies `Content-Encoding: identity` so the `Compress`
-/// middleware (which skips encoded bodies) leaves them alone; [`edge`]
+/// middleware (which skips encoded bodies) leaves them alone; [`super::Edge`]
 /// removes the marker again.
 pub async fn uncompressed_small_bodies(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let min = req
-        .app_data::<web::Data<EdgeConfig>>()
-        .map_or(1024, |c| c.compress_min_bytes);
+    let min = setting(&req, |c| c.compress_min_bytes);
     let mut response = next.call(req).await?;
     if let actix_web::body::BodySize::Sized(size) = response.response().body().size()
         && size < min
@@ -53,4 +49,13 @@ pub async fn uncompressed_small_bodies(
         );
     }
     Ok(response)
+}
+
+/// One setting of the app's [`EdgeConfig`], or its default when the app
+/// registered none (as in tests that build a bare app).
+fn setting<T>(req: &ServiceRequest, read: impl FnOnce(&EdgeConfig) -> T) -> T {
+    match req.app_data::<web::Data<EdgeConfig>>() {
+        Some(config) => read(config),
+        None => read(&EdgeConfig::default()),
+    }
 }
