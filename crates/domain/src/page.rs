@@ -52,6 +52,15 @@ impl PageRequest {
     pub fn offset(&self) -> u64 {
         self.offset
     }
+
+    /// The total that a page of `rows` rows proves without counting: a page
+    /// shorter than the limit is the last one, so the total is the offset
+    /// plus its rows. A full page may have more after it, and an empty page
+    /// past the start may have overshot the end, so both prove nothing.
+    pub fn total_if_last(&self, rows: usize) -> Option<u64> {
+        let rows = u64::try_from(rows).ok()?;
+        (rows < self.limit && (rows > 0 || self.offset == 0)).then_some(self.offset + rows)
+    }
 }
 
 impl Default for PageRequest {
@@ -199,6 +208,19 @@ mod tests {
         assert_eq!(PageRequest::new(Some(1000), None).unwrap_err().0, "limit");
         assert_eq!(PageRequest::new(Some(0), None).unwrap_err().0, "limit");
         assert_eq!(PageRequest::new(None, Some(-1)).unwrap_err().0, "offset");
+    }
+
+    #[test]
+    fn only_a_short_page_that_reached_its_rows_proves_the_total() {
+        let first = PageRequest::new(Some(20), None).unwrap();
+        assert_eq!(first.total_if_last(0), Some(0));
+        assert_eq!(first.total_if_last(7), Some(7));
+        assert_eq!(first.total_if_last(20), None);
+        let later = PageRequest::new(Some(20), Some(40)).unwrap();
+        assert_eq!(later.total_if_last(5), Some(45));
+        assert_eq!(later.total_if_last(20), None);
+        // The offset may lie past the end: the rows before it are unknown.
+        assert_eq!(later.total_if_last(0), None);
     }
 
     #[test]

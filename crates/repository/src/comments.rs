@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::entities::{comments, users};
 use crate::error::DbResultExt;
-use crate::query::{invalid_row, micros};
+use crate::query::{invalid_row, micros, total};
 use crate::tx::begin_write;
 
 /// A comment row with its author's username.
@@ -107,11 +107,6 @@ pub(crate) async fn list(
     post_id: Uuid,
     page: PageRequest,
 ) -> Result<Page<Comment>, RepoError> {
-    let total = comments::Entity::find()
-        .filter(comments::Column::PostId.eq(post_id))
-        .count(db)
-        .await
-        .or_repo("Failed to count comments")?;
     // Oldest first, ties by id: the `(post_id, created_at)` index order.
     let rows = with_author()
         .filter(comments::Column::PostId.eq(post_id))
@@ -123,6 +118,14 @@ pub(crate) async fn list(
         .all(db)
         .await
         .or_repo("Failed to list comments")?;
+    let counted = async {
+        comments::Entity::find()
+            .filter(comments::Column::PostId.eq(post_id))
+            .count(db)
+            .await
+            .or_repo("Failed to count comments")
+    };
+    let total = total(page, rows.len(), counted).await?;
     let comments = rows
         .into_iter()
         .map(Comment::try_from)

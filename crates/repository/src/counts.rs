@@ -11,8 +11,11 @@
 //! the future is dropped). Entries therefore also expire after [`FRESH_FOR`],
 //! which bounds how stale a total can ever be.
 //!
-//! PostgreSQL has no gate, hence no cache: another instance may write at any
-//! time, and its counts are cheaper anyway.
+//! PostgreSQL has no gate, hence no cache: there, other instances write to
+//! the same database at any time, and a reused total could contradict the
+//! page it is served with. It still counts (1.2 ms for 10,000 rows, against
+//! 0.1 ms for the page). On both backends a page shorter than its limit
+//! needs no count at all (`query::total`).
 
 use std::collections::HashMap;
 use std::hash::Hash;

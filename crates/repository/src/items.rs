@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::counts::CountCache;
 use crate::entities::items;
 use crate::error::DbResultExt;
-use crate::query::{invalid_row, lower_contains, micros, order};
+use crate::query::{invalid_row, lower_contains, micros, order, total};
 use crate::tx::{WriteGate, begin_write};
 
 /// [`ItemRepository`] over sea-orm. The owner's foreign key (with `ON DELETE
@@ -137,19 +137,10 @@ impl ItemRepository for SeaItemRepository {
         page: PageRequest,
     ) -> Result<Page<Item>, RepoError> {
         let select = filtered(&filter);
-        let total = self
-            .totals
-            .count(
-                &self.writes,
-                &filter,
-                &select,
-                &self.db,
-                "Failed to count items",
-            )
-            .await?;
         // Ties broken by id in the same direction: pages stay stable.
         let direction = order(sort.direction);
         let rows = select
+            .clone()
             .order_by(sort_column(sort.field), direction.clone())
             .order_by(items::Column::Id, direction)
             .limit(page.limit())
@@ -157,6 +148,14 @@ impl ItemRepository for SeaItemRepository {
             .all(&self.db)
             .await
             .or_repo("Failed to list items")?;
+        let counted = self.totals.count(
+            &self.writes,
+            &filter,
+            &select,
+            &self.db,
+            "Failed to count items",
+        );
+        let total = total(page, rows.len(), counted).await?;
         let items = rows
             .into_iter()
             .map(Item::try_from)

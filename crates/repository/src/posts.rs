@@ -23,7 +23,7 @@ use crate::comments;
 use crate::counts::CountCache;
 use crate::entities::{comments as comment_rows, posts, users};
 use crate::error::DbResultExt;
-use crate::query::{count, invalid_row, lower_contains, micros, order};
+use crate::query::{count, invalid_row, lower_contains, micros, order, total};
 use crate::tx::{WriteGate, begin_write};
 
 /// [`PostRepository`] over sea-orm. Every read of posts is one statement
@@ -191,19 +191,9 @@ impl PostRepository for SeaPostRepository {
         page: PageRequest,
     ) -> Result<Page<Post>, RepoError> {
         let select = filtered(&filter);
-        let total = self
-            .totals
-            .count(
-                &self.writes,
-                &filter,
-                &select,
-                &self.db,
-                "Failed to count posts",
-            )
-            .await?;
         // Ties broken by id in the same direction: pages stay stable.
         let direction = order(sort.direction);
-        let rows = with_author_and_count(select)
+        let rows = with_author_and_count(select.clone())
             .order_by(sort_column(sort.field), direction.clone())
             .order_by(posts::Column::Id, direction)
             .limit(page.limit())
@@ -212,6 +202,14 @@ impl PostRepository for SeaPostRepository {
             .all(&self.db)
             .await
             .or_repo("Failed to list posts")?;
+        let counted = self.totals.count(
+            &self.writes,
+            &filter,
+            &select,
+            &self.db,
+            "Failed to count posts",
+        );
+        let total = total(page, rows.len(), counted).await?;
         let posts = rows
             .into_iter()
             .map(Post::try_from)

@@ -6,7 +6,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{ColumnTrait, Order};
 use strata_domain::RepoError;
-use strata_domain::page::Direction;
+use strata_domain::page::{Direction, PageRequest};
 use uuid::Uuid;
 
 /// The escape character of every search pattern.
@@ -45,6 +45,24 @@ pub(crate) fn order(direction: Direction) -> Order {
     match direction {
         Direction::Asc => Order::Asc,
         Direction::Desc => Order::Desc,
+    }
+}
+
+/// A list's total: the one a short page proves (see
+/// [`PageRequest::total_if_last`]), which spares the `COUNT(*)`, else what
+/// `count` answers. Run after the page query; `count` is awaited only when
+/// needed.
+///
+/// # Errors
+/// `count`'s failure.
+pub(crate) async fn total(
+    page: PageRequest,
+    rows: usize,
+    count: impl Future<Output = Result<u64, RepoError>>,
+) -> Result<u64, RepoError> {
+    match page.total_if_last(rows) {
+        Some(total) => Ok(total),
+        None => count.await,
     }
 }
 

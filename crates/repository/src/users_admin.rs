@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::entities::users;
 use crate::error::DbResultExt;
-use crate::query::{contains, count, lower_contains, micros, order};
+use crate::query::{contains, count, lower_contains, micros, order, total};
 
 /// Accounts matching every given filter.
 fn filtered(filter: &UserFilter) -> Select<users::Entity> {
@@ -59,14 +59,10 @@ pub(crate) async fn list(
     page: PageRequest,
 ) -> Result<Page<User>, RepoError> {
     let select = filtered(&filter);
-    let total = select
-        .clone()
-        .count(db)
-        .await
-        .or_repo("Failed to count users")?;
     // Ties broken by id in the same direction: pages stay stable.
     let direction = order(sort.direction);
     let rows = select
+        .clone()
         .order_by(sort_column(sort.field), direction.clone())
         .order_by(users::Column::Id, direction)
         .limit(page.limit())
@@ -74,6 +70,8 @@ pub(crate) async fn list(
         .all(db)
         .await
         .or_repo("Failed to list users")?;
+    let counted = async { select.count(db).await.or_repo("Failed to count users") };
+    let total = total(page, rows.len(), counted).await?;
     Ok(Page::new(to_users(rows)?, total, page))
 }
 

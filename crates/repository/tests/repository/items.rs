@@ -9,7 +9,8 @@ use strata_repository::{SeaItemRepository, SeaUserRepository};
 use uuid::Uuid;
 
 use crate::common::{
-    assert_not_found, count, create_user, is_not_found, now, page, test_databases,
+    assert_not_found, count, counting_statements, create_user, is_not_found, now, page, take,
+    test_databases,
 };
 
 fn new_item(owner_id: Uuid, title: &str, description: Option<&str>) -> NewItem {
@@ -459,8 +460,10 @@ async fn totals_follow_every_write_of_the_process_at_once() {
             q: None,
         };
         let sort = by(ItemSortField::CreatedAt, Direction::Desc);
+        // Past the first item: the page is empty or full, so it never proves
+        // the total itself, and every total is counted or reused.
         let total = async |repo: &SeaItemRepository| {
-            repo.list(mine.clone(), sort, page(20, 0))
+            repo.list(mine.clone(), sort, page(1, 1))
                 .await
                 .unwrap()
                 .total
@@ -483,5 +486,34 @@ async fn totals_follow_every_write_of_the_process_at_once() {
         // Deleting the account takes its items along (ON DELETE CASCADE).
         users.delete(owner.id).await.unwrap();
         assert_eq!(total(&items).await, 0, "{}", db.backend);
+    }
+}
+
+#[tokio::test]
+async fn a_page_shorter_than_its_limit_is_listed_without_a_count() {
+    for db in test_databases().await {
+        let owner = create_user(&db.conn, "short@example.com", "short").await;
+        let setup = SeaItemRepository::new(db.conn.clone());
+        for title in ["One", "Two", "Three"] {
+            setup.create(new_item(owner.id, title, None)).await.unwrap();
+        }
+        let (counted, statements) = counting_statements(&db.conn);
+        let mine = search(Some(owner.id), "");
+        let sort = by(ItemSortField::Title, Direction::Asc);
+        // A repository per list, so that none reuses another's total.
+        let list = async |limit, offset| {
+            let found = SeaItemRepository::new(counted.clone())
+                .list(mine.clone(), sort, page(limit, offset))
+                .await
+                .unwrap();
+            (found.items.len(), found.total, take(&statements))
+        };
+
+        // (rows, total, statements): the short pages need no COUNT(*).
+        assert_eq!(list(20, 0).await, (3, 3, 1), "{}", db.backend);
+        assert_eq!(list(2, 2).await, (1, 3, 1), "{}", db.backend);
+        // A full page, or an empty one past the end, is counted.
+        assert_eq!(list(3, 0).await, (3, 3, 2), "{}", db.backend);
+        assert_eq!(list(2, 5).await, (0, 3, 2), "{}", db.backend);
     }
 }
