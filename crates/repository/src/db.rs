@@ -20,10 +20,11 @@ pub(crate) const WAIT: Duration = Duration::from_secs(5);
 /// On SQLite every pooled connection is configured the same way: foreign keys
 /// on (account deletion relies on `ON DELETE CASCADE`), WAL so readers do not
 /// block the writer, a busy timeout so concurrent writers queue instead of
-/// failing, and `synchronous = FULL`: a write that answered 2xx must survive
-/// power loss, not only a crash of the process (which `NORMAL` would cover). A file database's parent
-/// directory is created so the default `sqlite://data/strata.db?mode=rwc` works
-/// on a first run. An in-memory database lives only as long as its
+/// failing, a `REGEXP` function for searches that fold case beyond ASCII,
+/// and `synchronous = FULL`: a write that answered 2xx must survive power
+/// loss, not only a crash of the process (which `NORMAL` would cover). A file
+/// database's parent directory is created so the default
+/// `sqlite://data/strata.db?mode=rwc` works on a first run. An in-memory database lives only as long as its
 /// connections (and, without a shared cache, exists once per connection), so
 /// its pool is pinned to a single, never-recycled connection.
 ///
@@ -51,7 +52,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
                 .min_connections(1)
                 .idle_timeout(None::<Duration>)
                 .max_lifetime(None::<Duration>);
-            options.map_sqlx_sqlite_opts(|opts| opts.foreign_keys(true).busy_timeout(WAIT));
+            options.map_sqlx_sqlite_opts(|opts| {
+                opts.foreign_keys(true).busy_timeout(WAIT).with_regexp()
+            });
         } else {
             ensure_parent_dir(url)?;
             options.map_sqlx_sqlite_opts(|opts| {
@@ -59,6 +62,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(WAIT)
+                    .with_regexp()
             });
         }
     }

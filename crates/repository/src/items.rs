@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use strata_domain::RepoError;
 use strata_domain::items::{
@@ -68,7 +68,7 @@ impl TryFrom<items::Model> for Item {
 }
 
 /// Items matching every given filter.
-fn filtered(filter: &ItemFilter) -> Select<items::Entity> {
+fn filtered(backend: DbBackend, filter: &ItemFilter) -> Select<items::Entity> {
     let mut select = items::Entity::find();
     if let Some(owner_id) = filter.owner_id {
         select = select.filter(items::Column::OwnerId.eq(owner_id));
@@ -76,8 +76,8 @@ fn filtered(filter: &ItemFilter) -> Select<items::Entity> {
     if let Some(q) = filter.q.as_deref() {
         select = select.filter(
             Condition::any()
-                .add(lower_contains(items::Column::Title, q))
-                .add(lower_contains(items::Column::Description, q)),
+                .add(lower_contains(backend, items::Column::Title, q))
+                .add(lower_contains(backend, items::Column::Description, q)),
         );
     }
     select
@@ -136,7 +136,7 @@ impl ItemRepository for SeaItemRepository {
         sort: Sort<ItemSortField>,
         page: PageRequest,
     ) -> Result<Page<Item>, RepoError> {
-        let select = filtered(&filter);
+        let select = filtered(self.db.get_database_backend(), &filter);
         // Ties broken by id in the same direction: pages stay stable.
         let direction = order(sort.direction);
         let rows = select

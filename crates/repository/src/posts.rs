@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    Select,
 };
 use strata_domain::RepoError;
 use strata_domain::items::Title;
@@ -84,7 +85,7 @@ impl TryFrom<PostRow> for Post {
 }
 
 /// Posts matching every given filter (no join, so it also serves the count).
-fn filtered(filter: &PostFilter) -> Select<posts::Entity> {
+fn filtered(backend: DbBackend, filter: &PostFilter) -> Select<posts::Entity> {
     let mut select = posts::Entity::find();
     if let Some(author) = filter.author.as_deref() {
         // Usernames are ASCII; the folded column is unique-indexed, so the
@@ -100,8 +101,8 @@ fn filtered(filter: &PostFilter) -> Select<posts::Entity> {
     if let Some(q) = filter.q.as_deref() {
         select = select.filter(
             Condition::any()
-                .add(lower_contains(posts::Column::Title, q))
-                .add(lower_contains(posts::Column::Body, q)),
+                .add(lower_contains(backend, posts::Column::Title, q))
+                .add(lower_contains(backend, posts::Column::Body, q)),
         );
     }
     select
@@ -137,7 +138,7 @@ fn with_author_and_count(select: Select<posts::Entity>) -> Select<posts::Entity>
 /// One post with its author and comment count, through `conn` (the pool or a
 /// transaction).
 async fn load_post(conn: &impl ConnectionTrait, id: Uuid) -> Result<Post, RepoError> {
-    with_author_and_count(filtered(&PostFilter::default()))
+    with_author_and_count(posts::Entity::find())
         .filter(posts::Column::Id.eq(id))
         .into_model::<PostRow>()
         .one(conn)
@@ -190,7 +191,7 @@ impl PostRepository for SeaPostRepository {
         sort: Sort<PostSortField>,
         page: PageRequest,
     ) -> Result<Page<Post>, RepoError> {
-        let select = filtered(&filter);
+        let select = filtered(self.db.get_database_backend(), &filter);
         // Ties broken by id in the same direction: pages stay stable.
         let direction = order(sort.direction);
         let rows = with_author_and_count(select.clone())

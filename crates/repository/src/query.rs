@@ -3,8 +3,8 @@
 //! rules.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{ColumnTrait, Order};
+use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{ColumnTrait, DbBackend, Order};
 use strata_domain::RepoError;
 use strata_domain::page::{Direction, PageRequest};
 use uuid::Uuid;
@@ -34,11 +34,24 @@ pub(crate) fn contains(column: impl ColumnTrait, q: &str) -> Expr {
     Expr::col(column.as_column_ref()).like(LikeExpr::new(contains_pattern(q)).escape(ESCAPE))
 }
 
-/// `LOWER(column) LIKE '%q%' ESCAPE '\'`: a case-insensitive substring match
-/// (PostgreSQL's `LIKE` is case-sensitive; SQLite's `LOWER` folds ASCII only).
-pub(crate) fn lower_contains(column: impl ColumnTrait, q: &str) -> Expr {
-    Expr::expr(Func::lower(Expr::col(column.as_column_ref())))
-        .like(LikeExpr::new(contains_pattern(q)).escape(ESCAPE))
+/// A case-insensitive match of `q` anywhere in `column`, for any letters.
+///
+/// On PostgreSQL, `LOWER(column) LIKE '%q%' ESCAPE '\'` (its `LIKE` is
+/// case-sensitive; `LOWER` folds by the database's UTF-8 locale). SQLite's
+/// `LOWER` and `LIKE` fold ASCII only, so "ÉLAN" would not match "élan":
+/// there it is `column REGEXP '(?i)q'`, `q` escaped, through the regex
+/// crate's function that `connect` registers on every connection.
+pub(crate) fn lower_contains(backend: DbBackend, column: impl ColumnTrait, q: &str) -> Expr {
+    let column = Expr::col(column.as_column_ref());
+    match backend {
+        DbBackend::Sqlite => column.binary(
+            BinOper::Custom("REGEXP"),
+            Expr::val(format!("(?i){}", regex::escape(q))),
+        ),
+        _ => {
+            Expr::expr(Func::lower(column)).like(LikeExpr::new(contains_pattern(q)).escape(ESCAPE))
+        }
+    }
 }
 
 pub(crate) fn order(direction: Direction) -> Order {

@@ -18,7 +18,7 @@ use crate::error::DbResultExt;
 use crate::query::{contains, count, lower_contains, micros, order, total};
 
 /// Accounts matching every given filter.
-fn filtered(filter: &UserFilter) -> Select<users::Entity> {
+fn filtered(backend: DatabaseBackend, filter: &UserFilter) -> Select<users::Entity> {
     let mut select = users::Entity::find();
     if let Some(q) = filter.q.as_deref() {
         // E-mails are stored lower-cased and usernames have a folded twin;
@@ -27,7 +27,7 @@ fn filtered(filter: &UserFilter) -> Select<users::Entity> {
             Condition::any()
                 .add(contains(users::Column::Email, q))
                 .add(contains(users::Column::UsernameLower, q))
-                .add(lower_contains(users::Column::FullName, q)),
+                .add(lower_contains(backend, users::Column::FullName, q)),
         );
     }
     if let Some(role) = filter.role {
@@ -58,7 +58,7 @@ pub(crate) async fn list(
     sort: Sort<UserSortField>,
     page: PageRequest,
 ) -> Result<Page<User>, RepoError> {
-    let select = filtered(&filter);
+    let select = filtered(db.get_database_backend(), &filter);
     // Ties broken by id in the same direction: pages stay stable.
     let direction = order(sort.direction);
     let rows = select

@@ -31,6 +31,14 @@ fn titles(items: &[Item]) -> Vec<&str> {
     items.iter().map(|i| i.title.as_str()).collect()
 }
 
+/// Searches every owner's items for `q`; checks the titles found and the total.
+async fn assert_finds(repo: &SeaItemRepository, backend: &str, q: &str, expected: &[&str]) {
+    let sort = by(ItemSortField::Title, Direction::Asc);
+    let found = repo.list(search(None, q), sort, page(20, 0)).await.unwrap();
+    assert_eq!(titles(&found.items), expected, "{backend}: q = {q:?}");
+    assert_eq!(found.total, expected.len() as u64, "{backend}: q = {q:?}");
+}
+
 fn search(owner_id: Option<Uuid>, q: &str) -> ItemFilter {
     ItemFilter {
         owner_id,
@@ -141,7 +149,34 @@ async fn list_is_scoped_by_owner_and_q_matches_title_or_description_in_any_case(
 }
 
 #[tokio::test]
-async fn percent_underscore_and_backslash_in_q_match_literally() {
+async fn q_folds_case_beyond_ascii_on_every_backend() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        for (title, description) in [
+            ("ÉLAN VITAL", None),
+            ("Kein Ärger", None),
+            ("Plain", Some("ΣΟΦΙΑ in Greek")),
+            ("elan", None),
+        ] {
+            repo.create(new_item(ann.id, title, description))
+                .await
+                .unwrap();
+        }
+        for (q, expected) in [
+            ("élan", vec!["ÉLAN VITAL"]),
+            ("ÄRGER", vec!["Kein Ärger"]),
+            ("σοφια", vec!["Plain"]),
+            // An accent is not a case: "elan" does not match "élan".
+            ("ELAN", vec!["elan"]),
+        ] {
+            assert_finds(&repo, db.backend, q, &expected).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn wildcard_backslash_and_regex_characters_in_q_match_literally() {
     for db in test_databases().await {
         let repo = SeaItemRepository::new(db.conn.clone());
         let ann = create_user(&db.conn, "ann@example.com", "ann").await;
@@ -152,20 +187,24 @@ async fn percent_underscore_and_backslash_in_q_match_literally() {
             "snakeXcase",
             "C:\\temp",
             "C:temp",
+            "a.b(c)*",
+            "axb(c)",
+            "x^2 $5",
         ] {
             repo.create(new_item(ann.id, title, None)).await.unwrap();
         }
-        let sort = by(ItemSortField::Title, Direction::Asc);
         for (q, expected) in [
             ("0%", vec!["100% cotton"]),
             ("%", vec!["100% cotton"]),
             ("e_c", vec!["snake_case"]),
             ("_", vec!["snake_case"]),
             (":\\", vec!["C:\\temp"]),
+            // Nor are regular-expression characters special.
+            (".b(c)*", vec!["a.b(c)*"]),
+            ("b(c", vec!["a.b(c)*", "axb(c)"]),
+            ("^2 $", vec!["x^2 $5"]),
         ] {
-            let found = repo.list(search(None, q), sort, page(20, 0)).await.unwrap();
-            assert_eq!(titles(&found.items), expected, "{}: q = {q:?}", db.backend);
-            assert_eq!(found.total, expected.len() as u64);
+            assert_finds(&repo, db.backend, q, &expected).await;
         }
     }
 }

@@ -109,6 +109,19 @@ async fn list_filters_by_q_over_email_username_and_full_name_in_any_case() {
         assert_eq!(literal.total, 0);
         let underscore = repo.list(q("R_S"), sort, page(20, 0)).await.unwrap();
         assert_eq!(usernames(&underscore.items), ["epsilon"], "{}", db.backend);
+
+        // Full names fold case beyond ASCII too, on SQLite as on PostgreSQL.
+        insert(
+            &repo,
+            "zoe@example.com",
+            "zoe",
+            Some("ZOË ÉLAN"),
+            Role::User,
+            t,
+        )
+        .await;
+        let accented = repo.list(q("zoë élan"), sort, page(20, 0)).await.unwrap();
+        assert_eq!(usernames(&accented.items), ["zoe"], "{}", db.backend);
     }
 }
 
