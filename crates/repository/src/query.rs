@@ -36,15 +36,17 @@ pub(crate) fn contains(column: impl ColumnTrait, q: &str) -> Expr {
 
 /// A case-insensitive match of `q` anywhere in `column`, for any letters.
 ///
-/// On PostgreSQL, `LOWER(column) LIKE '%q%' ESCAPE '\'` (its `LIKE` is
-/// case-sensitive; `LOWER` folds by the database's UTF-8 locale). SQLite's
-/// `LOWER` and `LIKE` fold ASCII only, so "ÉLAN" would not match "élan":
-/// there it is `column REGEXP '(?i)q'`, `q` escaped, through the regex
-/// crate's function that `connect` registers on every connection.
+/// It is `LOWER(column) LIKE '%q%' ESCAPE '\'` (PostgreSQL's `LIKE` is
+/// case-sensitive), with `LOWER` folding by the database's locale. SQLite's
+/// `LOWER` folds ASCII only, so "ÉLAN" would not match "élan": for a `q`
+/// beyond ASCII it is `column REGEXP '(?i)q'` there, `q` escaped, through
+/// the regex crate's function that `connect` registers on every connection.
+/// Only then: SQLite compiles the pattern anew for every statement, which
+/// cost an ASCII search that stops after one page 3.5 times its speed.
 pub(crate) fn lower_contains(backend: DbBackend, column: impl ColumnTrait, q: &str) -> Expr {
     let column = Expr::col(column.as_column_ref());
     match backend {
-        DbBackend::Sqlite => column.binary(
+        DbBackend::Sqlite if !q.is_ascii() => column.binary(
             BinOper::Custom("REGEXP"),
             Expr::val(format!("(?i){}", regex::escape(q))),
         ),

@@ -158,6 +158,8 @@ async fn q_folds_case_beyond_ascii_on_every_backend() {
             ("Kein Ärger", None),
             ("Plain", Some("ΣΟΦΙΑ in Greek")),
             ("elan", None),
+            ("Ça.va(1)*", None),
+            ("Çaxva(1)", None),
         ] {
             repo.create(new_item(ann.id, title, description))
                 .await
@@ -169,6 +171,11 @@ async fn q_folds_case_beyond_ascii_on_every_backend() {
             ("σοφια", vec!["Plain"]),
             // An accent is not a case: "elan" does not match "élan".
             ("ELAN", vec!["elan"]),
+            // Beyond ASCII the match is a regular expression on SQLite:
+            // its special characters stay literal there too.
+            ("ça.va(1)*", vec!["Ça.va(1)*"]),
+            ("ÇA", vec!["Ça.va(1)*", "Çaxva(1)"]),
+            ("a(1", vec!["Ça.va(1)*", "Çaxva(1)"]),
         ] {
             assert_finds(&repo, db.backend, q, &expected).await;
         }
