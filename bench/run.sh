@@ -13,7 +13,7 @@
 #   BENCH_DURATION           seconds per scenario, "10" or "10s" (default 10)
 #   BENCH_CONNECTIONS        wrk connections (default 32)
 #   BENCH_LOGIN_CONNECTIONS  connections of the login client (default 4)
-#   BENCH_PAIRS              alternating floor/Strata runs of health and me (default 3;
+#   BENCH_PAIRS              alternating floor/Strata runs of health and me (default 5;
 #                            the report shows the median run and the median ratio)
 #   BENCH_WARMUP             warm-up seconds before each scenario (default 2; 0 = none)
 #   BENCH_DATABASE_URL       a postgres://…@127.0.0.1/… URL of a dedicated database
@@ -34,7 +34,7 @@ DURATION="${BENCH_DURATION:-10}"
 DURATION="${DURATION%s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 LOGIN_CONNECTIONS="${BENCH_LOGIN_CONNECTIONS:-4}"
-PAIRS="${BENCH_PAIRS:-3}"
+PAIRS="${BENCH_PAIRS:-5}"
 WARMUP="${BENCH_WARMUP:-2}"
 WARMUP="${WARMUP%s}"
 LEAK_CHECK="${BENCH_LEAK_CHECK:-0}"
