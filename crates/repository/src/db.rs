@@ -24,9 +24,10 @@ pub(crate) const WAIT: Duration = Duration::from_secs(5);
 /// and `synchronous = FULL`: a write that answered 2xx must survive power
 /// loss, not only a crash of the process (which `NORMAL` would cover). A file
 /// database's parent directory is created so the default
-/// `sqlite://data/strata.db?mode=rwc` works on a first run. An in-memory database lives only as long as its
-/// connections (and, without a shared cache, exists once per connection), so
-/// its pool is pinned to a single, never-recycled connection.
+/// `sqlite://data/strata.db?mode=rwc` works on a first run. An in-memory
+/// database lives only as long as its connections (and, without a shared
+/// cache, exists once per connection), so its pool is pinned to a single,
+/// never-recycled connection.
 ///
 /// # Errors
 /// The [`DbErr`] of an unparsable URL, a directory that cannot be created, or
