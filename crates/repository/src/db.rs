@@ -53,22 +53,24 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
                 .min_connections(1)
                 .idle_timeout(None::<Duration>)
                 .max_lifetime(None::<Duration>);
-            options.map_sqlx_sqlite_opts(|opts| {
-                opts.foreign_keys(true).busy_timeout(WAIT).with_regexp()
-            });
+            options.map_sqlx_sqlite_opts(every_sqlite_connection);
         } else {
             ensure_parent_dir(url)?;
             options.map_sqlx_sqlite_opts(|opts| {
-                opts.foreign_keys(true)
+                every_sqlite_connection(opts)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(WAIT)
-                    .with_regexp()
             });
         }
     }
 
     Database::connect(options).await
+}
+
+/// What every SQLite connection needs, in memory or on disk: the foreign
+/// keys, the busy timeout and the `REGEXP` function the searches use.
+fn every_sqlite_connection(opts: SqliteConnectOptions) -> SqliteConnectOptions {
+    opts.foreign_keys(true).busy_timeout(WAIT).with_regexp()
 }
 
 fn is_sqlite_memory(url: &str) -> bool {
