@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::RepoError;
 use crate::page::{Page, PageRequest, Sort};
+use crate::text::{self, Lines};
 use crate::validation::Violation;
 
 const TITLE_MAX: usize = 200;
@@ -19,8 +20,10 @@ impl Title {
     /// Shared by items and posts, which have the same title rule.
     ///
     /// # Errors
-    /// A [`Violation`] (`length`) for a blank or over-long title.
+    /// A [`Violation`] (`length`) for a blank or over-long title, or
+    /// [`text::CONTROL_CHARACTER`].
     pub fn parse(raw: &str) -> Result<Self, Violation> {
+        text::check(raw, Lines::Single)?;
         let value = raw.trim();
         let len = value.chars().count();
         if len == 0 || len > TITLE_MAX {
@@ -37,8 +40,12 @@ impl Title {
     }
 }
 
-/// Free text bounded by `max` characters; `min` 0 allows empty.
+/// Multi-line free text bounded by `max` characters; `min` 0 allows empty.
+///
+/// # Errors
+/// A [`Violation`] (`length`, or [`text::CONTROL_CHARACTER`]).
 pub fn bounded_text(raw: &str, min: usize, max: usize) -> Result<String, Violation> {
+    text::check(raw, Lines::Multi)?;
     let len = raw.chars().count();
     if len < min || len > max {
         return Err(Violation::new(

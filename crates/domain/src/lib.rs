@@ -10,6 +10,7 @@ pub mod health;
 pub mod items;
 pub mod page;
 pub mod posts;
+pub mod text;
 pub mod users;
 pub mod validation;
 

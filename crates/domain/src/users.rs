@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::RepoError;
 use crate::page::{Direction, Page, PageRequest, Sort, SortField};
+use crate::text::{self, Lines};
 use crate::validation::Violation;
 
 const EMAIL_MAX: usize = 254;
@@ -28,6 +29,7 @@ impl Email {
     /// A [`Violation`] with code `email` or `length` when `raw` is not a
     /// plausible address of at most 254 characters.
     pub fn parse(raw: &str) -> Result<Self, Violation> {
+        text::check(raw, Lines::Single)?;
         let value = raw.trim().to_lowercase();
         if value.chars().count() > EMAIL_MAX {
             return Err(Violation::new(
@@ -80,6 +82,7 @@ impl Username {
     /// # Errors
     /// A [`Violation`] with code `length` or `charset`.
     pub fn parse(raw: &str) -> Result<Self, Violation> {
+        text::check(raw, Lines::Single)?;
         let len = raw.chars().count();
         if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
             return Err(Violation::new(
@@ -117,19 +120,14 @@ impl FullName {
     /// Returns `None` for a blank name.
     ///
     /// # Errors
-    /// A [`Violation`] with code `length` or `charset` (control characters).
+    /// A [`Violation`] with code `length` or [`text::CONTROL_CHARACTER`].
     pub fn parse(raw: &str) -> Result<Option<Self>, Violation> {
+        text::check(raw, Lines::Single)?;
         let value = raw.trim();
         if value.chars().count() > FULL_NAME_MAX {
             return Err(Violation::new(
                 "length",
                 format!("must be at most {FULL_NAME_MAX} characters"),
-            ));
-        }
-        if value.chars().any(char::is_control) {
-            return Err(Violation::new(
-                "charset",
-                "must not contain control characters",
             ));
         }
         Ok((!value.is_empty()).then(|| Self(value.to_owned())))
@@ -147,8 +145,10 @@ pub struct Password(String);
 
 impl Password {
     /// # Errors
-    /// A [`Violation`] with code `length` or `weak`.
+    /// A [`Violation`] with code `length`, `weak` or
+    /// [`text::CONTROL_CHARACTER`].
     pub fn parse(raw: &str) -> Result<Self, Violation> {
+        text::check(raw, Lines::Single)?;
         let len = raw.chars().count();
         if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&len) {
             return Err(Violation::new(
@@ -489,7 +489,10 @@ mod tests {
             FullName::parse(&"x".repeat(101)).unwrap_err().code,
             "length"
         );
-        assert_eq!(FullName::parse("a\u{0}b").unwrap_err().code, "charset");
+        assert_eq!(
+            FullName::parse("a\u{0}b").unwrap_err().code,
+            text::CONTROL_CHARACTER
+        );
     }
 
     #[test]

@@ -57,11 +57,11 @@ pub struct RegisterRequest {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[validate(length(min = 1, max = 254))]
-    #[schema(example = "ada")]
+    #[validate(custom(function = "validation::login"))]
+    #[schema(example = "ada", min_length = 1, max_length = 254)]
     pub username: String,
     #[validate(custom(function = "validation::bounded_secret"))]
-    #[schema(example = "Secret123", format = Password)]
+    #[schema(example = "Secret123", format = Password, min_length = 1, max_length = 1024)]
     pub password: String,
 }
 
@@ -69,7 +69,7 @@ pub struct LoginRequest {
 /// Extra OAuth2 fields are accepted and ignored.
 #[derive(Debug, Deserialize, Validate)]
 struct LoginForm {
-    #[validate(length(min = 1, max = 254))]
+    #[validate(custom(function = "validation::login"))]
     username: String,
     #[validate(custom(function = "validation::bounded_secret"))]
     password: String,
@@ -79,7 +79,8 @@ struct LoginForm {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    #[validate(length(min = 1, max = 256))]
+    /// Any string is accepted here: one that is not a live refresh token
+    /// (an access token, a truncated one, garbage) is simply invalid, 401.
     pub refresh_token: String,
 }
 
@@ -293,9 +294,9 @@ impl FromRequest for LoginCredentials {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
         if is_form {
-            let form = web::Form::<LoginForm>::from_request(req, payload);
+            let bytes = crate::extract::body_bytes(req, payload);
             Box::pin(async move {
-                let form = form.await?.into_inner();
+                let form: LoginForm = crate::body::decode_form(&bytes.await?)?;
                 form.validate().map_err(validation_problem)?;
                 if form.grant_type.as_deref().is_some_and(|g| g != "password") {
                     return Err(ApiError::Malformed(

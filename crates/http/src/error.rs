@@ -71,7 +71,10 @@ pub enum ApiError {
     #[error("not found")]
     NotFound(&'static str),
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed {
+        /// The methods the path serves, for the `Allow` header.
+        allow: Option<String>,
+    },
     #[error("conflict: {0}")]
     Conflict(&'static str),
     #[error("precondition failed")]
@@ -106,7 +109,7 @@ impl ApiError {
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
-            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
             Self::PreconditionFailed => "PRECONDITION_FAILED",
             Self::Taken(UniqueField::Email) => "EMAIL_TAKEN",
@@ -136,7 +139,7 @@ impl ApiError {
             Self::InvalidCredentials => "The credentials are not valid.".into(),
             Self::Forbidden => "You are not allowed to do this.".into(),
             Self::NotFound(what) => format!("{what} not found."),
-            Self::MethodNotAllowed => "This method is not allowed on this resource.".into(),
+            Self::MethodNotAllowed { .. } => "This method is not allowed on this resource.".into(),
             Self::Conflict(why) => (*why).to_owned(),
             Self::PreconditionFailed => {
                 "The resource changed since the ETag in If-Match was issued.".into()
@@ -205,7 +208,7 @@ impl ResponseError for ApiError {
             Self::Unauthenticated { .. } | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Taken(_) => StatusCode::CONFLICT,
@@ -240,6 +243,11 @@ impl ResponseError for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+        }
+        if let Self::MethodNotAllowed { allow: Some(allow) } = self
+            && let Ok(value) = HeaderValue::from_str(allow)
+        {
+            response.headers_mut().insert(header::ALLOW, value);
         }
         if let Self::Unauthenticated { token_presented } = self {
             let challenge = if *token_presented {

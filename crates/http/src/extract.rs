@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
+use actix_web::error::{PathError, PayloadError, QueryPayloadError};
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
@@ -65,22 +65,66 @@ pub fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     Ok(Authenticated(principal))
 }
 
-/// A JSON body that has been deserialized (unknown fields rejected by the
-/// DTO) and then validated; failures answer 422 listing every field.
+/// A JSON body that has been decoded (see [`crate::body`] for the order in
+/// which syntax, NUL characters and shape are judged) and then validated;
+/// failures answer 422 listing every field.
 #[derive(Debug)]
 pub struct ValidatedJson<T>(pub T);
 
 impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> {
-    type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json = web::Json::<T>::from_request(req, payload);
+        if !is_json(req) {
+            return Box::pin(std::future::ready(Err(ApiError::UnsupportedMediaType(
+                "The request body must be application/json.".into(),
+            ))));
+        }
+        let bytes = body_bytes(req, payload);
         Box::pin(async move {
-            let body = json.await?.into_inner();
+            let body: T = crate::body::decode_json(&bytes.await?)?;
             body.validate().map_err(validation_problem)?;
             Ok(Self(body))
         })
+    }
+}
+
+/// Whether the request declares a JSON body (`application/json` or a
+/// `+json` type, any parameters).
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|essence| {
+            essence == "application/json"
+                || (essence.starts_with("application/") && essence.ends_with("+json"))
+        })
+}
+
+/// The whole body, bounded by the `PayloadConfig` limit (a `Content-Length`
+/// over it is refused before anything is read).
+pub fn body_bytes(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<web::Bytes, ApiError>> + use<> {
+    let bytes = web::Bytes::from_request(req, payload);
+    async move {
+        bytes
+            .await
+            .map_err(|err| match err.as_error::<PayloadError>() {
+                Some(PayloadError::Overflow) => {
+                    ApiError::PayloadTooLarge("The request body is too large.".into())
+                }
+                _ => ApiError::Malformed(format!("The request body could not be read: {err}")),
+            })
     }
 }
 
@@ -101,49 +145,6 @@ pub fn validation_problem(errors: validator::ValidationErrors) -> ApiError {
         .collect();
     problems.sort_by(|a, b| a.field.cmp(&b.field));
     ApiError::Validation(problems)
-}
-
-/// Turns a serde failure into the right status: broken syntax is a malformed
-/// request (400); well-formed JSON of the wrong shape (unknown or missing
-/// fields, wrong types) fails validation (422).
-pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let api = match err {
-        JsonPayloadError::ContentType => {
-            ApiError::UnsupportedMediaType("The request body must be application/json.".into())
-        }
-        JsonPayloadError::Overflow { limit }
-        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
-            ApiError::PayloadTooLarge(format!("The request body exceeds {limit} bytes."))
-        }
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::Validation(vec![FieldProblem {
-                field: "body".into(),
-                code: "schema".into(),
-                message: e.to_string(),
-            }])
-        }
-        JsonPayloadError::Deserialize(e) => ApiError::Malformed(format!("Invalid JSON: {e}")),
-        other => ApiError::Malformed(other.to_string()),
-    };
-    api.into()
-}
-
-pub fn form_error(err: UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
-    let api = match err {
-        UrlencodedError::ContentType => ApiError::UnsupportedMediaType(
-            "The request body must be application/x-www-form-urlencoded.".into(),
-        ),
-        UrlencodedError::Overflow { limit, .. } => {
-            ApiError::PayloadTooLarge(format!("The request body exceeds {limit} bytes."))
-        }
-        UrlencodedError::Parse(e) => ApiError::Validation(vec![FieldProblem {
-            field: "body".into(),
-            code: "schema".into(),
-            message: e.to_string(),
-        }]),
-        other => ApiError::Malformed(other.to_string()),
-    };
-    api.into()
 }
 
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {

@@ -156,7 +156,7 @@ pub async fn list_items(
         .list(
             &caller.0,
             query.owner_id,
-            query_text(query.q.as_deref()),
+            query_text("q", query.q.as_deref())?,
             sort,
             page,
         )
@@ -239,12 +239,18 @@ pub async fn update_item(
     id: web::Path<Uuid>,
     body: ValidatedJson<UpdateItemRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = if_match(&req)?;
+    let id = id.into_inner();
+    let expected = match if_match(&req) {
+        Ok(expected) => expected,
+        Err(stale) => {
+            // A tag no version could match is 412 only for someone who may
+            // see the item: anyone else hears 404, as for a missing one.
+            state.items.get(&caller.0, id).await?;
+            return Err(stale);
+        }
+    };
     let changes = body.0.try_into_domain()?;
-    let item = state
-        .items
-        .update(&caller.0, id.into_inner(), changes, expected)
-        .await?;
+    let item = state.items.update(&caller.0, id, changes, expected).await?;
     Ok(item_response(HttpResponse::Ok(), &item))
 }
 

@@ -5,10 +5,12 @@
 //! sees a repository or a database type.
 
 pub mod auth;
+pub mod body;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod items;
+pub mod methods;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -22,6 +24,7 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
 use strata_service::{AuthService, HealthService, ItemService, PostService, UserService};
 use utoipa::OpenApi as _;
@@ -193,6 +196,15 @@ pub fn app(
 > {
     let (app, api) = routes(App::new().into_utoipa_app(), cors(&settings.cors)).split_for_parts();
     let edge = middleware::Edge::new(&settings.edge);
+    // The document and its UI are served outside utoipa (below).
+    let known = methods::KnownPaths::new(
+        &api,
+        &[
+            ("/openapi.json", &[Method::GET]),
+            ("/docs", &[Method::GET]),
+            ("/docs/{_:.*}", &[Method::GET]),
+        ],
+    );
     // Rendered once: the document never changes while the process runs.
     let document = web::Bytes::from(api.to_json().unwrap_or_default());
     app.app_data(web::Data::new(state))
@@ -200,16 +212,8 @@ pub fn app(
         .app_data(web::Data::new(settings.rate_limits))
         .app_data(web::Data::new(settings.metrics))
         .app_data(web::Data::new(settings.cookies))
-        .app_data(
-            web::JsonConfig::default()
-                .limit(settings.body_limit)
-                .error_handler(extract::json_error),
-        )
-        .app_data(
-            web::FormConfig::default()
-                .limit(settings.body_limit)
-                .error_handler(extract::form_error),
-        )
+        .app_data(web::Data::new(known))
+        // Every body extractor reads through `extract::body_bytes`, bounded here.
         .app_data(web::PayloadConfig::new(settings.body_limit))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
@@ -235,8 +239,6 @@ pub fn app(
                     ),
                 ),
         )
-        .default_service(web::to(|| async {
-            HttpResponse::from_error(ApiError::NotFound("Route"))
-        }))
+        .default_service(web::to(methods::fallback))
         .wrap(edge)
 }

@@ -6,6 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use serde::Serialize;
 use strata_domain::ValidationErrors;
 use strata_domain::page::{Page, PageRequest, Sort, SortField, search_text};
+use strata_domain::text::{self, Lines};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -64,9 +65,17 @@ where
     }
 }
 
-/// The `q` parameter, normalised for the repositories.
-pub fn query_text(q: Option<&str>) -> Option<String> {
-    search_text(q)
+/// A free-text query parameter (`q`, `author`), normalised for the
+/// repositories.
+///
+/// # Errors
+/// 422 naming `field` when it holds a control character (NUL above all,
+/// which PostgreSQL cannot compare against).
+pub fn query_text(field: &str, q: Option<&str>) -> Result<Option<String>, ApiError> {
+    if let Some(raw) = q {
+        text::check(raw, Lines::Single).map_err(|v| ValidationErrors::single(field, v))?;
+    }
+    Ok(search_text(q))
 }
 
 /// A strong entity tag for a versioned resource.

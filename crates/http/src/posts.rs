@@ -164,11 +164,8 @@ pub async fn list_posts(
     let (page, sort) =
         list_params::<PostSortField>(query.limit, query.offset, query.sort.as_deref())?;
     let filter = PostFilter {
-        author: query
-            .author
-            .map(|a| a.trim().to_lowercase())
-            .filter(|a| !a.is_empty()),
-        q: query_text(query.q.as_deref()),
+        author: query_text("author", query.author.as_deref())?,
+        q: query_text("q", query.q.as_deref())?,
     };
     let posts = state.posts.list(filter, sort, page).await?;
     Ok(web::Json(PageResponse::from_page(posts, |p| {

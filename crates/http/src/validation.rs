@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use strata_domain::items::{Description, Title};
 use strata_domain::posts::Body;
+use strata_domain::text::{self, Lines};
 use strata_domain::users::{Email, FullName, Password, Username};
 use strata_domain::validation::Violation;
 use validator::ValidationError;
@@ -49,14 +50,24 @@ pub fn comment_body(value: &str) -> Result<(), ValidationError> {
 }
 
 /// For fields that are only checked against stored state (a login password):
-/// bounded so nobody makes the server hash a megabyte.
+/// bounded so nobody makes the server hash a megabyte, and free of NUL.
 pub fn bounded_secret(value: &str) -> Result<(), ValidationError> {
-    if value.is_empty() || value.len() > 1024 {
-        return Err(
-            ValidationError::new("length").with_message(Cow::Borrowed("must be 1 to 1024 bytes"))
-        );
+    let len = value.chars().count();
+    if len == 0 || len > 1024 {
+        return Err(ValidationError::new("length")
+            .with_message(Cow::Borrowed("must be 1 to 1024 characters")));
     }
-    Ok(())
+    to_validator(text::check(value, Lines::Secret))
+}
+
+/// A login name: a username or an e-mail address, only looked up.
+pub fn login(value: &str) -> Result<(), ValidationError> {
+    let len = value.chars().count();
+    if len == 0 || len > 254 {
+        return Err(ValidationError::new("length")
+            .with_message(Cow::Borrowed("must be 1 to 254 characters")));
+    }
+    to_validator(text::check(value, Lines::Single))
 }
 
 /// Deserializes a field that may be absent (`None`), `null` (`Some(None)`)

@@ -118,6 +118,7 @@ async fn a_weak_or_garbled_if_match_never_matches() {
     for value in ["W/\"3\"", "three", "\"\""] {
         let mut mocks = Mocks::new();
         mocks.items.expect_update().never();
+        mocks.items.expect_get().returning(|_, _| Ok(item(3)));
         let req = TestRequest::patch()
             .uri(&format!("/api/v1/items/{}", Uuid::from_u128(42)))
             .insert_header(bearer(TOKEN))
@@ -125,6 +126,30 @@ async fn a_weak_or_garbled_if_match_never_matches() {
             .set_json(json!({"title": "x"}));
         let (status, _, _) = call(mocks, req).await;
         assert_eq!(status, 412, "{value}");
+    }
+}
+
+#[actix_web::test]
+async fn any_if_match_on_an_item_the_caller_cannot_see_is_404_as_for_a_missing_one() {
+    for value in ["W/\"3\"", "three", "\"3\"", "*"] {
+        let mut mocks = Mocks::new();
+        // What the service answers for another user's item and for a missing one.
+        mocks
+            .items
+            .expect_get()
+            .returning(|_, _| Err(ServiceError::NotFound));
+        mocks
+            .items
+            .expect_update()
+            .returning(|_, _, _, _| Err(ServiceError::NotFound));
+        let req = TestRequest::patch()
+            .uri(&format!("/api/v1/items/{}", Uuid::from_u128(42)))
+            .insert_header(bearer(TOKEN))
+            .insert_header(("if-match", value))
+            .set_json(json!({"title": "x"}));
+        let (status, headers, body) = call(mocks, req).await;
+        assert_eq!(status, 404, "{value}");
+        assert_problem(&headers, &body, 404, "NOT_FOUND");
     }
 }
 
@@ -178,8 +203,11 @@ async fn an_unknown_role_value_is_refused() {
         .uri(&format!("/api/v1/users/{}", Uuid::from_u128(1)))
         .insert_header(bearer(ADMIN_TOKEN))
         .set_json(json!({"role": "root"}));
-    let (status, _, _) = call(mocks, req).await;
+    let (status, headers, body) = call(mocks, req).await;
     assert_eq!(status, 422);
+    assert_problem(&headers, &body, 422, "VALIDATION_FAILED");
+    assert_eq!(body["errors"][0]["field"], "role");
+    assert_eq!(body["errors"][0]["code"], "enum");
 }
 
 #[actix_web::test]

@@ -24,7 +24,7 @@ use crate::comments;
 use crate::counts::CountCache;
 use crate::entities::{comments as comment_rows, posts, users};
 use crate::error::DbResultExt;
-use crate::query::{count, invalid_row, lower_contains, micros, order, total};
+use crate::query::{count, invalid_row, lower_contains, micros, order, total, unmatchable};
 use crate::tx::{WriteGate, begin_write};
 
 /// [`PostRepository`] over sea-orm. Every read of posts is one statement
@@ -90,6 +90,9 @@ fn filtered(backend: DbBackend, filter: &PostFilter) -> Select<posts::Entity> {
     if let Some(author) = filter.author.as_deref() {
         // Usernames are ASCII; the folded column is unique-indexed, so the
         // subquery is one index probe.
+        if unmatchable(author) {
+            return select.filter(Expr::value(false));
+        }
         let folded = author.trim().to_ascii_lowercase();
         let author_ids = Query::select()
             .column(users::Column::Id)

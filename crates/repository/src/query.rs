@@ -27,10 +27,22 @@ pub(crate) fn contains_pattern(q: &str) -> String {
     pattern
 }
 
+/// Whether `text` can match no stored value: it holds NUL, which the domain
+/// never lets into storage (`strata_domain::text`) and which PostgreSQL's
+/// `text` cannot even be compared with (the statement fails). Conditions on
+/// such a text become `FALSE`, so it never reaches the database, whatever
+/// layer above forgot to refuse it.
+pub(crate) fn unmatchable(text: &str) -> bool {
+    text.contains('\0')
+}
+
 /// `column LIKE '%q%' ESCAPE '\'`, for a column stored lower-cased. `q`
 /// arrives lower-cased from the domain
 /// ([`strata_domain::page::search_text`]).
 pub(crate) fn contains(column: impl ColumnTrait, q: &str) -> Expr {
+    if unmatchable(q) {
+        return Expr::value(false);
+    }
     Expr::col(column.as_column_ref()).like(LikeExpr::new(contains_pattern(q)).escape(ESCAPE))
 }
 
@@ -44,6 +56,9 @@ pub(crate) fn contains(column: impl ColumnTrait, q: &str) -> Expr {
 /// Only there: SQLite compiles a `REGEXP` pattern again for every statement,
 /// which made an ASCII search that stops after one page 3.5 times slower.
 pub(crate) fn lower_contains(backend: DbBackend, column: impl ColumnTrait, q: &str) -> Expr {
+    if unmatchable(q) {
+        return Expr::value(false);
+    }
     let column = Expr::col(column.as_column_ref());
     match backend {
         DbBackend::Sqlite if !q.is_ascii() => column.binary(

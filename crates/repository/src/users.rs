@@ -138,6 +138,9 @@ impl UserRepository for SeaUserRepository {
         // Emails are stored lower-cased and usernames have a folded twin, so
         // one indexed equality per column covers "either, in any case".
         // The two cannot collide: a username never contains '@'.
+        if crate::query::unmatchable(login) {
+            return Ok(None);
+        }
         let folded = login.trim().to_lowercase();
         users::Entity::find()
             .filter(

@@ -290,7 +290,14 @@ fn finish(
                 &request_id,
                 &method,
                 request.path(),
-                || request.match_pattern(),
+                || {
+                    request.match_pattern().or_else(|| {
+                        let extensions = request.extensions();
+                        extensions
+                            .get::<crate::methods::AllowedRoute>()
+                            .map(|route| route.0.clone())
+                    })
+                },
                 response.status(),
                 latency,
                 || request.extensions().get::<AuthenticatedUser>().map(|u| u.0),
@@ -395,7 +402,9 @@ fn ensure_problem(response: ServiceResponse) -> ServiceResponse {
     }
     let replacement = match status {
         StatusCode::NOT_FOUND => ApiError::NotFound("Route").error_response(),
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.error_response(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::MethodNotAllowed { allow: None }.error_response()
+        }
         StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::PayloadTooLarge("The request body is too large.".into()).error_response()
         }

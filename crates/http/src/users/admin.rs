@@ -117,7 +117,7 @@ pub async fn list_users(
     let (page, sort) =
         list_params::<UserSortField>(query.limit, query.offset, query.sort.as_deref())?;
     let filter = UserFilter {
-        q: query_text(query.q.as_deref()),
+        q: query_text("q", query.q.as_deref())?,
         role: query.role.map(Into::into),
         is_active: query.is_active,
     };

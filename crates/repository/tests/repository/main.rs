@@ -10,5 +10,6 @@ mod db;
 mod health;
 mod items;
 mod posts;
+mod text;
 mod users;
 mod users_admin;
