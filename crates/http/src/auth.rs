@@ -241,10 +241,6 @@ fn subject(name: &str) -> String {
         (status = 201, description = "Account created; `Location` names it", body = RegisterResponse,
             headers(("Location" = String, description = "/api/v1/users/me"))),
         (status = 409, description = "E-mail (`EMAIL_TAKEN`) or username (`USERNAME_TAKEN`) taken", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`RATE_LIMITED`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/register")]
@@ -338,9 +334,7 @@ impl FromRequest for LoginCredentials {
         (status = 200, description = "A new session's token pair", body = TokenResponse),
         (status = 401, description = "`INVALID_CREDENTIALS`, identical for an unknown user and a wrong password", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`RATE_LIMITED` (per IP and per username), with `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/login")]
@@ -376,9 +370,6 @@ pub async fn login(
         (status = 200, description = "A new token pair for the same session", body = TokenResponse),
         (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Cookie mode: missing or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`RATE_LIMITED`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/refresh")]
@@ -444,7 +435,6 @@ impl<T: serde::de::DeserializeOwned + Validate + 'static> FromRequest for Option
     params(("X-CSRF-Token" = Option<String>, Header, description = "Cookie mode only: the strata_csrf cookie's value")),
     responses(
         (status = 204, description = "Logged out; cookies cleared in cookie mode"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Cookie mode: missing or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -476,7 +466,6 @@ pub async fn logout(
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 204, description = "Every session logged out"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/logout-all")]
@@ -496,8 +485,6 @@ pub async fn logout_all(
     responses(
         (status = 204, description = "Password changed"),
         (status = 401, description = "Missing or invalid token (`UNAUTHENTICATED`) or wrong current password (`INVALID_CREDENTIALS`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/auth/password")]

@@ -14,6 +14,7 @@ pub mod methods;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+mod openapi_responses;
 pub mod page;
 pub mod posts;
 pub mod rate_limit;
@@ -175,9 +176,11 @@ where
 
 /// The OpenAPI document of every route the server serves.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes(App::new().into_utoipa_app(), actix_cors::Cors::default())
+    let mut api = routes(App::new().into_utoipa_app(), actix_cors::Cors::default())
         .split_for_parts()
-        .1
+        .1;
+    openapi_responses::complete(&mut api);
+    api
 }
 
 /// The complete application: routes, docs, extractor configuration and the
@@ -194,7 +197,9 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let (app, api) = routes(App::new().into_utoipa_app(), cors(&settings.cors)).split_for_parts();
+    let (app, mut api) =
+        routes(App::new().into_utoipa_app(), cors(&settings.cors)).split_for_parts();
+    openapi_responses::complete(&mut api);
     let edge = middleware::Edge::new(&settings.edge);
     // The document and its UI are served outside utoipa (below).
     let known = methods::KnownPaths::new(

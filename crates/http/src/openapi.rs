@@ -17,7 +17,7 @@ use crate::error::{FieldProblem, Problem};
                        Errors are RFC 9457 problem documents (`application/problem+json`).",
         license(name = "MIT OR Apache-2.0"),
     ),
-    components(schemas(Problem, FieldProblem)),
+    components(schemas(Problem, FieldProblem, crate::users::export::ExportFormat)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Registration, login, tokens and sessions"),

@@ -224,3 +224,90 @@ fn no_route_is_registered_without_documentation() {
         "each documented operation has one handler"
     );
 }
+
+/// Every `$ref` in `value`, recursively.
+fn refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => refs(v, out),
+                }
+            }
+        }
+        Value::Array(values) => values.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_in_the_document_resolves() {
+    let doc = document();
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(!found.is_empty());
+    for reference in found {
+        let pointer = reference.strip_prefix('#').unwrap();
+        assert!(
+            doc.pointer(pointer).is_some(),
+            "dangling reference {reference}"
+        );
+    }
+}
+
+#[test]
+fn every_operation_declares_the_edges_statuses_where_they_apply() {
+    let doc = document();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let statuses = op["responses"].as_object().unwrap();
+            let has = |s: &str| statuses.contains_key(s);
+            let at = format!("{} {path}", method.to_uppercase());
+            if path.starts_with("/api/v1") {
+                assert!(has("429") && has("503"), "{at}");
+            }
+            if op.get("requestBody").is_some() {
+                for s in ["400", "413", "415", "422"] {
+                    assert!(has(s), "{at} lacks {s}");
+                }
+            }
+            if path.contains('{') {
+                assert!(has("400") && has("404"), "{at}");
+            }
+            let secured = op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+            if secured {
+                assert!(has("401"), "{at}");
+            }
+        }
+    }
+}
+
+#[test]
+fn list_parameters_declare_the_bounds_the_server_enforces() {
+    let doc = document();
+    for path in [
+        "/api/v1/items",
+        "/api/v1/posts",
+        "/api/v1/users",
+        "/api/v1/posts/{id}/comments",
+    ] {
+        let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+        let schema = |name: &str| {
+            params
+                .iter()
+                .find(|p| p["name"] == name)
+                .map(|p| p["schema"].clone())
+                .unwrap_or_else(|| panic!("{path} has no {name}"))
+        };
+        assert_eq!(schema("limit")["minimum"], 1, "{path}");
+        assert_eq!(schema("limit")["maximum"], 100, "{path}");
+        assert_eq!(schema("offset")["minimum"], 0, "{path}");
+        if path != "/api/v1/posts/{id}/comments" {
+            assert!(schema("sort")["pattern"].is_string(), "{path}");
+            assert!(schema("q")["pattern"].is_string(), "{path}");
+        }
+    }
+}

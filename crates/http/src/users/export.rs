@@ -176,7 +176,6 @@ async fn next_chunk(mut job: Export) -> Option<(Result<Bytes, actix_web::Error>,
         (status = 200, description = "A chunked download with `Content-Disposition: attachment`",
             content(("text/csv"), (Vec<UserResponse> = "application/json"))),
         (status = 400, description = "Unknown `format`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
     )
 )]

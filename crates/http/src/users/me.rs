@@ -48,7 +48,6 @@ pub struct DeleteMeRequest {
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, body = UserResponse),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/users/me")]
@@ -67,9 +66,7 @@ pub async fn me(
     request_body = UpdateMeRequest,
     responses(
         (status = 200, body = UserResponse),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`EMAIL_TAKEN` or `USERNAME_TAKEN`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Validation failed, or `role`/`is_active` sent", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -92,8 +89,6 @@ pub async fn update_me(
     responses(
         (status = 204, description = "Account and all its sessions deleted"),
         (status = 401, description = "Missing or invalid token (`UNAUTHENTICATED`) or wrong password (`INVALID_CREDENTIALS`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Validation failed", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/users/me")]

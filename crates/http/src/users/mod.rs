@@ -2,7 +2,7 @@
 //! everyone's: list, create, read, edit, delete, statistics and export.
 
 mod admin;
-mod export;
+pub(crate) mod export;
 mod me;
 
 use chrono::{DateTime, Utc};
