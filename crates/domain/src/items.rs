@@ -24,9 +24,10 @@ impl Title {
     /// [`text::CONTROL_CHARACTER`].
     pub fn parse(raw: &str) -> Result<Self, Violation> {
         text::check(raw, Lines::Single)?;
+        // Bounded as sent (then stored trimmed), so the documented
+        // `maxLength` is exactly the rule.
         let value = raw.trim();
-        let len = value.chars().count();
-        if len == 0 || len > TITLE_MAX {
+        if value.is_empty() || raw.chars().count() > TITLE_MAX {
             return Err(Violation::new(
                 "length",
                 format!("must be 1 to {TITLE_MAX} characters"),

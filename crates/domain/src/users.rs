@@ -30,13 +30,15 @@ impl Email {
     /// plausible address of at most 254 characters.
     pub fn parse(raw: &str) -> Result<Self, Violation> {
         text::check(raw, Lines::Single)?;
-        let value = raw.trim().to_lowercase();
-        if value.chars().count() > EMAIL_MAX {
+        // Bounded as sent, like every field, so the documented `maxLength`
+        // is exactly the rule.
+        if raw.chars().count() > EMAIL_MAX {
             return Err(Violation::new(
                 "length",
                 format!("must be at most {EMAIL_MAX} characters"),
             ));
         }
+        let value = raw.trim().to_lowercase();
         if !is_plausible_email(&value) {
             return Err(Violation::new("email", "must be a valid e-mail address"));
         }
@@ -124,7 +126,7 @@ impl FullName {
     pub fn parse(raw: &str) -> Result<Option<Self>, Violation> {
         text::check(raw, Lines::Single)?;
         let value = raw.trim();
-        if value.chars().count() > FULL_NAME_MAX {
+        if raw.chars().count() > FULL_NAME_MAX {
             return Err(Violation::new(
                 "length",
                 format!("must be at most {FULL_NAME_MAX} characters"),
@@ -156,13 +158,13 @@ impl Password {
                 format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
             ));
         }
-        let has_lower = raw.chars().any(|c| c.is_lowercase());
-        let has_upper = raw.chars().any(|c| c.is_uppercase());
+        let has_lower = raw.chars().any(|c| c.is_ascii_lowercase());
+        let has_upper = raw.chars().any(|c| c.is_ascii_uppercase());
         let has_digit = raw.chars().any(|c| c.is_ascii_digit());
         if !(has_lower && has_upper && has_digit) {
             return Err(Violation::new(
                 "weak",
-                "must contain a lower-case letter, an upper-case letter and a digit",
+                "must contain a lower-case letter, an upper-case letter and a digit (ASCII)",
             ));
         }
         Ok(Self(raw.to_owned()))

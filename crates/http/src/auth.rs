@@ -35,7 +35,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     #[validate(custom(function = "validation::email"))]
-    #[schema(example = "ada@example.com", max_length = 254)]
+    #[schema(example = "ada@example.com", max_length = 254, format = Email)]
     pub email: String,
     #[validate(custom(function = "validation::username"))]
     #[schema(
@@ -46,10 +46,14 @@ pub struct RegisterRequest {
     )]
     pub username: String,
     #[validate(custom(function = "validation::password"))]
-    #[schema(example = "Secret123", min_length = 8, max_length = 128, format = Password)]
+    #[schema(example = "Secret123", format = Password, min_length = 8, max_length = 128, pattern = "^([^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9]|[^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9]|[^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z])[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub password: String,
     #[validate(custom(function = "validation::full_name"))]
-    #[schema(example = "Ada Lovelace", max_length = 100)]
+    #[schema(
+        example = "Ada Lovelace",
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub full_name: Option<String>,
 }
 
@@ -58,22 +62,44 @@ pub struct RegisterRequest {
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     #[validate(custom(function = "validation::login"))]
-    #[schema(example = "ada", min_length = 1, max_length = 254)]
+    #[schema(
+        example = "ada",
+        min_length = 1,
+        max_length = 254,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub username: String,
     #[validate(custom(function = "validation::bounded_secret"))]
-    #[schema(example = "Secret123", format = Password, min_length = 1, max_length = 1024)]
+    #[schema(example = "Secret123", format = Password, min_length = 1, max_length = 1024, pattern = "^[^\\u0000]*$")]
     pub password: String,
 }
 
-/// Login as an OAuth2 password-grant form (what Swagger UI's Authorize sends).
-/// Extra OAuth2 fields are accepted and ignored.
-#[derive(Debug, Deserialize, Validate)]
-struct LoginForm {
+/// Login as an OAuth2 password-grant form (RFC 6749 §4.3.2; what Swagger
+/// UI's Authorize sends). The grant's other fields are accepted and ignored;
+/// any other field is refused, as in JSON.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginForm {
     #[validate(custom(function = "validation::login"))]
+    #[schema(
+        example = "ada",
+        min_length = 1,
+        max_length = 254,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     username: String,
     #[validate(custom(function = "validation::bounded_secret"))]
+    #[schema(format = Password, min_length = 1, max_length = 1024, pattern = "^[^\\u0000]*$")]
     password: String,
+    /// `password` when sent; no other grant is supported.
+    #[schema(pattern = "^password$")]
     grant_type: Option<String>,
+    #[allow(dead_code)]
+    scope: Option<String>,
+    #[allow(dead_code)]
+    client_id: Option<String>,
+    #[allow(dead_code)]
+    client_secret: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -88,10 +114,10 @@ pub struct RefreshRequest {
 #[serde(deny_unknown_fields)]
 pub struct PasswordChangeRequest {
     #[validate(custom(function = "validation::bounded_secret"))]
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 1, max_length = 1024, pattern = "^[^\\u0000]*$")]
     pub current_password: String,
     #[validate(custom(function = "validation::password"))]
-    #[schema(min_length = 8, max_length = 128, format = Password)]
+    #[schema(format = Password, min_length = 8, max_length = 128, pattern = "^([^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9]|[^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9]|[^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z])[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub new_password: String,
 }
 
@@ -327,7 +353,7 @@ impl FromRequest for LoginCredentials {
     request_body(
         content(
             (LoginRequest = "application/json"),
-            (LoginRequest = "application/x-www-form-urlencoded"),
+            (LoginForm = "application/x-www-form-urlencoded"),
         )
     ),
     responses(
@@ -420,8 +446,18 @@ impl<T: serde::de::DeserializeOwned + Validate + 'static> FromRequest for Option
         if empty && !req.headers().contains_key(header::TRANSFER_ENCODING) {
             return Box::pin(async { Ok(Self(None)) });
         }
-        let json = ValidatedJson::<T>::from_request(req, payload);
-        Box::pin(async move { Ok(Self(Some(json.await?.0))) })
+        if let Err(err) = crate::extract::require_json(req) {
+            return Box::pin(std::future::ready(Err(err.into())));
+        }
+        let bytes = crate::extract::body_bytes(req, payload);
+        Box::pin(async move {
+            let bytes = bytes.await?;
+            // `null` is the JSON for "no body", as the document declares.
+            if bytes.trim_ascii() == b"null" {
+                return Ok(Self(None));
+            }
+            Ok(Self(Some(crate::extract::decode_validated(&bytes)?)))
+        })
     }
 }
 

@@ -76,17 +76,32 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> 
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        if !is_json(req) {
-            return Box::pin(std::future::ready(Err(ApiError::UnsupportedMediaType(
-                "The request body must be application/json.".into(),
-            ))));
+        if let Err(err) = require_json(req) {
+            return Box::pin(std::future::ready(Err(err)));
         }
         let bytes = body_bytes(req, payload);
-        Box::pin(async move {
-            let body: T = crate::body::decode_json(&bytes.await?)?;
-            body.validate().map_err(validation_problem)?;
-            Ok(Self(body))
-        })
+        Box::pin(async move { decode_validated(&bytes.await?).map(Self) })
+    }
+}
+
+/// Decodes and validates a JSON body already read.
+///
+/// # Errors
+/// As [`crate::body::decode_json`], then 422 for rule violations.
+pub fn decode_validated<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
+    let body: T = crate::body::decode_json(bytes)?;
+    body.validate().map_err(validation_problem)?;
+    Ok(body)
+}
+
+/// The refusal of a body that does not declare itself JSON.
+pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
+    if is_json(req) {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(
+            "The request body must be application/json.".into(),
+        ))
     }
 }
 
@@ -151,8 +166,17 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
     ApiError::Malformed(format!("Invalid query string: {err}")).into()
 }
 
-pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::Malformed(format!("Invalid path parameter: {err}")).into()
+/// A path parameter that does not parse is 400, unless the path is also a
+/// literal route (`/users/stats` against `/users/{id}`): the router only got
+/// here because that route does not serve this method, so it is 405.
+pub fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {
+    let literal = req
+        .app_data::<web::Data<crate::methods::KnownPaths>>()
+        .and_then(|known| known.literal(req.path()));
+    match literal {
+        Some(allow) => ApiError::MethodNotAllowed { allow: Some(allow) }.into(),
+        None => ApiError::Malformed(format!("Invalid path parameter: {err}")).into(),
+    }
 }
 
 /// Compares secrets without leaking where they differ through timing.

@@ -56,8 +56,8 @@ pub struct ItemListQuery {
     /// 1..=100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// >= 0, default 0.
-    #[param(minimum = 0)]
+    /// 0..=1000000 (`strata_domain::page::MAX_OFFSET`), default 0.
+    #[param(minimum = 0, maximum = 1000000)]
     pub offset: Option<i64>,
     /// `created_at` (default `-created_at`), `updated_at` or `title`; `-` prefix for descending.
     #[param(pattern = "^-?(created_at|updated_at|title)$")]
@@ -74,10 +74,18 @@ pub struct ItemListQuery {
 #[serde(deny_unknown_fields)]
 pub struct CreateItemRequest {
     #[validate(custom(function = "validation::title"))]
-    #[schema(example = "Buy milk", min_length = 1, max_length = 200)]
+    #[schema(
+        example = "Buy milk",
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub title: String,
     #[validate(custom(function = "validation::description"))]
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub description: Option<String>,
 }
 
@@ -86,10 +94,14 @@ pub struct CreateItemRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateItemRequest {
     #[validate(custom(function = "validation::title"))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "validation::double_option")]
-    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$")]
     pub description: Option<Option<String>>,
 }
 
@@ -234,6 +246,8 @@ pub async fn update_item(
     body: ValidatedJson<UpdateItemRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    // The body is judged first: a bad one is 422 whoever owns the item.
+    let changes = body.0.try_into_domain()?;
     let expected = match if_match(&req) {
         Ok(expected) => expected,
         Err(stale) => {
@@ -243,7 +257,6 @@ pub async fn update_item(
             return Err(stale);
         }
     };
-    let changes = body.0.try_into_domain()?;
     let item = state.items.update(&caller.0, id, changes, expected).await?;
     Ok(item_response(HttpResponse::Ok(), &item))
 }

@@ -55,9 +55,14 @@ impl KnownPaths {
         Self(routes)
     }
 
-    /// The first pattern matching `path` and every method any matching
-    /// pattern serves, or `None` for an unknown path.
+    /// The pattern that is exactly `path` and its methods; else the first
+    /// pattern matching `path` and every method any matching pattern serves;
+    /// `None` for an unknown path.
     pub fn allowed(&self, path: &str) -> Option<(&str, Vec<Method>)> {
+        // A literal route owns its path: `/users/stats` is not `/users/{id}`.
+        if let Some((def, methods)) = self.0.iter().find(|(def, _)| def.pattern() == Some(path)) {
+            return Some((def.pattern().unwrap_or_default(), methods.clone()));
+        }
         let mut matching = self.0.iter().filter(|(def, _)| def.is_match(path));
         let (first, methods) = matching.next()?;
         let mut methods = methods.clone();
@@ -72,6 +77,25 @@ impl KnownPaths {
     }
 }
 
+impl KnownPaths {
+    /// The `Allow` value of a route whose pattern is exactly `path` (no
+    /// parameters), if there is one.
+    pub fn literal(&self, path: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(def, _)| def.pattern() == Some(path))
+            .map(|(_, methods)| allow(methods))
+    }
+}
+
+fn allow(methods: &[Method]) -> String {
+    methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The default service: 405 with `Allow` for a known path, else 404.
 pub async fn fallback(req: HttpRequest, known: web::Data<KnownPaths>) -> HttpResponse {
     let Some((pattern, methods)) = known.allowed(req.path()) else {
@@ -79,12 +103,9 @@ pub async fn fallback(req: HttpRequest, known: web::Data<KnownPaths>) -> HttpRes
     };
     req.extensions_mut()
         .insert(AllowedRoute(pattern.to_owned()));
-    let allow = methods
-        .iter()
-        .map(Method::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
-    HttpResponse::from_error(ApiError::MethodNotAllowed { allow: Some(allow) })
+    HttpResponse::from_error(ApiError::MethodNotAllowed {
+        allow: Some(allow(&methods)),
+    })
 }
 
 #[cfg(test)]
@@ -110,15 +131,17 @@ mod tests {
     }
 
     #[test]
-    fn a_known_path_lists_every_method_any_matching_pattern_serves() {
+    fn a_literal_path_lists_its_own_methods_and_others_every_matching_patterns() {
         let known = known();
         let (pattern, methods) = known.allowed("/api/v1/users/stats").unwrap();
         assert_eq!(pattern, "/api/v1/users/stats");
-        assert_eq!(methods, [Method::GET, Method::PATCH]);
+        assert_eq!(methods, [Method::GET]);
         let (pattern, methods) = known.allowed("/api/v1/users/42").unwrap();
         assert_eq!(pattern, "/api/v1/users/{id}");
         assert_eq!(methods, [Method::GET, Method::PATCH]);
         assert_eq!(known.allowed("/openapi.json").unwrap().1, [Method::GET]);
+        assert_eq!(known.literal("/api/v1/users/stats").as_deref(), Some("GET"));
+        assert_eq!(known.literal("/api/v1/users/42"), None);
     }
 
     #[test]

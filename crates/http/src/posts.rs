@@ -97,8 +97,8 @@ pub struct PostListQuery {
     /// 1..=100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// >= 0, default 0.
-    #[param(minimum = 0)]
+    /// 0..=1000000 (`strata_domain::page::MAX_OFFSET`), default 0.
+    #[param(minimum = 0, maximum = 1000000)]
     pub offset: Option<i64>,
     /// `created_at` (default `-created_at`), `updated_at` or `title`; `-` prefix for descending.
     #[param(pattern = "^-?(created_at|updated_at|title)$")]
@@ -118,8 +118,8 @@ pub struct CommentListQuery {
     /// 1..=100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// >= 0, default 0.
-    #[param(minimum = 0)]
+    /// 0..=1000000 (`strata_domain::page::MAX_OFFSET`), default 0.
+    #[param(minimum = 0, maximum = 1000000)]
     pub offset: Option<i64>,
 }
 
@@ -127,10 +127,18 @@ pub struct CommentListQuery {
 #[serde(deny_unknown_fields)]
 pub struct CreatePostRequest {
     #[validate(custom(function = "validation::title"))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub title: String,
     #[validate(custom(function = "validation::post_body"))]
-    #[schema(min_length = 1, max_length = 50000)]
+    #[schema(
+        min_length = 1,
+        max_length = 50000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub body: String,
 }
 
@@ -138,10 +146,18 @@ pub struct CreatePostRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdatePostRequest {
     #[validate(custom(function = "validation::title"))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub title: Option<String>,
     #[validate(custom(function = "validation::post_body"))]
-    #[schema(min_length = 1, max_length = 50000)]
+    #[schema(
+        min_length = 1,
+        max_length = 50000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub body: Option<String>,
 }
 
@@ -149,7 +165,11 @@ pub struct UpdatePostRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateCommentRequest {
     #[validate(custom(function = "validation::comment_body"))]
-    #[schema(min_length = 1, max_length = 5000)]
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub body: String,
 }
 

@@ -305,6 +305,11 @@ fn list_parameters_declare_the_bounds_the_server_enforces() {
         assert_eq!(schema("limit")["minimum"], 1, "{path}");
         assert_eq!(schema("limit")["maximum"], 100, "{path}");
         assert_eq!(schema("offset")["minimum"], 0, "{path}");
+        assert_eq!(
+            schema("offset")["maximum"],
+            strata_domain::page::MAX_OFFSET,
+            "{path}"
+        );
         if path != "/api/v1/posts/{id}/comments" {
             assert!(schema("sort")["pattern"].is_string(), "{path}");
             assert!(schema("q")["pattern"].is_string(), "{path}");

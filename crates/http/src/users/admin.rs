@@ -24,8 +24,8 @@ pub struct UserListQuery {
     /// 1..=100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// >= 0, default 0.
-    #[param(minimum = 0)]
+    /// 0..=1000000 (`strata_domain::page::MAX_OFFSET`), default 0.
+    #[param(minimum = 0, maximum = 1000000)]
     pub offset: Option<i64>,
     /// `created_at` (default `-created_at`), `email` or `username`; `-` prefix for descending.
     #[param(pattern = "^-?(created_at|email|username)$")]
@@ -42,13 +42,16 @@ pub struct UserListQuery {
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     #[validate(custom(function = "validation::email"))]
+    #[schema(max_length = 254, format = Email)]
     pub email: String,
     #[validate(custom(function = "validation::username"))]
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_-]+$")]
     pub username: String,
     #[validate(custom(function = "validation::password"))]
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 8, max_length = 128, pattern = "^([^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9]|[^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9]|[^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z])[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub password: String,
     #[validate(custom(function = "validation::full_name"))]
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub full_name: Option<String>,
     /// Default `user`.
     pub role: Option<Role>,
@@ -58,12 +61,14 @@ pub struct CreateUserRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[validate(custom(function = "validation::email"))]
+    #[schema(max_length = 254, format = Email)]
     pub email: Option<String>,
     #[validate(custom(function = "validation::username"))]
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_-]+$")]
     pub username: Option<String>,
     /// `null` clears the name.
     #[serde(default, deserialize_with = "validation::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub full_name: Option<Option<String>>,
     pub role: Option<Role>,
     pub is_active: Option<bool>,

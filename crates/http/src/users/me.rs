@@ -19,12 +19,14 @@ use super::UserResponse;
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
     #[validate(custom(function = "validation::email"))]
+    #[schema(max_length = 254, format = Email)]
     pub email: Option<String>,
     #[validate(custom(function = "validation::username"))]
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_-]+$")]
     pub username: Option<String>,
     /// `null` clears the name.
     #[serde(default, deserialize_with = "validation::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub full_name: Option<Option<String>>,
 }
 
@@ -38,7 +40,7 @@ impl UpdateMeRequest {
 #[serde(deny_unknown_fields)]
 pub struct DeleteMeRequest {
     #[validate(custom(function = "validation::bounded_secret"))]
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 1, max_length = 1024, pattern = "^[^\\u0000]*$")]
     pub password: String,
 }
 
