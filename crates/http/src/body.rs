@@ -288,6 +288,67 @@ mod tests {
         assert!(decode_json::<Item>(br#"{"title": "\\u0000"}"#).is_ok());
     }
 
+    mod arbitrary_input {
+        use actix_web::ResponseError;
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Renders `err` as the client would see it and checks it is a
+        /// problem document with the error's own status.
+        fn assert_problem(err: &ApiError) {
+            let response = err.error_response();
+            let status = response.status();
+            assert!(status.is_client_error(), "{status} for {err:?}");
+            let bytes = futures_util::FutureExt::now_or_never(actix_web::body::to_bytes(
+                response.into_body(),
+            ))
+            .unwrap()
+            .unwrap();
+            let problem: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(problem["status"], status.as_u16());
+            assert!(problem["code"].is_string());
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            #[test]
+            fn any_bytes_decode_or_yield_a_client_problem(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+                if let Err(err) = decode_json::<Item>(&bytes) {
+                    assert_problem(&err);
+                }
+                if let Err(err) = decode_form::<Item>(&bytes) {
+                    assert_problem(&err);
+                }
+            }
+
+            #[test]
+            fn json_like_text_decodes_or_yields_a_client_problem(
+                text in r#"[{}\[\]",:a-z0-9 \\u]{0,64}"#,
+            ) {
+                if let Err(err) = decode_json::<Item>(text.as_bytes()) {
+                    assert_problem(&err);
+                }
+            }
+
+            #[test]
+            fn any_object_of_any_values_decodes_or_names_a_field(
+                fields in proptest::collection::btree_map("[a-z_]{1,8}", any::<String>(), 0..5),
+            ) {
+                let body = serde_json::to_vec(&fields).unwrap();
+                match decode_json::<Item>(&body) {
+                    Ok(_) => {}
+                    Err(ApiError::Validation(problems)) => {
+                        prop_assert!(!problems.is_empty());
+                        prop_assert!(problems.iter().all(|p| p.field != "body"), "{problems:?}");
+                    }
+                    Err(other) => prop_assert!(false, "{other:?}"),
+                }
+            }
+        }
+    }
+
     #[test]
     fn form_fields_are_named_too() {
         #[derive(Debug, Deserialize)]
