@@ -320,6 +320,16 @@ async fn metrics_expose_route_patterns_security_counters_and_pool_gauges() {
         .await;
     app.login(&user.username, "Wrong1234").await;
     app.login(&user.username, &user.password).await;
+    // A wrong method on a path with a parameter: counted under its pattern.
+    let wrong = app
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/items/{id}"),
+            Some(&tokens.access),
+            None,
+        )
+        .await;
+    assert_eq!(wrong.status(), 405);
 
     assert_problem(app.get("/metrics", None).await, 401, "UNAUTHENTICATED").await;
     assert_eq!(app.get("/metrics", Some("wrong")).await.status(), 401);
@@ -339,6 +349,12 @@ async fn metrics_expose_route_patterns_security_counters_and_pool_gauges() {
         "patterns, not raw paths"
     );
     assert!(!text.contains(&id), "no raw ids in labels");
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="PUT",route="/api/v1/items/{id}",status="405"} 1"#
+        ),
+        "405s are counted under the route pattern"
+    );
     assert!(text.contains("http_request_duration_seconds_bucket"));
     assert!(text.contains(r#"strata_logins_total{result="failure"}"#));
     assert!(text.contains(r#"strata_logins_total{result="success"}"#));
