@@ -21,6 +21,11 @@ use sea_orm_migration::MigrationTrait;
 
 /// Applies, reverts and reports Strata's migrations (`Migrator::up(&db, None)`,
 /// `down`, `status`, `fresh`, `get_migration_with_status`).
+///
+/// On SQLite, give `fresh` a pool of one connection: it turns foreign keys off
+/// with `PRAGMA foreign_keys = OFF`, which holds only on the connection it ran
+/// on, and its `DROP TABLE`s fail on a connection where they are still on
+/// (`strata migrate` runs on one connection for this reason).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Migrator;
 

@@ -34,6 +34,7 @@ const ADMIN_INDEXES: [&str; 2] = ["ix_users_role", "ix_users_is_active"];
 /// A database under test, plus what must be cleaned up after it.
 struct TestDb {
     conn: DatabaseConnection,
+    url: String,
     label: &'static str,
     _dir: Option<tempfile::TempDir>,
     drop_pg: Option<(String, String)>,
@@ -43,7 +44,8 @@ async fn test_databases() -> Vec<TestDb> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
     let mut dbs = vec![TestDb {
-        conn: Database::connect(url).await.unwrap(),
+        conn: Database::connect(&url).await.unwrap(),
+        url,
         label: "sqlite",
         _dir: Some(dir),
         drop_pg: None,
@@ -70,6 +72,7 @@ async fn test_databases() -> Vec<TestDb> {
         let url = replace_db_name(&admin_url, &name);
         dbs.push(TestDb {
             conn: Database::connect(quick(&url)).await.unwrap(),
+            url,
             label: "postgres",
             _dir: None,
             drop_pg: Some((admin_url, name)),
@@ -221,6 +224,32 @@ async fn fresh_rebuilds_the_schema_from_scratch() {
         Migrator::up(&db.conn, Some(2)).await.unwrap();
         Migrator::fresh(&db.conn).await.unwrap();
         assert_eq!(existing_tables(&db.conn).await, TABLES, "{}", db.label);
+        db.cleanup().await;
+    }
+}
+
+/// With every table in place (`comments` referencing both `posts` and
+/// `users`), and on the single connection `fresh` needs on SQLite: its
+/// `PRAGMA foreign_keys = OFF` holds only on the connection it ran on.
+#[tokio::test]
+async fn fresh_on_one_connection_rebuilds_a_complete_schema() {
+    for db in test_databases().await {
+        Migrator::up(&db.conn, None).await.unwrap();
+        let mut options = quick(&db.url);
+        options.max_connections(1);
+        let single = Database::connect(options).await.unwrap();
+        Migrator::fresh(&single).await.unwrap();
+        single.close().await.unwrap();
+        assert_eq!(existing_tables(&db.conn).await, TABLES, "{}", db.label);
+        assert_eq!(admin_indexes(&db.conn).await, [true, true], "{}", db.label);
+        let statuses = Migrator::get_migration_with_status(&db.conn).await.unwrap();
+        assert!(
+            statuses
+                .iter()
+                .all(|m| m.status() == MigrationStatus::Applied),
+            "{}",
+            db.label
+        );
         db.cleanup().await;
     }
 }

@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use strata_domain::users::Role;
 use strata_migration::{Migrator, MigratorTrait};
+use strata_repository::DatabaseConnection;
 use strata_service::{AuthService, Registration, ServiceError};
 
 use crate::config::Settings;
@@ -110,6 +111,27 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 
 async fn migrate(mut settings: Settings, action: MigrateAction) -> anyhow::Result<()> {
     settings.database.auto_migrate = false;
+    // One connection, not a pool. On SQLite, sea-orm's `fresh` turns foreign
+    // keys off with `PRAGMA foreign_keys = OFF` before dropping every table,
+    // and that pragma holds only on the connection it ran on. A pool spreads
+    // consecutive statements over its connections, so the DROP TABLEs that
+    // follow can run where foreign keys are on (`strata_repository::connect`
+    // opens every connection so). There DROP TABLE first deletes the rows,
+    // with their foreign key actions, and the tables go in creation order,
+    // parents first: once `users` is gone, dropping `posts` compiles the
+    // cascade into `comments`, whose own foreign key names `users`, and fails
+    // with "no such table: main.users", leaving a half-dropped schema that
+    // the migration table no longer describes. Whether it failed depended on
+    // which connection each statement got (about every other run). A
+    // migration run is sequential, so one connection costs nothing, and any
+    // per-connection setting a step makes holds for the rest of the run.
+    //
+    // Implementing `fresh` as "revert every applied migration, then apply
+    // all" (sea-orm's `refresh`) would avoid the pragma, but it is a
+    // different command: it drops only what the migration table says is
+    // there, so it cannot rebuild a schema that has drifted from that record,
+    // which is when `fresh` is needed.
+    settings.database.max_connections = 1;
     let db = startup::database(&settings).await?;
     let mut out = std::io::stdout().lock();
     match action {
@@ -120,10 +142,13 @@ async fn migrate(mut settings: Settings, action: MigrateAction) -> anyhow::Resul
             writeln!(out, "migrations applied")?;
         }
         MigrateAction::Down { steps } => {
+            // Fewer than `steps` may be applied; report what was reverted.
+            let before = applied(&db).await?;
             Migrator::down(&db, Some(steps))
                 .await
                 .context("Failed to revert migrations")?;
-            writeln!(out, "reverted {steps} migration(s)")?;
+            let reverted = before.saturating_sub(applied(&db).await?);
+            writeln!(out, "reverted {reverted} migration(s)")?;
         }
         MigrateAction::Fresh => {
             Migrator::fresh(&db)
@@ -143,6 +168,14 @@ async fn migrate(mut settings: Settings, action: MigrateAction) -> anyhow::Resul
         }
     }
     Ok(())
+}
+
+/// How many migrations are applied.
+async fn applied(db: &DatabaseConnection) -> anyhow::Result<usize> {
+    Ok(Migrator::get_applied_migrations(db)
+        .await
+        .context("Failed to read the applied migrations")?
+        .len())
 }
 
 async fn create_admin(
