@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test check fmt clippy migrate openapi bench build release
+.PHONY: run test check fmt clippy migrate openapi bench build release fuzz
 
 ## Serve on 127.0.0.1:8080 with SQLite (data/strata.db), migrations applied; docs at /docs
 run:
@@ -41,3 +41,9 @@ release:
 ## Load benchmark (see bench/README.md)
 bench:
 	bash bench/run.sh
+
+## Schema fuzzing (Schemathesis, every check, fixed seed) against a fresh server as an admin.
+## SQLite by default; FUZZ_DATABASE_URL=postgres://… for an empty PostgreSQL database;
+## STRATA_BIN=… to test a given binary instead of a release build (see fuzz/run.sh)
+fuzz:
+	CARGO="$(CARGO)" bash fuzz/run.sh
