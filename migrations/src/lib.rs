@@ -14,6 +14,7 @@ mod m20261122_000005_create_items;
 mod m20261122_000006_create_posts;
 mod m20261122_000007_create_comments;
 mod m20261122_000008_index_users_for_admin_lists;
+mod m20261205_000009_index_lists_in_sort_order;
 
 pub use sea_orm_migration::{DbErr, Migration, MigrationStatus, MigratorTrait};
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_create_posts::Migration),
             Box::new(m20261122_000007_create_comments::Migration),
             Box::new(m20261122_000008_index_users_for_admin_lists::Migration),
+            Box::new(m20261205_000009_index_lists_in_sort_order::Migration),
         ]
     }
 }

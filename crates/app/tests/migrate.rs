@@ -28,7 +28,7 @@ const TABLES: [&str; 7] = [
 
 /// Added by the last migration, which creates no table: whether they exist
 /// tells whether that migration is applied.
-const LAST_MIGRATION_INDEXES: [&str; 2] = ["ix_users_role", "ix_users_is_active"];
+const LAST_MIGRATION_INDEXES: [&str; 2] = ["ix_users_role_created", "ix_users_is_active_created"];
 
 /// A database for one run of the sequence, removed when this value drops
 /// (even when the test panicked).

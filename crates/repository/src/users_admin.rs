@@ -59,12 +59,18 @@ pub(crate) async fn list(
     page: PageRequest,
 ) -> Result<Page<User>, RepoError> {
     let select = filtered(db.get_database_backend(), &filter);
-    // Ties broken by id in the same direction: pages stay stable.
+    // Ties broken by id in the same direction: pages stay stable. E-mails
+    // and folded usernames are unique, so they have no ties, and naming `id`
+    // after them would make PostgreSQL sort what their unique index already
+    // yields in order.
     let direction = order(sort.direction);
-    let rows = select
+    let mut ordered = select
         .clone()
-        .order_by(sort_column(sort.field), direction.clone())
-        .order_by(users::Column::Id, direction)
+        .order_by(sort_column(sort.field), direction.clone());
+    if sort.field == UserSortField::CreatedAt {
+        ordered = ordered.order_by(users::Column::Id, direction);
+    }
+    let rows = ordered
         .limit(page.limit())
         .offset(page.offset())
         .all(db)

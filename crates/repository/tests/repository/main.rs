@@ -9,6 +9,7 @@ mod common;
 mod db;
 mod health;
 mod items;
+mod plans;
 mod posts;
 mod text;
 mod users;

@@ -1,0 +1,230 @@
+//! Every list is served from an index in its own order: the statements the
+//! adapters really run for each filter and sort are captured and explained
+//! on both backends, and a sort step or a scan of a whole table fails.
+//!
+//! SQLite: `EXPLAIN QUERY PLAN` must show no `USE TEMP B-TREE` and no bare
+//! `SCAN <table>` (one `USING [COVERING] INDEX` walks rows in order and stops
+//! at the page). PostgreSQL: with sequential scans and sorts priced out
+//! (`enable_seqscan`, `enable_sort` off, in one transaction), the plan must
+//! contain neither a `Sort` nor a `Seq Scan` node, which it can only manage
+//! when an index matches. Searches (`q`, a `LIKE '%…%'`) cannot use a B-tree
+//! and are not listed here.
+
+use std::sync::{Arc, Mutex};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+use serde_json::Value;
+use strata_domain::items::{ItemFilter, ItemRepository, ItemSortField, NewItem, Title};
+use strata_domain::page::{Direction, Sort};
+use strata_domain::posts::{Body, NewComment, NewPost, PostFilter, PostRepository};
+use strata_domain::users::{Role, UserFilter, UserRepository, UserSortField};
+use strata_repository::{SeaItemRepository, SeaPostRepository, SeaUserRepository};
+use uuid::Uuid;
+
+use crate::common::{create_user, now, page, test_databases};
+
+/// A handle on `db` that records every statement run through it.
+fn capturing(db: &DatabaseConnection) -> (DatabaseConnection, Arc<Mutex<Vec<Statement>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut conn = db.clone();
+    let sink = Arc::clone(&seen);
+    conn.set_metric_callback(move |info| sink.lock().unwrap().push(info.statement.clone()));
+    (conn, seen)
+}
+
+/// The problems in the plan of `statement` (empty when it is index-ordered).
+async fn plan_problems(db: &DatabaseConnection, statement: &Statement) -> Vec<String> {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            let explain = Statement {
+                sql: format!("EXPLAIN QUERY PLAN {}", statement.sql),
+                ..statement.clone()
+            };
+            let rows = db.query_all_raw(explain).await.unwrap();
+            rows.iter()
+                .map(|row| row.try_get::<String>("", "detail").unwrap())
+                .filter(|detail| {
+                    detail.contains("TEMP B-TREE")
+                        || (detail.starts_with("SCAN ") && !detail.contains(" USING "))
+                })
+                .collect()
+        }
+        _ => {
+            let txn = db.begin().await.unwrap();
+            for setting in ["enable_seqscan", "enable_sort"] {
+                txn.execute_unprepared(&format!("SET LOCAL {setting} = off"))
+                    .await
+                    .unwrap();
+            }
+            let explain = Statement {
+                sql: format!("EXPLAIN (FORMAT JSON) {}", statement.sql),
+                ..statement.clone()
+            };
+            let row = txn.query_one_raw(explain).await.unwrap().unwrap();
+            let plan: Value = row.try_get("", "QUERY PLAN").unwrap();
+            txn.rollback().await.unwrap();
+            let mut problems = Vec::new();
+            nodes(&plan, &mut problems);
+            problems
+        }
+    }
+}
+
+fn nodes(plan: &Value, problems: &mut Vec<String>) {
+    match plan {
+        Value::Object(map) => {
+            if let Some(Value::String(kind)) = map.get("Node Type")
+                && (kind.ends_with("Sort") || kind == "Seq Scan")
+            {
+                let on = map
+                    .get("Relation Name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                problems.push(format!("{kind} {on}"));
+            }
+            map.values().for_each(|v| nodes(v, problems));
+        }
+        Value::Array(values) => values.iter().for_each(|v| nodes(v, problems)),
+        _ => {}
+    }
+}
+
+/// Explains every SELECT captured since the last call, labelled `what`.
+async fn check(
+    db: &DatabaseConnection,
+    seen: &Mutex<Vec<Statement>>,
+    what: &str,
+    failures: &mut Vec<String>,
+) {
+    let statements: Vec<Statement> = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(!statements.is_empty(), "{what}: no statement captured");
+    for statement in statements {
+        if !statement
+            .sql
+            .trim_start()
+            .to_uppercase()
+            .starts_with("SELECT")
+        {
+            continue;
+        }
+        for problem in plan_problems(db, &statement).await {
+            failures.push(format!("{what}: {problem}\n    {}", statement.sql));
+        }
+    }
+}
+
+const DIRECTIONS: [Direction; 2] = [Direction::Asc, Direction::Desc];
+
+#[tokio::test]
+async fn every_list_is_read_in_index_order_without_a_sort_or_a_table_scan() {
+    for db in test_databases().await {
+        let backend = db.backend;
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        create_user(&db.conn, "bob@example.com", "bob").await;
+        let (conn, seen) = capturing(&db.conn);
+        let items = SeaItemRepository::new(conn.clone());
+        let posts = SeaPostRepository::new(conn.clone());
+        let users = SeaUserRepository::new(conn.clone());
+        // Full pages, so the page's COUNT(*) runs too.
+        for n in 0..3 {
+            items
+                .create(NewItem {
+                    id: Uuid::now_v7(),
+                    title: Title::parse(&format!("item {n}")).unwrap(),
+                    description: None,
+                    owner_id: ann.id,
+                    created_at: now(),
+                })
+                .await
+                .unwrap();
+        }
+        let post = posts
+            .create(NewPost {
+                id: Uuid::now_v7(),
+                title: Title::parse("post").unwrap(),
+                body: Body::parse("body", Body::POST_MAX).unwrap(),
+                author_id: ann.id,
+                created_at: now(),
+            })
+            .await
+            .unwrap();
+        posts
+            .add_comment(NewComment {
+                id: Uuid::now_v7(),
+                post_id: post.id,
+                body: Body::parse("comment", Body::COMMENT_MAX).unwrap(),
+                author_id: ann.id,
+                created_at: now(),
+            })
+            .await
+            .unwrap();
+        seen.lock().unwrap().clear();
+
+        let mut failures = Vec::new();
+        for direction in DIRECTIONS {
+            for field in [
+                ItemSortField::CreatedAt,
+                ItemSortField::UpdatedAt,
+                ItemSortField::Title,
+            ] {
+                let sort = Sort { field, direction };
+                for owner_id in [Some(ann.id), None] {
+                    let filter = ItemFilter { owner_id, q: None };
+                    items.list(filter, sort, page(1, 0)).await.unwrap();
+                    let what = format!("items by {field:?} {direction:?}, owner {owner_id:?}");
+                    check(&conn, &seen, &what, &mut failures).await;
+                }
+                for author in [Some("ann".to_owned()), None] {
+                    let filter = PostFilter {
+                        author: author.clone(),
+                        q: None,
+                    };
+                    posts.list(filter, sort, page(1, 0)).await.unwrap();
+                    let what = format!("posts by {field:?} {direction:?}, author {author:?}");
+                    check(&conn, &seen, &what, &mut failures).await;
+                }
+            }
+            for field in [
+                UserSortField::CreatedAt,
+                UserSortField::Email,
+                UserSortField::Username,
+            ] {
+                let sort = Sort { field, direction };
+                users
+                    .list(UserFilter::default(), sort, page(1, 0))
+                    .await
+                    .unwrap();
+                let what = format!("users by {field:?} {direction:?}");
+                check(&conn, &seen, &what, &mut failures).await;
+            }
+            // The admin filters, in the default order.
+            let sort = Sort {
+                field: UserSortField::CreatedAt,
+                direction,
+            };
+            for filter in [
+                UserFilter {
+                    role: Some(Role::Admin),
+                    ..UserFilter::default()
+                },
+                UserFilter {
+                    is_active: Some(false),
+                    ..UserFilter::default()
+                },
+            ] {
+                let what = format!("users {filter:?} {direction:?}");
+                users.list(filter, sort, page(1, 0)).await.unwrap();
+                check(&conn, &seen, &what, &mut failures).await;
+            }
+        }
+        posts.list_comments(post.id, page(1, 0)).await.unwrap();
+        check(&conn, &seen, "comments", &mut failures).await;
+
+        assert!(
+            failures.is_empty(),
+            "{backend}: {} plans sort or scan:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+}
