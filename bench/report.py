@@ -16,6 +16,7 @@ ORDER = [
     "health",
     "me",
     "list_items",
+    "list_items_by_title",
     "get_item",
     "create_item",
     "list_posts",

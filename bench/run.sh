@@ -326,6 +326,8 @@ run_round() {
     done
     PAIR=1
     scenario "$round" list_items strata "$CONNECTIONS" 1 -s "$report" "${AUTH[@]}" "$STRATA_URL/api/v1/items?limit=20"
+    # Issue #20: a title sort must cost what the date sort costs (one index walk).
+    scenario "$round" list_items_by_title strata "$CONNECTIONS" 1 -s "$report" "${AUTH[@]}" "$STRATA_URL/api/v1/items?limit=20&sort=title"
     scenario "$round" get_item strata "$CONNECTIONS" 1 -s "$SCENARIOS/get_item.lua" "${AUTH[@]}" "$STRATA_URL"
     scenario "$round" list_posts strata "$CONNECTIONS" 1 -s "$report" "$STRATA_URL/api/v1/posts?limit=20"
     # As a second account: the first one keeps exactly its 10,000 seeded items

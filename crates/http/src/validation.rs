@@ -49,25 +49,26 @@ pub fn comment_body(value: &str) -> Result<(), ValidationError> {
     to_validator(Body::parse(value, Body::COMMENT_MAX))
 }
 
+/// 1..=`max` characters under the text rule `lines`, for fields that have no
+/// value object because they are only looked up.
+fn looked_up(value: &str, max: usize, lines: Lines) -> Result<(), ValidationError> {
+    let len = value.chars().count();
+    if len == 0 || len > max {
+        return Err(ValidationError::new("length")
+            .with_message(Cow::Owned(format!("must be 1 to {max} characters"))));
+    }
+    to_validator(text::check(value, lines))
+}
+
 /// For fields that are only checked against stored state (a login password):
 /// bounded so nobody makes the server hash a megabyte, and free of NUL.
 pub fn bounded_secret(value: &str) -> Result<(), ValidationError> {
-    let len = value.chars().count();
-    if len == 0 || len > 1024 {
-        return Err(ValidationError::new("length")
-            .with_message(Cow::Borrowed("must be 1 to 1024 characters")));
-    }
-    to_validator(text::check(value, Lines::Secret))
+    looked_up(value, 1024, Lines::Secret)
 }
 
 /// A login name: a username or an e-mail address, only looked up.
 pub fn login(value: &str) -> Result<(), ValidationError> {
-    let len = value.chars().count();
-    if len == 0 || len > 254 {
-        return Err(ValidationError::new("length")
-            .with_message(Cow::Borrowed("must be 1 to 254 characters")));
-    }
-    to_validator(text::check(value, Lines::Single))
+    looked_up(value, 254, Lines::Single)
 }
 
 /// Deserializes a field that may be absent (`None`), `null` (`Some(None)`)
