@@ -11,6 +11,7 @@ mod health;
 mod items;
 mod plans;
 mod posts;
+mod statements;
 mod text;
 mod users;
 mod users_admin;
