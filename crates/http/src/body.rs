@@ -27,14 +27,28 @@ const WHOLE_BODY: &str = "body";
 /// [`ApiError::Malformed`] for broken syntax; [`ApiError::Validation`]
 /// naming the field for NUL characters and shape errors.
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde would also build a struct from an array, by position.
+    let object = bytes.trim_ascii_start().first() == Some(&b'{');
+    // `\u0000` is the only way JSON can carry NUL (a raw one is a syntax
+    // error), so a body without that escape holds none.
+    let maybe_nul = contains(bytes, br"\u0000");
+    // One parse for a good body; a body that fails is judged again below,
+    // in the order the module documents.
+    let decoded = object.then(|| {
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        serde_path_to_error::deserialize::<_, T>(&mut deserializer)
+            .map(|value| (value, deserializer.end().is_ok()))
+    });
+    let decoded = match decoded {
+        Some(Ok((value, true))) if !maybe_nul => return Ok(value),
+        other => other,
+    };
     if let Err(err) = serde_json::from_slice::<IgnoredAny>(bytes) {
         return Err(ApiError::Malformed(format!(
             "The request body is not valid JSON: {err}."
         )));
     }
-    // `\u0000` is the only way JSON can carry NUL (a raw one is a syntax
-    // error), so bodies without that escape skip the second parse.
-    if contains(bytes, br"\u0000")
+    if maybe_nul
         && let Ok(value) = serde_json::from_slice::<Value>(bytes)
         && let Some(field) = nul_field(&value, String::new())
     {
@@ -48,19 +62,23 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             message: "must not contain the NUL character".to_owned(),
         }]));
     }
-    // serde would also build a struct from an array, by position.
-    if bytes.trim_ascii_start().first() != Some(&b'{') {
-        return Err(ApiError::Validation(vec![FieldProblem {
+    match decoded {
+        // Valid syntax, so trailing input cannot remain: only an escaped
+        // backslash before `u0000` brought this body here.
+        Some(Ok((value, _))) => Ok(value),
+        Some(Err(err)) => {
+            let path = err.path().to_string();
+            Err(ApiError::Validation(vec![shape_problem(
+                &path,
+                &err.into_inner().to_string(),
+            )]))
+        }
+        None => Err(ApiError::Validation(vec![FieldProblem {
             field: WHOLE_BODY.to_owned(),
             code: "type".to_owned(),
             message: "must be a JSON object".to_owned(),
-        }]));
+        }])),
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        ApiError::Validation(vec![shape_problem(&path, &err.into_inner().to_string())])
-    })
 }
 
 /// Decodes an `application/x-www-form-urlencoded` body into `T` (a flat

@@ -60,7 +60,7 @@ impl KnownPaths {
     /// `None` for an unknown path.
     pub fn allowed(&self, path: &str) -> Option<(&str, Vec<Method>)> {
         // A literal route owns its path: `/users/stats` is not `/users/{id}`.
-        if let Some((def, methods)) = self.0.iter().find(|(def, _)| def.pattern() == Some(path)) {
+        if let Some((def, methods)) = self.exact(path) {
             return Some((def.pattern().unwrap_or_default(), methods.clone()));
         }
         let mut matching = self.0.iter().filter(|(def, _)| def.is_match(path));
@@ -81,10 +81,11 @@ impl KnownPaths {
     /// The `Allow` value of a route whose pattern is exactly `path` (no
     /// parameters), if there is one.
     pub fn literal(&self, path: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(def, _)| def.pattern() == Some(path))
-            .map(|(_, methods)| allow(methods))
+        self.exact(path).map(|(_, methods)| allow(methods))
+    }
+
+    fn exact(&self, path: &str) -> Option<&(ResourceDef, Vec<Method>)> {
+        self.0.iter().find(|(def, _)| def.pattern() == Some(path))
     }
 }
 
