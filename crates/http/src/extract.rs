@@ -111,16 +111,14 @@ fn is_json(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .is_some_and(|essence| {
-            essence == "application/json"
-                || (essence.starts_with("application/") && essence.ends_with("+json"))
+        .map(|ct| ct.split(';').next().unwrap_or_default().trim())
+        .and_then(|essence| essence.split_once('/'))
+        .is_some_and(|(kind, subtype)| {
+            kind.eq_ignore_ascii_case("application")
+                && (subtype.eq_ignore_ascii_case("json")
+                    || subtype
+                        .get(subtype.len().saturating_sub(5)..)
+                        .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json")))
         })
 }
 

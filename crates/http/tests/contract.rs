@@ -259,3 +259,21 @@ async fn a_known_path_with_a_method_it_does_not_serve_is_405_with_allow() {
     let (status, _, _) = call(Mocks::new(), TestRequest::get().uri("/api/v1/nowhere")).await;
     assert_eq!(status, 404);
 }
+
+#[actix_web::test]
+async fn json_media_types_are_recognised_in_any_case_with_parameters() {
+    for (content_type, status) in [
+        ("Application/JSON; charset=utf-8", 422),
+        ("application/vnd.api+json", 422),
+        ("application/jsonx", 415),
+        ("text/json", 415),
+    ] {
+        let req = TestRequest::post()
+            .uri("/api/v1/items")
+            .insert_header(bearer(TOKEN))
+            .insert_header(("content-type", content_type))
+            .set_payload("{}");
+        let (got, _, body) = call(Mocks::new(), req).await;
+        assert_eq!(got, status, "{content_type}: {body}");
+    }
+}
