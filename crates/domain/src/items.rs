@@ -117,6 +117,16 @@ pub trait ItemRepository: Send + Sync {
     /// [`RepoError::NotFound`] when the owner does not exist.
     async fn create(&self, item: NewItem) -> Result<Item, RepoError>;
 
+    /// Inserts every item in one transaction, skipping any whose id already
+    /// exists, and returns how many were inserted. Callers that derive ids
+    /// from their input (an import's job and line) can therefore repeat a
+    /// batch after a crash without creating duplicates.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] when an owner does not exist (nothing is
+    /// inserted).
+    async fn create_batch(&self, items: Vec<NewItem>) -> Result<u64, RepoError>;
+
     /// # Errors
     /// [`RepoError::NotFound`] when no item has this id.
     async fn find(&self, id: Uuid) -> Result<Item, RepoError>;

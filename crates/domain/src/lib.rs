@@ -6,8 +6,10 @@
 
 pub mod auth;
 pub mod error;
+pub mod files;
 pub mod health;
 pub mod items;
+pub mod jobs;
 pub mod page;
 pub mod posts;
 pub mod text;
