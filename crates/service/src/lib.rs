@@ -9,6 +9,8 @@ pub mod auth;
 pub mod error;
 pub mod health;
 pub mod items;
+pub mod jobs;
+pub mod mail;
 pub mod password;
 pub mod posts;
 pub mod revocation;
@@ -19,6 +21,7 @@ pub use auth::{AuthConfig, AuthService, AuthServiceImpl, Registration, TokenPair
 pub use error::ServiceError;
 pub use health::{HealthService, HealthServiceImpl, Readiness};
 pub use items::{ItemDraft, ItemService, ItemServiceImpl};
+pub use jobs::{JobService, JobServiceImpl};
 pub use password::{HashPriority, PasswordHasher};
 pub use posts::{PostService, PostServiceImpl};
 pub use revocation::RevocationList;

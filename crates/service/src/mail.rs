@@ -1,0 +1,34 @@
+//! Outgoing mail, behind a port: the SMTP adapter and the development
+//! adapter that only logs live outside this crate.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// A plain-text message to one recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Worth trying again later (connection refused, 4xx reply, timeout).
+    #[error("mail delivery failed for now: {0}")]
+    Transient(String),
+    /// Will never be accepted (malformed address, 5xx reply).
+    #[error("mail delivery refused: {0}")]
+    Permanent(String),
+}
+
+/// Hands messages to a mail system.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Returns once the mail system has accepted the message.
+    ///
+    /// # Errors
+    /// [`MailError`], saying whether a later attempt may succeed.
+    async fn send(&self, email: &Email) -> Result<(), MailError>;
+}
