@@ -5,6 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use strata_service::QueueHealth;
+
 use crate::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -22,6 +24,12 @@ pub struct Checks {
     /// `ok` or `failing`.
     #[schema(example = "ok")]
     pub database: &'static str,
+    /// The job queue: `ok`, `backlog` (a due job has waited longer than
+    /// `jobs.backlog_warn_secs`; reported, not fatal) or `unknown`. Absent
+    /// when this instance does not watch a queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "ok")]
+    pub jobs: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,7 +47,8 @@ pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(Liveness { status: "ok" })
 }
 
-/// Readiness: the database answers. 503 names the failing check.
+/// Readiness: the database answers. 503 names the failing check. The job
+/// queue's backlog is reported but never makes the instance unready.
 #[utoipa::path(
     tag = "health",
     responses(
@@ -61,6 +70,11 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
         },
         checks: Checks {
             database: if readiness.database { "ok" } else { "failing" },
+            jobs: readiness.jobs.map(|queue| match queue {
+                QueueHealth::Ok => "ok",
+                QueueHealth::Backlog { .. } => "backlog",
+                QueueHealth::Unknown => "unknown",
+            }),
         },
     };
     let mut response = if readiness.is_ready() {

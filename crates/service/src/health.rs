@@ -2,13 +2,32 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use chrono::Utc;
 use strata_domain::health::HealthRepository;
+use strata_domain::jobs::JobRepository;
+
+/// How the job queue is keeping up. Reported, never fatal: a backlog means
+/// workers are too few or stopped, not that this instance cannot serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueHealth {
+    Ok,
+    /// A due job has waited longer than the configured age (in seconds).
+    Backlog {
+        oldest_secs: u64,
+    },
+    /// The queue could not be read.
+    Unknown,
+}
 
 /// The result of each dependency check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Readiness {
     pub database: bool,
+    /// `None` when this instance does not watch a queue.
+    pub jobs: Option<QueueHealth>,
 }
 
 impl Readiness {
@@ -28,6 +47,8 @@ pub trait HealthService: Send + Sync {
 
 pub struct HealthServiceImpl {
     database: Arc<dyn HealthRepository>,
+    /// The queue and the age past which a waiting job counts as a backlog.
+    queue: Option<(Arc<dyn JobRepository>, Duration)>,
 }
 
 impl std::fmt::Debug for HealthServiceImpl {
@@ -38,7 +59,40 @@ impl std::fmt::Debug for HealthServiceImpl {
 
 impl HealthServiceImpl {
     pub fn new(database: Arc<dyn HealthRepository>) -> Self {
-        Self { database }
+        Self {
+            database,
+            queue: None,
+        }
+    }
+
+    /// Also reports the job queue: a due job older than `backlog_after` is
+    /// a backlog.
+    #[must_use]
+    pub fn with_queue(mut self, jobs: Arc<dyn JobRepository>, backlog_after: Duration) -> Self {
+        self.queue = Some((jobs, backlog_after));
+        self
+    }
+
+    async fn queue(&self) -> Option<QueueHealth> {
+        let (jobs, backlog_after) = self.queue.as_ref()?;
+        let now = Utc::now();
+        Some(match jobs.oldest_due(now).await {
+            Ok(None) => QueueHealth::Ok,
+            Ok(Some(oldest)) => {
+                let waited = (now - oldest).to_std().unwrap_or_default();
+                if waited > *backlog_after {
+                    QueueHealth::Backlog {
+                        oldest_secs: waited.as_secs(),
+                    }
+                } else {
+                    QueueHealth::Ok
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "readiness: reading the job queue failed");
+                QueueHealth::Unknown
+            }
+        })
     }
 }
 
@@ -52,7 +106,10 @@ impl HealthService for HealthServiceImpl {
                 false
             }
         };
-        Readiness { database }
+        Readiness {
+            database,
+            jobs: self.queue().await,
+        }
     }
 }
 
@@ -69,6 +126,26 @@ mod tests {
             .returning(|| Err(RepoError::Unavailable("refused".into())));
         let readiness = HealthServiceImpl::new(Arc::new(db)).readiness().await;
         assert!(!readiness.is_ready());
+    }
+
+    #[tokio::test]
+    async fn an_old_due_job_is_reported_as_a_backlog_without_failing_readiness() {
+        use strata_domain::jobs::MockJobRepository;
+
+        let mut db = MockHealthRepository::new();
+        db.expect_ping().returning(|| Ok(()));
+        let mut jobs = MockJobRepository::new();
+        jobs.expect_oldest_due()
+            .returning(|now| Ok(Some(now - chrono::Duration::seconds(600))));
+        let readiness = HealthServiceImpl::new(Arc::new(db))
+            .with_queue(Arc::new(jobs), Duration::from_secs(300))
+            .readiness()
+            .await;
+        assert!(readiness.is_ready());
+        assert!(matches!(
+            readiness.jobs,
+            Some(QueueHealth::Backlog { oldest_secs }) if oldest_secs >= 600
+        ));
     }
 
     #[tokio::test]

@@ -19,7 +19,7 @@ pub mod users;
 
 pub use auth::{AuthConfig, AuthService, AuthServiceImpl, Registration, TokenPair};
 pub use error::ServiceError;
-pub use health::{HealthService, HealthServiceImpl, Readiness};
+pub use health::{HealthService, HealthServiceImpl, QueueHealth, Readiness};
 pub use items::{ItemDraft, ItemService, ItemServiceImpl};
 pub use jobs::{JobService, JobServiceImpl};
 pub use password::{HashPriority, PasswordHasher};
