@@ -11,6 +11,7 @@ mod counts;
 mod db;
 mod entities;
 mod error;
+mod files;
 mod health;
 mod items;
 mod posts;
@@ -21,6 +22,7 @@ mod users_admin;
 
 pub use auth::SeaSessionRepository;
 pub use db::{DatabaseConnection, DbErr, PoolStats, connect, pool_stats};
+pub use files::LocalFileStore;
 pub use health::SeaHealthRepository;
 pub use items::SeaItemRepository;
 pub use posts::SeaPostRepository;
