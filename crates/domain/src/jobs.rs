@@ -184,13 +184,22 @@ pub enum Heartbeat {
 /// The outcome of one attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Succeeded { result: Value },
+    Succeeded {
+        result: Value,
+    },
     /// Failed, with an attempt left: queued again for `run_at`.
-    Retry { error: String, run_at: DateTime<Utc> },
+    Retry {
+        error: String,
+        run_at: DateTime<Utc>,
+    },
     /// Failed on its last attempt.
-    Dead { error: String },
+    Dead {
+        error: String,
+    },
     /// Failed for good, whatever attempts remain.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     /// Stopped after a cancel request.
     Cancelled,
     /// Handed back unstarted-in-effect (graceful shutdown): queued again at
