@@ -14,23 +14,33 @@ use sea_orm_migration::sea_orm::{
 use sea_orm_migration::{MigrationStatus, MigratorTrait, SchemaManager};
 use strata_migration::Migrator;
 
-/// Tables in the order their migrations create them (one table each).
-const TABLES: [&str; 7] = [
-    "users",
-    "sessions",
-    "refresh_tokens",
-    "revocations",
-    "items",
-    "posts",
-    "comments",
+/// The table each migration creates, in order (`None` for index-only ones).
+const CREATES: [Option<&str>; 10] = [
+    Some("users"),
+    Some("sessions"),
+    Some("refresh_tokens"),
+    Some("revocations"),
+    Some("items"),
+    Some("posts"),
+    Some("comments"),
+    None,
+    None,
+    Some("jobs"),
 ];
 
-/// Migrations in all: one per table, then index-only ones.
-const MIGRATIONS: usize = 9;
+/// Migrations in all.
+const MIGRATIONS: usize = CREATES.len();
 
-/// Indexes on `users` added by the last migration (each filter of the admin
+/// Indexes on `users` added by the ninth migration (each filter of the admin
 /// list with its default order); it replaces the single-column ones.
 const ADMIN_INDEXES: [&str; 2] = ["ix_users_role_created", "ix_users_is_active_created"];
+/// How many migrations must be applied for [`ADMIN_INDEXES`] to exist.
+const ADMIN_INDEXES_AFTER: usize = 9;
+
+/// The tables the first `applied` migrations create.
+fn tables_after(applied: usize) -> Vec<&'static str> {
+    CREATES[..applied].iter().flatten().copied().collect()
+}
 
 /// A database under test, plus what must be cleaned up after it.
 struct TestDb {
@@ -122,7 +132,7 @@ impl TestDb {
 async fn existing_tables(db: &DatabaseConnection) -> Vec<&'static str> {
     let manager = SchemaManager::new(db);
     let mut found = Vec::new();
-    for table in TABLES {
+    for table in tables_after(MIGRATIONS) {
         if manager.has_table(table).await.unwrap() {
             found.push(table);
         }
@@ -144,7 +154,12 @@ async fn admin_indexes(db: &DatabaseConnection) -> Vec<bool> {
 async fn up_creates_every_table_and_marks_all_migrations_applied() {
     for db in test_databases().await {
         Migrator::up(&db.conn, None).await.unwrap();
-        assert_eq!(existing_tables(&db.conn).await, TABLES, "{}", db.label);
+        assert_eq!(
+            existing_tables(&db.conn).await,
+            tables_after(MIGRATIONS),
+            "{}",
+            db.label
+        );
         assert_eq!(admin_indexes(&db.conn).await, [true, true], "{}", db.label);
         let statuses = Migrator::get_migration_with_status(&db.conn).await.unwrap();
         assert_eq!(statuses.len(), MIGRATIONS);
@@ -172,7 +187,12 @@ async fn down_to_zero_removes_every_table_and_up_works_again() {
         );
 
         Migrator::up(&db.conn, None).await.unwrap();
-        assert_eq!(existing_tables(&db.conn).await, TABLES, "{}", db.label);
+        assert_eq!(
+            existing_tables(&db.conn).await,
+            tables_after(MIGRATIONS),
+            "{}",
+            db.label
+        );
         db.cleanup().await;
     }
 }
@@ -185,13 +205,13 @@ async fn each_migration_reverts_one_step_at_a_time() {
             Migrator::down(&db.conn, Some(1)).await.unwrap();
             assert_eq!(
                 existing_tables(&db.conn).await,
-                TABLES[..remaining.min(TABLES.len())],
+                tables_after(remaining),
                 "{} after reverting to {remaining} migrations",
                 db.label
             );
             if remaining > 0 {
-                // Only the last migration adds them; reverting it drops them.
-                let expected = remaining >= MIGRATIONS;
+                // Only the ninth migration adds them; reverting it drops them.
+                let expected = remaining >= ADMIN_INDEXES_AFTER;
                 assert_eq!(
                     admin_indexes(&db.conn).await,
                     [expected, expected],
@@ -224,7 +244,12 @@ async fn fresh_rebuilds_the_schema_from_scratch() {
     for db in test_databases().await {
         Migrator::up(&db.conn, Some(2)).await.unwrap();
         Migrator::fresh(&db.conn).await.unwrap();
-        assert_eq!(existing_tables(&db.conn).await, TABLES, "{}", db.label);
+        assert_eq!(
+            existing_tables(&db.conn).await,
+            tables_after(MIGRATIONS),
+            "{}",
+            db.label
+        );
         db.cleanup().await;
     }
 }
@@ -241,7 +266,12 @@ async fn fresh_on_one_connection_rebuilds_a_complete_schema() {
         let single = Database::connect(options).await.unwrap();
         Migrator::fresh(&single).await.unwrap();
         single.close().await.unwrap();
-        assert_eq!(existing_tables(&db.conn).await, TABLES, "{}", db.label);
+        assert_eq!(
+            existing_tables(&db.conn).await,
+            tables_after(MIGRATIONS),
+            "{}",
+            db.label
+        );
         assert_eq!(admin_indexes(&db.conn).await, [true, true], "{}", db.label);
         let statuses = Migrator::get_migration_with_status(&db.conn).await.unwrap();
         assert!(
@@ -301,7 +331,7 @@ async fn schema_enforces_unique_email_and_applies_defaults() {
 }
 
 #[tokio::test]
-async fn deleting_a_user_cascades_to_items_posts_and_comments_and_versions_start_at_1() {
+async fn deleting_a_user_cascades_to_items_posts_comments_and_jobs_and_versions_start_at_1() {
     for db in test_databases().await {
         Migrator::up(&db.conn, None).await.unwrap();
         let backend = db.conn.get_database_backend();
@@ -378,12 +408,26 @@ async fn deleting_a_user_cascades_to_items_posts_and_comments_and_versions_start
             .await;
         }
 
+        // Alice's job, Bob's job, and a scheduled job of nobody's.
+        for (id, creator) in [
+            ("00000000-0000-0000-0000-0000000000d1", format!("'{alice}'")),
+            ("00000000-0000-0000-0000-0000000000d2", format!("'{bob}'")),
+            ("00000000-0000-0000-0000-0000000000d3", "NULL".to_owned()),
+        ] {
+            run(format!(
+                "INSERT INTO jobs (id, kind, payload, status, max_attempts, run_at, created_by, created_at, updated_at) \
+                 VALUES ('{id}', 'export', '{{}}', 'queued', 3, CURRENT_TIMESTAMP, {creator}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ))
+            .await;
+        }
+
         run(format!("DELETE FROM users WHERE id = '{alice}'")).await;
 
         assert_eq!(count("items").await, 0, "{}", db.label);
         assert_eq!(count("posts").await, 1, "{}", db.label);
         // Only Bob's own comment on Bob's post is left.
         assert_eq!(count("comments").await, 1, "{}", db.label);
+        assert_eq!(count("jobs").await, 2, "{}", db.label);
         db.cleanup().await;
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Select,
@@ -67,6 +67,24 @@ impl TryFrom<items::Model> for Item {
     }
 }
 
+/// Rows per INSERT of a batch: 7 values each stays far below SQLite's
+/// 32,766 bound parameters and PostgreSQL's 65,535.
+const BATCH_ROWS: usize = 1000;
+
+/// The stored row of a new item, at version 1.
+fn new_row(item: &NewItem) -> items::ActiveModel {
+    let created_at = micros(item.created_at);
+    items::ActiveModel {
+        id: Set(item.id),
+        owner_id: Set(item.owner_id),
+        title: Set(item.title.as_str().to_owned()),
+        description: Set(item.description.as_ref().map(|d| d.as_str().to_owned())),
+        version: Set(1),
+        created_at: Set(created_at),
+        updated_at: Set(created_at),
+    }
+}
+
 /// Items matching every given filter.
 fn filtered(backend: DbBackend, filter: &ItemFilter) -> Select<items::Entity> {
     let mut select = items::Entity::find();
@@ -96,15 +114,7 @@ impl ItemRepository for SeaItemRepository {
     async fn create(&self, item: NewItem) -> Result<Item, RepoError> {
         let _write = self.writes.enter().await?;
         let created_at = micros(item.created_at);
-        let row = items::ActiveModel {
-            id: Set(item.id),
-            owner_id: Set(item.owner_id),
-            title: Set(item.title.as_str().to_owned()),
-            description: Set(item.description.as_ref().map(|d| d.as_str().to_owned())),
-            version: Set(1),
-            created_at: Set(created_at),
-            updated_at: Set(created_at),
-        };
+        let row = new_row(&item);
         // A missing owner breaks the foreign key: NotFound.
         items::Entity::insert(row)
             .exec_without_returning(&self.db)
@@ -119,6 +129,35 @@ impl ItemRepository for SeaItemRepository {
             created_at,
             updated_at: created_at,
         })
+    }
+
+    async fn create_batch(&self, batch: Vec<NewItem>) -> Result<u64, RepoError> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<items::ActiveModel> = batch.iter().map(new_row).collect();
+        // Held until the commit, which also tells the list totals (see
+        // `CountCache`) that the file changed.
+        let _write = self.writes.enter().await?;
+        // An id already present is skipped rather than failing the batch, so
+        // a repeated batch inserts only what is new. A missing owner still
+        // breaks the foreign key: NotFound, and the transaction takes the
+        // whole batch back.
+        let txn = begin_write(&self.db).await?;
+        let mut inserted = 0;
+        for chunk in rows.chunks(BATCH_ROWS) {
+            inserted += items::Entity::insert_many(chunk.iter().cloned())
+                .on_conflict(
+                    OnConflict::column(items::Column::Id)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await
+                .or_repo("Failed to insert items")?;
+        }
+        txn.commit().await.or_repo("Failed to commit items")?;
+        Ok(inserted)
     }
 
     async fn find(&self, id: Uuid) -> Result<Item, RepoError> {

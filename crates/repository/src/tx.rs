@@ -129,19 +129,29 @@ struct WriteQueueTimeout(#[source] tokio::time::error::Elapsed);
 /// One gate per file; an entry is dropped with the last repository using it,
 /// so opening many databases (as the tests do) leaves nothing behind.
 fn shared_gate(file: PathBuf) -> Arc<Gate> {
-    static GATES: Mutex<Vec<(PathBuf, Weak<Gate>)>> = Mutex::new(Vec::new());
-    let mut gates = GATES.lock().unwrap_or_else(PoisonError::into_inner);
-    gates.retain(|(_, gate)| gate.strong_count() > 0);
-    if let Some(gate) = gates
+    static GATES: PerFile<Gate> = Mutex::new(Vec::new());
+    per_file(&GATES, file)
+}
+
+/// A registry of values shared per database file, held weakly.
+pub(crate) type PerFile<T> = Mutex<Vec<(PathBuf, Weak<T>)>>;
+
+/// The value of `registry` for `file`, created if no live one exists. Dead
+/// entries are swept on every call, so the registry stays as small as the
+/// number of files in use.
+pub(crate) fn per_file<T: Default>(registry: &PerFile<T>, file: PathBuf) -> Arc<T> {
+    let mut entries = registry.lock().unwrap_or_else(PoisonError::into_inner);
+    entries.retain(|(_, value)| value.strong_count() > 0);
+    if let Some(value) = entries
         .iter()
         .find(|(path, _)| *path == file)
-        .and_then(|(_, gate)| gate.upgrade())
+        .and_then(|(_, value)| value.upgrade())
     {
-        return gate;
+        return value;
     }
-    let gate = Arc::new(Gate::default());
-    gates.push((file, Arc::downgrade(&gate)));
-    gate
+    let value = Arc::new(T::default());
+    entries.push((file, Arc::downgrade(&value)));
+    value
 }
 
 #[cfg(test)]

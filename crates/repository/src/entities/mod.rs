@@ -6,6 +6,7 @@
 
 pub(crate) mod comments;
 pub(crate) mod items;
+pub(crate) mod jobs;
 pub(crate) mod posts;
 pub(crate) mod refresh_tokens;
 pub(crate) mod revocations;

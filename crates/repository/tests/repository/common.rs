@@ -19,6 +19,8 @@ use uuid::Uuid;
 pub struct TestDb {
     pub conn: DatabaseConnection,
     pub backend: &'static str,
+    /// Where `conn` points, for tests that need a second pool.
+    pub url: String,
     cleanup: Cleanup,
 }
 
@@ -39,13 +41,13 @@ pub async fn test_databases() -> Vec<TestDb> {
 
 async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().unwrap();
-    let conn = connect(&sqlite_url(dir.path().join("test.db")), 5)
-        .await
-        .unwrap();
+    let url = sqlite_url(dir.path().join("test.db"));
+    let conn = connect(&url, 5).await.unwrap();
     Migrator::up(&conn, None).await.unwrap();
     TestDb {
         conn,
         backend: "sqlite",
+        url,
         cleanup: Cleanup::Sqlite(dir),
     }
 }
@@ -64,11 +66,13 @@ async fn postgres(admin_url: String) -> TestDb {
         .await
         .unwrap();
     admin.close().await.unwrap();
-    let conn = connect(&with_database(&admin_url, &name), 5).await.unwrap();
+    let url = with_database(&admin_url, &name);
+    let conn = connect(&url, 5).await.unwrap();
     Migrator::up(&conn, None).await.unwrap();
     TestDb {
         conn,
         backend: "postgres",
+        url,
         cleanup: Cleanup::Postgres { admin_url, name },
     }
 }

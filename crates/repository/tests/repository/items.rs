@@ -563,3 +563,47 @@ async fn a_page_shorter_than_its_limit_is_listed_without_a_count() {
         assert_eq!(list(2, 5).await, (0, 3, 2), "{}", db.backend);
     }
 }
+
+#[tokio::test]
+async fn a_batch_inserts_what_is_new_and_a_repeat_skips_what_exists() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let batch: Vec<NewItem> = (0..3)
+            .map(|n| new_item(ann.id, &format!("line {n}"), None))
+            .collect();
+        assert_eq!(repo.create_batch(Vec::new()).await.unwrap(), 0);
+        assert_eq!(
+            repo.create_batch(batch.clone()).await.unwrap(),
+            3,
+            "{}",
+            db.backend
+        );
+        // A full page: its total is counted (and, on SQLite, remembered).
+        let listed = async || {
+            repo.list(search(Some(ann.id), ""), Sort::default(), page(2, 0))
+                .await
+                .unwrap()
+                .total
+        };
+        assert_eq!(listed().await, 3, "{}", db.backend);
+
+        let mut again = batch.clone();
+        again.push(new_item(ann.id, "line 3", Some("new")));
+        assert_eq!(repo.create_batch(again).await.unwrap(), 1, "{}", db.backend);
+        // The batch told the remembered total it is stale.
+        assert_eq!(listed().await, 4, "{}", db.backend);
+        let stored = repo.find(batch[1].id).await.unwrap();
+        assert_eq!(stored.title.as_str(), "line 1");
+        assert_eq!(stored.version, 1);
+        assert_eq!(stored.created_at, batch[1].created_at);
+
+        // One missing owner and nothing of the batch is kept.
+        let orphaned = vec![
+            new_item(ann.id, "kept?", None),
+            new_item(Uuid::now_v7(), "orphan", None),
+        ];
+        assert_not_found(repo.create_batch(orphaned).await, db.backend);
+        assert_eq!(count(&db.conn, "items", "1 = 1").await, 4, "{}", db.backend);
+    }
+}
