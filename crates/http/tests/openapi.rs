@@ -99,9 +99,10 @@ fn the_document_is_openapi_3_1_with_bearer_oauth2_and_problem_schemas() {
 #[actix_web::test]
 async fn every_documented_operation_is_routed() {
     let mut health = MockHealthService::new();
-    health
-        .expect_readiness()
-        .returning(|| Readiness { database: true });
+    health.expect_readiness().returning(|| Readiness {
+        database: true,
+        jobs: None,
+    });
     // Public reads reach the service; answer them with "not found".
     let mut posts = MockPostService::new();
     posts
