@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod items;
+pub mod jobs;
 pub mod methods;
 pub mod metrics;
 pub mod middleware;
@@ -27,7 +28,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
-use strata_service::{AuthService, HealthService, ItemService, PostService, UserService};
+use strata_service::{
+    AuthService, HealthService, ItemService, JobService, PostService, UserService,
+};
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
 use utoipa_swagger_ui::{Config, SwaggerUi};
@@ -46,6 +49,7 @@ pub struct AppState {
     pub health: Arc<dyn HealthService>,
     pub items: Arc<dyn ItemService>,
     pub posts: Arc<dyn PostService>,
+    pub jobs: Arc<dyn JobService>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -170,7 +174,8 @@ where
                 .configure(auth::configure)
                 .configure(users::configure)
                 .configure(items::configure)
-                .configure(posts::configure),
+                .configure(posts::configure)
+                .configure(jobs::configure),
         )
 }
 

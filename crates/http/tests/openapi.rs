@@ -11,6 +11,7 @@ use strata_service::Readiness;
 use strata_service::auth::MockAuthService;
 use strata_service::health::MockHealthService;
 use strata_service::items::MockItemService;
+use strata_service::jobs::MockJobService;
 use strata_service::posts::MockPostService;
 use strata_service::users::MockUserService;
 
@@ -57,6 +58,11 @@ fn the_document_lists_exactly_the_contracts_routes() {
         ("GET", "/api/v1/items/{id}"),
         ("PATCH", "/api/v1/items/{id}"),
         ("DELETE", "/api/v1/items/{id}"),
+        ("GET", "/api/v1/jobs"),
+        ("GET", "/api/v1/jobs/{id}"),
+        ("POST", "/api/v1/jobs/{id}/cancel"),
+        ("POST", "/api/v1/jobs/{id}/retry"),
+        ("GET", "/api/v1/jobs/{id}/result"),
         ("GET", "/api/v1/posts"),
         ("POST", "/api/v1/posts"),
         ("GET", "/api/v1/posts/{id}"),
@@ -123,6 +129,7 @@ async fn every_documented_operation_is_routed() {
         health: Arc::new(health),
         items: Arc::new(MockItemService::new()),
         posts: Arc::new(posts),
+        jobs: Arc::new(MockJobService::new()),
     };
     let app = test::init_service(strata_http::app(state, HttpSettings::default())).await;
     for (method, path) in operations(&document()) {
@@ -294,6 +301,7 @@ fn list_parameters_declare_the_bounds_the_server_enforces() {
         "/api/v1/posts",
         "/api/v1/users",
         "/api/v1/posts/{id}/comments",
+        "/api/v1/jobs",
     ] {
         let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
         let schema = |name: &str| {
@@ -311,7 +319,7 @@ fn list_parameters_declare_the_bounds_the_server_enforces() {
             strata_domain::page::MAX_OFFSET,
             "{path}"
         );
-        if path != "/api/v1/posts/{id}/comments" {
+        if !["/api/v1/posts/{id}/comments", "/api/v1/jobs"].contains(&path) {
             assert!(schema("sort")["pattern"].is_string(), "{path}");
             assert!(schema("q")["pattern"].is_string(), "{path}");
         }
