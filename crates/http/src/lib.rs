@@ -80,6 +80,8 @@ pub struct HttpSettings {
     pub cors: CorsSettings,
     pub metrics: MetricsEndpoint,
     pub cookies: auth::CookieSettings,
+    /// Largest accepted CSV upload (`POST /items/imports`), in bytes.
+    pub import_max_bytes: usize,
 }
 
 impl Default for HttpSettings {
@@ -91,6 +93,7 @@ impl Default for HttpSettings {
             cors: CorsSettings::default(),
             metrics: MetricsEndpoint::default(),
             cookies: auth::CookieSettings::default(),
+            import_max_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -223,6 +226,9 @@ pub fn app(
         .app_data(web::Data::new(settings.metrics))
         .app_data(web::Data::new(settings.cookies))
         .app_data(web::Data::new(known))
+        .app_data(web::Data::new(items::ImportLimit(
+            settings.import_max_bytes,
+        )))
         // Every body extractor reads through `extract::body_bytes`, bounded here.
         .app_data(web::PayloadConfig::new(settings.body_limit))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))

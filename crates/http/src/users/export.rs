@@ -1,9 +1,10 @@
 //! `GET /api/v1/users/export`: every account as CSV or JSON, streamed in
-//! keyset batches so memory stays constant however many accounts there are.
+//! keyset batches so memory stays constant however many accounts there are;
+//! and `POST /api/v1/users/exports`, the same file written by a job.
 
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::web::Bytes;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get, post, web};
 use futures_util::stream;
 use serde::Deserialize;
 use strata_domain::auth::Principal;
@@ -13,11 +14,13 @@ use strata_service::jobs::ExportFormat as Encoding;
 use strata_service::jobs::kinds::export_users::BATCH;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use validator::Validate;
 
 use super::UserResponse;
 use crate::AppState;
 use crate::error::{ApiError, ErrorChain, Problem};
-use crate::extract::Authenticated;
+use crate::extract::{Authenticated, ValidatedJson};
+use crate::jobs::{JobResponse, accepted};
 
 /// `csv` or `json`; the encoding is the export job's
 /// ([`strata_service::jobs::ExportFormat`]), so both exports write the same bytes.
@@ -160,4 +163,37 @@ pub async fn export(
         })
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .streaming(body))
+}
+
+/// The body of `POST /users/exports`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartExportRequest {
+    /// `csv` (default) or `json`.
+    pub format: Option<ExportFormat>,
+}
+
+/// Export every account to a file, as a background job. Admins only.
+///
+/// Poll the job at `Location`; once it has succeeded, download the file from
+/// its `result_url` (only the admin who started it may). The file holds the
+/// same bytes as `GET /users/export` in the same format.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = StartExportRequest,
+    responses(
+        (status = 202, description = "The export is queued", body = JobResponse, headers(("Location" = String))),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/users/exports")]
+pub async fn start_export(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    body: ValidatedJson<StartExportRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let format = Encoding::from(body.0.format.unwrap_or_default());
+    let job = state.jobs.start_user_export(&caller.0, format).await?;
+    Ok(accepted(&job))
 }
