@@ -105,21 +105,50 @@ pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
+/// The refusal of a body that is not CSV text in UTF-8: `text/csv`, whose
+/// `charset`, when one is named, is UTF-8 (or its subset US-ASCII).
+pub fn require_csv(req: &HttpRequest) -> Result<(), ApiError> {
+    let csv = media_type(req).is_some_and(|(kind, subtype, params)| {
+        kind.eq_ignore_ascii_case("text")
+            && subtype.eq_ignore_ascii_case("csv")
+            && params
+                .split(';')
+                .filter_map(|param| param.split_once('='))
+                .filter(|(name, _)| name.trim().eq_ignore_ascii_case("charset"))
+                .all(|(_, value)| {
+                    let value = value.trim().trim_matches('"');
+                    ["utf-8", "utf8", "us-ascii"]
+                        .iter()
+                        .any(|known| value.eq_ignore_ascii_case(known))
+                })
+    });
+    if csv {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(
+            "The request body must be text/csv in UTF-8.".into(),
+        ))
+    }
+}
+
+/// The type, subtype and parameters of the request's `Content-Type`.
+fn media_type(req: &HttpRequest) -> Option<(&str, &str, &str)> {
+    let value = req.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let (essence, params) = value.split_once(';').unwrap_or((value, ""));
+    let (kind, subtype) = essence.trim().split_once('/')?;
+    Some((kind, subtype, params))
+}
+
 /// Whether the request declares a JSON body (`application/json` or a
 /// `+json` type, any parameters).
 fn is_json(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|ct| ct.split(';').next().unwrap_or_default().trim())
-        .and_then(|essence| essence.split_once('/'))
-        .is_some_and(|(kind, subtype)| {
-            kind.eq_ignore_ascii_case("application")
-                && (subtype.eq_ignore_ascii_case("json")
-                    || subtype
-                        .get(subtype.len().saturating_sub(5)..)
-                        .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json")))
-        })
+    media_type(req).is_some_and(|(kind, subtype, _)| {
+        kind.eq_ignore_ascii_case("application")
+            && (subtype.eq_ignore_ascii_case("json")
+                || subtype
+                    .get(subtype.len().saturating_sub(5)..)
+                    .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json")))
+    })
 }
 
 /// The whole body, bounded by the `PayloadConfig` limit (a `Content-Length`
@@ -139,6 +168,51 @@ pub fn body_bytes(
                 _ => ApiError::Malformed(format!("The request body could not be read: {err}")),
             })
     }
+}
+
+/// The whole body up to `limit` bytes, decoded as its `Content-Encoding`
+/// says, for routes that take more than the JSON limit (uploads). A
+/// `Content-Length` over the limit is refused before anything is read.
+///
+/// # Errors
+/// [`ApiError::PayloadTooLarge`] past `limit`; [`ApiError::Malformed`] for
+/// a body that cannot be read or decoded.
+pub async fn bounded_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "The request body is too large: the limit is {limit} bytes."
+        ))
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let capacity = declared.map_or(8 * 1024, |length| {
+        usize::try_from(length).map_or(limit, |length| length.min(limit))
+    });
+    let mut body = Vec::with_capacity(capacity);
+    let mut stream = std::pin::pin!(actix_web::dev::Decompress::from_headers(
+        payload.into_inner(),
+        req.headers()
+    ));
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        let chunk = chunk.map_err(|err| {
+            ApiError::Malformed(format!("The request body could not be read: {err}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 pub fn validation_problem(errors: validator::ValidationErrors) -> ApiError {

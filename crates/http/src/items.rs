@@ -1,4 +1,7 @@
-//! `/api/v1/items`: owner-scoped items with ETag preconditions.
+//! `/api/v1/items`: owner-scoped items with ETag preconditions, and their
+//! import from CSV files.
+
+mod imports;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
@@ -18,8 +21,12 @@ use crate::extract::{Authenticated, ValidatedJson};
 use crate::page::{PageResponse, etag, if_match, list_params, query_text};
 use crate::validation;
 
+pub use imports::ImportLimit;
+
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(list_items)
+    // Fixed paths first, as for users: `/items/{id}` would capture "imports".
+    cfg.service(imports::import_items)
+        .service(list_items)
         .service(create_item)
         .service(get_item)
         .service(update_item)

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod items;
+pub mod jobs;
 pub mod methods;
 pub mod metrics;
 pub mod middleware;
@@ -27,7 +28,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
-use strata_service::{AuthService, HealthService, ItemService, PostService, UserService};
+use strata_service::{
+    AuthService, HealthService, ItemService, JobService, PostService, UserService,
+};
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
 use utoipa_swagger_ui::{Config, SwaggerUi};
@@ -46,6 +49,7 @@ pub struct AppState {
     pub health: Arc<dyn HealthService>,
     pub items: Arc<dyn ItemService>,
     pub posts: Arc<dyn PostService>,
+    pub jobs: Arc<dyn JobService>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -76,6 +80,8 @@ pub struct HttpSettings {
     pub cors: CorsSettings,
     pub metrics: MetricsEndpoint,
     pub cookies: auth::CookieSettings,
+    /// Largest accepted CSV upload (`POST /items/imports`), in bytes.
+    pub import_max_bytes: usize,
 }
 
 impl Default for HttpSettings {
@@ -87,6 +93,7 @@ impl Default for HttpSettings {
             cors: CorsSettings::default(),
             metrics: MetricsEndpoint::default(),
             cookies: auth::CookieSettings::default(),
+            import_max_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -170,7 +177,8 @@ where
                 .configure(auth::configure)
                 .configure(users::configure)
                 .configure(items::configure)
-                .configure(posts::configure),
+                .configure(posts::configure)
+                .configure(jobs::configure),
         )
 }
 
@@ -218,6 +226,9 @@ pub fn app(
         .app_data(web::Data::new(settings.metrics))
         .app_data(web::Data::new(settings.cookies))
         .app_data(web::Data::new(known))
+        .app_data(web::Data::new(items::ImportLimit(
+            settings.import_max_bytes,
+        )))
         // Every body extractor reads through `extract::body_bytes`, bounded here.
         .app_data(web::PayloadConfig::new(settings.body_limit))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))

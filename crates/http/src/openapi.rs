@@ -24,6 +24,7 @@ use crate::error::{FieldProblem, Problem};
         (name = "users", description = "Accounts: one's own, and administration of everyone's"),
         (name = "items", description = "Owner-scoped items with ETag preconditions"),
         (name = "posts", description = "The public blog and its comments"),
+        (name = "jobs", description = "Background jobs: progress, cancellation, retries and result files"),
         (name = "health", description = "Liveness and readiness probes"),
     )
 )]

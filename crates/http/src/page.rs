@@ -46,15 +46,7 @@ where
     Sort<F>: Default,
 {
     let mut errors = ValidationErrors::default();
-    // Each bound checked alone, so a request with both wrong hears of both.
-    let mut valid = true;
-    for (l, o) in [(limit, None), (None, offset)] {
-        if let Err((field, violation)) = PageRequest::new(l, o) {
-            errors.push(field, violation);
-            valid = false;
-        }
-    }
-    let page = PageRequest::new(limit, offset).ok().filter(|_| valid);
+    let page = page_request(limit, offset, &mut errors);
     let sort = match sort {
         Some(raw) => errors.check("sort", Sort::<F>::parse(raw)),
         None => Some(Sort::default()),
@@ -63,6 +55,24 @@ where
         (Some(page), Some(sort)) => Ok((page, sort)),
         _ => Err(errors.into()),
     }
+}
+
+/// Parses `limit` and `offset` for a list that has other parameters to
+/// judge too, recording each bad one in `errors`.
+pub fn page_request(
+    limit: Option<i64>,
+    offset: Option<i64>,
+    errors: &mut ValidationErrors,
+) -> Option<PageRequest> {
+    // Each bound checked alone, so a request with both wrong hears of both.
+    let mut valid = true;
+    for (l, o) in [(limit, None), (None, offset)] {
+        if let Err((field, violation)) = PageRequest::new(l, o) {
+            errors.push(field, violation);
+            valid = false;
+        }
+    }
+    PageRequest::new(limit, offset).ok().filter(|_| valid)
 }
 
 /// A free-text query parameter (`q`, `author`), normalised for the

@@ -357,10 +357,10 @@ async fn hsts_is_sent_when_configured() {
 #[actix_web::test]
 async fn readiness_is_503_naming_the_failing_check() {
     let mut mocks = Mocks::new();
-    mocks
-        .health
-        .expect_readiness()
-        .returning(|| Readiness { database: false });
+    mocks.health.expect_readiness().returning(|| Readiness {
+        database: false,
+        jobs: None,
+    });
     let (status, _, body) = call(mocks, TestRequest::get().uri("/health/ready")).await;
     assert_eq!(status, 503);
     assert_eq!(

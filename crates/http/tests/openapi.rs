@@ -11,6 +11,7 @@ use strata_service::Readiness;
 use strata_service::auth::MockAuthService;
 use strata_service::health::MockHealthService;
 use strata_service::items::MockItemService;
+use strata_service::jobs::MockJobService;
 use strata_service::posts::MockPostService;
 use strata_service::users::MockUserService;
 
@@ -52,11 +53,18 @@ fn the_document_lists_exactly_the_contracts_routes() {
         ("DELETE", "/api/v1/users/{id}"),
         ("GET", "/api/v1/users/stats"),
         ("GET", "/api/v1/users/export"),
+        ("POST", "/api/v1/users/exports"),
         ("GET", "/api/v1/items"),
         ("POST", "/api/v1/items"),
         ("GET", "/api/v1/items/{id}"),
         ("PATCH", "/api/v1/items/{id}"),
         ("DELETE", "/api/v1/items/{id}"),
+        ("POST", "/api/v1/items/imports"),
+        ("GET", "/api/v1/jobs"),
+        ("GET", "/api/v1/jobs/{id}"),
+        ("POST", "/api/v1/jobs/{id}/cancel"),
+        ("POST", "/api/v1/jobs/{id}/retry"),
+        ("GET", "/api/v1/jobs/{id}/result"),
         ("GET", "/api/v1/posts"),
         ("POST", "/api/v1/posts"),
         ("GET", "/api/v1/posts/{id}"),
@@ -99,9 +107,10 @@ fn the_document_is_openapi_3_1_with_bearer_oauth2_and_problem_schemas() {
 #[actix_web::test]
 async fn every_documented_operation_is_routed() {
     let mut health = MockHealthService::new();
-    health
-        .expect_readiness()
-        .returning(|| Readiness { database: true });
+    health.expect_readiness().returning(|| Readiness {
+        database: true,
+        jobs: None,
+    });
     // Public reads reach the service; answer them with "not found".
     let mut posts = MockPostService::new();
     posts
@@ -122,6 +131,7 @@ async fn every_documented_operation_is_routed() {
         health: Arc::new(health),
         items: Arc::new(MockItemService::new()),
         posts: Arc::new(posts),
+        jobs: Arc::new(MockJobService::new()),
     };
     let app = test::init_service(strata_http::app(state, HttpSettings::default())).await;
     for (method, path) in operations(&document()) {
@@ -293,6 +303,7 @@ fn list_parameters_declare_the_bounds_the_server_enforces() {
         "/api/v1/posts",
         "/api/v1/users",
         "/api/v1/posts/{id}/comments",
+        "/api/v1/jobs",
     ] {
         let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
         let schema = |name: &str| {
@@ -310,7 +321,7 @@ fn list_parameters_declare_the_bounds_the_server_enforces() {
             strata_domain::page::MAX_OFFSET,
             "{path}"
         );
-        if path != "/api/v1/posts/{id}/comments" {
+        if !["/api/v1/posts/{id}/comments", "/api/v1/jobs"].contains(&path) {
             assert!(schema("sort")["pattern"].is_string(), "{path}");
             assert!(schema("q")["pattern"].is_string(), "{path}");
         }

@@ -259,14 +259,19 @@ async fn the_csv_export_streams_every_batch_with_quoting_and_a_download_name() {
 
 #[actix_web::test]
 async fn the_json_export_is_one_valid_array() {
+    let exported = user();
+    let row = exported.clone();
     let mut mocks = Mocks::new();
-    mocks.users.expect_export_batch().returning(|_, after, _| {
-        Ok(if after.is_none() {
-            vec![user()]
-        } else {
-            vec![]
-        })
-    });
+    mocks
+        .users
+        .expect_export_batch()
+        .returning(move |_, after, _| {
+            Ok(if after.is_none() {
+                vec![row.clone()]
+            } else {
+                vec![]
+            })
+        });
     let app = test::init_service(strata_http::app(mocks.state(), HttpSettings::default())).await;
     let req = TestRequest::get()
         .uri("/api/v1/users/export?format=json")
@@ -277,6 +282,11 @@ async fn the_json_export_is_one_valid_array() {
     let body: Value = serde_json::from_slice(&test::read_body(res).await).unwrap();
     assert_eq!(body.as_array().unwrap().len(), 1);
     assert_eq!(body[0]["username"], "ada");
+    // Each row is the User resource, field for field.
+    assert_eq!(
+        body[0],
+        serde_json::to_value(strata_http::users::UserResponse::from(&exported)).unwrap()
+    );
 }
 
 #[actix_web::test]

@@ -16,13 +16,14 @@ pub use admin::{CreateUserRequest, UpdateUserRequest, UserListQuery};
 pub use me::{DeleteMeRequest, UpdateMeRequest};
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
-    // Fixed paths first: `/users/{id}` would otherwise capture "me", "stats"
-    // and "export" and answer 400 for a malformed UUID.
+    // Fixed paths first: `/users/{id}` would otherwise capture "me", "stats",
+    // "export" and "exports" and answer 400 for a malformed UUID.
     cfg.service(me::me)
         .service(me::update_me)
         .service(me::delete_me)
         .service(admin::stats)
         .service(export::export)
+        .service(export::start_export)
         .service(admin::list_users)
         .service(admin::create_user)
         .service(admin::get_user)

@@ -6,14 +6,16 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use chrono::Utc;
-use serde_json::Value;
+use serde_json::{Value, json};
 use strata_domain::auth::Principal;
+use strata_domain::jobs::{Job, JobStatus};
 use strata_domain::users::{Email, Role, User, Username};
 use strata_http::{AppState, HttpSettings};
 use strata_service::auth::MockAuthService;
 use strata_service::error::TokenRejection;
 use strata_service::health::MockHealthService;
 use strata_service::items::MockItemService;
+use strata_service::jobs::MockJobService;
 use strata_service::posts::MockPostService;
 use strata_service::users::MockUserService;
 use strata_service::{ServiceError, TokenPair};
@@ -27,6 +29,7 @@ pub struct Mocks {
     pub health: MockHealthService,
     pub items: MockItemService,
     pub posts: MockPostService,
+    pub jobs: MockJobService,
 }
 
 impl Mocks {
@@ -48,6 +51,7 @@ impl Mocks {
             health: MockHealthService::new(),
             items: MockItemService::new(),
             posts: MockPostService::new(),
+            jobs: MockJobService::new(),
         }
     }
 
@@ -58,6 +62,7 @@ impl Mocks {
             health: Arc::new(self.health),
             items: Arc::new(self.items),
             posts: Arc::new(self.posts),
+            jobs: Arc::new(self.jobs),
         }
     }
 }
@@ -152,4 +157,50 @@ pub fn error_fields(body: &Value) -> Vec<String> {
         .iter()
         .map(|e| e["field"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// The id of every [`job`].
+pub const JOB: Uuid = Uuid::from_u128(0x77);
+
+/// A job of the caller's, holding what clients must never see (payload,
+/// lease, file key, unique key).
+pub fn job(status: JobStatus) -> Job {
+    let now = Utc::now();
+    Job {
+        id: JOB,
+        kind: "export_users".into(),
+        payload: json!({"format": "csv", "to": "secret@example.com"}),
+        status,
+        attempts: 1,
+        max_attempts: 3,
+        run_at: now,
+        lease_owner: Some("host-1:42:abcd".into()),
+        lease_expires_at: Some(now),
+        progress: 100,
+        progress_message: Some("3 of 3 accounts".into()),
+        result: Some(json!({
+            "rows": 3,
+            "file": {"key": "exports/0077.csv", "content_type": "text/csv; charset=utf-8",
+                     "filename": "users.csv", "bytes": 120}
+        })),
+        last_error: None,
+        cancel_requested: false,
+        created_by: Some(principal().user_id),
+        unique_key: Some("unique".into()),
+        created_at: now,
+        started_at: Some(now),
+        finished_at: Some(now),
+        updated_at: now,
+    }
+}
+
+pub fn job_uri(suffix: &str) -> String {
+    format!("/api/v1/jobs/{JOB}{suffix}")
+}
+
+/// A 202 naming [`JOB`] in `Location` and in the body.
+pub fn assert_accepted(status: u16, headers: &actix_web::http::header::HeaderMap, body: &Value) {
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(headers.get("location").unwrap(), &job_uri(""));
+    assert_eq!(body["id"], JOB.to_string());
 }

@@ -1,0 +1,44 @@
+//! `POST /api/v1/items/imports`: a CSV file of items, stored and imported by
+//! a background job as the caller's items.
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+
+use crate::AppState;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, bounded_body, require_csv};
+use crate::jobs::{JobResponse, accepted};
+
+/// The largest upload accepted, in bytes (`HttpSettings::import_max_bytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct ImportLimit(pub usize);
+
+/// Import items from a CSV file, as a background job.
+///
+/// The file is UTF-8 CSV: a `title,description` header row, then one item
+/// per row. The header and the encoding are checked now; each row is checked
+/// by the job, whose result counts the items created and lists the rows
+/// refused.
+#[utoipa::path(
+    tag = "items",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body(content = String, content_type = "text/csv", description = "UTF-8 CSV with a `title,description` header row"),
+    responses(
+        (status = 202, description = "The import is queued", body = JobResponse, headers(("Location" = String))),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: the file exceeds the configured import limit (10 MiB by default)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: the body is not `text/csv` in UTF-8", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`VALIDATION_FAILED` on `body`: not UTF-8, or no `title,description` header row", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/items/imports")]
+pub async fn import_items(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    limit: web::Data<ImportLimit>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    require_csv(&req)?;
+    let csv = bounded_body(&req, payload, limit.0).await?;
+    let job = state.jobs.start_item_import(&caller.0, csv).await?;
+    Ok(accepted(&job))
+}
