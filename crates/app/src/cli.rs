@@ -22,8 +22,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the API (the default).
-    Serve,
+    /// Serve the API (the default), with `jobs.workers` job workers in-process.
+    Serve {
+        /// Run no job workers here (run `strata worker` processes instead).
+        #[arg(long)]
+        no_workers: bool,
+    },
+    /// Run job workers and the scheduler only, without serving HTTP. Any
+    /// number may run against one PostgreSQL database.
+    Worker {
+        /// Jobs run at once (default: `jobs.workers`, at least 1).
+        #[arg(long)]
+        concurrency: Option<usize>,
+    },
     /// Apply, revert or inspect database migrations.
     Migrate {
         #[command(subcommand)]
@@ -63,7 +74,7 @@ pub enum MigrateAction {
 /// # Errors
 /// Whatever failed, with context; `main` prints it and exits non-zero.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let command = cli.command.unwrap_or(Command::Serve);
+    let command = cli.command.unwrap_or(Command::Serve { no_workers: false });
     if let Command::Openapi = command {
         let document = openapi_document()
             .to_pretty_json()
@@ -74,16 +85,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let settings = Settings::load()?;
     match command {
-        Command::Serve => {
+        Command::Serve { no_workers } => {
             let telemetry = telemetry::init_with_tracing(&settings.log, &settings.telemetry)?;
+            let workers = if no_workers { 0 } else { settings.jobs.workers };
             let served = async {
-                Application::build(settings)
+                Application::build_with_workers(settings, workers)
                     .await?
                     .run_until_stopped()
                     .await
                     .map_err(Into::into)
             };
             let result: anyhow::Result<()> = served.await;
+            telemetry.shutdown();
+            result?;
+        }
+        Command::Worker { concurrency } => {
+            let telemetry = telemetry::init_with_tracing(&settings.log, &settings.telemetry)?;
+            let result = work(settings, concurrency).await;
             telemetry.shutdown();
             result?;
         }
@@ -101,6 +119,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Openapi => {}
     }
+    Ok(())
+}
+
+/// `strata worker`: workers and the scheduler until SIGTERM/SIGINT, then a
+/// graceful stop.
+async fn work(settings: Settings, concurrency: Option<usize>) -> anyhow::Result<()> {
+    let db = startup::database(&settings).await?;
+    let services = startup::services(&settings, db).await?;
+    let concurrency = concurrency.unwrap_or(settings.jobs.workers).max(1);
+    let workers = crate::workers::Workers::start(&settings, &services.job_deps, concurrency)?;
+    tracing::info!(concurrency, "Strata worker is running");
+    startup::shutdown_signal().await;
+    tracing::info!("shutdown signal received; finishing running jobs");
+    workers.shutdown().await;
     Ok(())
 }
 

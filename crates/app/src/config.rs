@@ -9,6 +9,10 @@ use anyhow::{Context, bail};
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
+pub use crate::config_jobs::{
+    JobsSettings, KindSettings, MailSettings, MailTransport, SmtpTls, StorageSettings,
+};
+
 /// The shipped configuration, compiled in so the binary runs from any
 /// directory; files on disk (in `APP_CONFIG_DIR`) override it.
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
@@ -42,6 +46,9 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub telemetry: TelemetrySettings,
     pub log: LogSettings,
+    pub jobs: JobsSettings,
+    pub storage: StorageSettings,
+    pub mail: MailSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -105,7 +112,9 @@ pub struct TelemetrySettings {
 }
 
 /// TOML has no null: an empty string means "unset".
-fn empty_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn empty_is_none<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
     let value: Option<String> = Option::deserialize(d)?;
     Ok(value.filter(|v| !v.trim().is_empty()))
 }
@@ -330,6 +339,7 @@ impl Settings {
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
         }
+        self.jobs.validate()?;
         Ok(())
     }
 

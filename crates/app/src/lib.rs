@@ -4,8 +4,10 @@
 
 pub mod cli;
 pub mod config;
+mod config_jobs;
 pub mod startup;
 pub mod telemetry;
+pub mod workers;
 
 pub use config::Settings;
 pub use startup::Application;

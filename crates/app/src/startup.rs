@@ -11,15 +11,18 @@ use actix_web::dev::Server;
 pub use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use strata_domain::auth::SessionRepository;
+use strata_domain::items::ItemRepository;
+use strata_domain::jobs::JobRepository;
 use strata_domain::users::UserRepository;
 use strata_http::auth::CookieSettings;
 use strata_http::rate_limit::{MemoryStore, Quota, RateLimitStore, RedisStore};
 use strata_http::{AppState, CorsSettings, EdgeConfig, HttpSettings, MetricsEndpoint, RateLimits};
 use strata_migration::{Migrator, MigratorTrait};
 use strata_repository::{
-    DatabaseConnection, SeaHealthRepository, SeaItemRepository, SeaPostRepository,
-    SeaSessionRepository, SeaUserRepository,
+    DatabaseConnection, LocalFileStore, SeaHealthRepository, SeaItemRepository, SeaJobRepository,
+    SeaPostRepository, SeaSessionRepository, SeaUserRepository,
 };
+use strata_service::jobs::JobServiceImpl;
 use strata_service::revocation::Revoker;
 use strata_service::{
     AuthConfig, AuthServiceImpl, HealthServiceImpl, ItemServiceImpl, PasswordHasher,
@@ -28,6 +31,7 @@ use strata_service::{
 use tokio::task::JoinHandle;
 
 use crate::config::Settings;
+use crate::workers::{self, JobDeps, Workers};
 
 /// How often expired sessions, tokens and revocations are deleted.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
@@ -66,6 +70,8 @@ pub struct Services {
     pub auth: Arc<AuthServiceImpl>,
     pub sessions: Arc<dyn SessionRepository>,
     pub revocations: RevocationList,
+    /// What the job handlers need, for whoever runs workers.
+    pub job_deps: JobDeps,
 }
 
 impl std::fmt::Debug for Services {
@@ -81,6 +87,8 @@ impl std::fmt::Debug for Services {
 pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<Services> {
     let db_for_services = db.clone();
     let users: Arc<dyn UserRepository> = Arc::new(SeaUserRepository::new(db.clone()));
+    let items: Arc<dyn ItemRepository> = Arc::new(SeaItemRepository::new(db.clone()));
+    let jobs: Arc<dyn JobRepository> = Arc::new(SeaJobRepository::new(db.clone()));
     let sessions: Arc<dyn SessionRepository> = Arc::new(SeaSessionRepository::new(db.clone()));
     let auth_settings = &settings.auth;
     let tokens = Arc::new(TokenCodec::new(
@@ -117,23 +125,36 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
             refresh_ttl_secs: auth_settings.refresh_ttl_secs,
         },
     ));
+    let job_deps = JobDeps {
+        jobs: jobs.clone(),
+        files: Arc::new(LocalFileStore::new(settings.storage.dir.clone())),
+        users: users.clone(),
+        items: items.clone(),
+        sessions: sessions.clone(),
+        mailer: workers::mailer(&settings.mail)?,
+    };
+    let policies = workers::policies(settings, &workers::handlers(settings, &job_deps));
     let state = AppState {
         auth: auth.clone(),
+        jobs: Arc::new(JobServiceImpl::new(
+            jobs.clone(),
+            job_deps.files.clone(),
+            policies,
+        )),
         users: Arc::new(
             UserServiceImpl::new(users, hasher.clone(), revoker).with_cache(
                 Duration::from_secs(settings.cache.user_ttl_secs),
                 settings.cache.user_capacity,
             ),
         ),
-        items: Arc::new(ItemServiceImpl::new(Arc::new(SeaItemRepository::new(
-            db.clone(),
-        )))),
+        items: Arc::new(ItemServiceImpl::new(items)),
         posts: Arc::new(PostServiceImpl::new(Arc::new(SeaPostRepository::new(
             db.clone(),
         )))),
-        health: Arc::new(HealthServiceImpl::new(Arc::new(SeaHealthRepository::new(
-            db,
-        )))),
+        health: Arc::new(
+            HealthServiceImpl::new(Arc::new(SeaHealthRepository::new(db)))
+                .with_queue(jobs, Duration::from_secs(settings.jobs.backlog_warn_secs)),
+        ),
     };
     Ok(Services {
         state,
@@ -142,6 +163,7 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         auth,
         sessions,
         revocations,
+        job_deps,
     })
 }
 
@@ -151,6 +173,8 @@ pub struct Application {
     server: Server,
     maintenance: JoinHandle<()>,
     gauges: JoinHandle<()>,
+    /// In-process workers, unless `jobs.workers` is 0 or `--no-workers`.
+    workers: Option<Workers>,
 }
 
 impl std::fmt::Debug for Application {
@@ -168,6 +192,16 @@ impl Application {
     /// # Errors
     /// Database, migration or bind failures.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let workers = settings.jobs.workers;
+        Self::build_with_workers(settings, workers).await
+    }
+
+    /// As [`Application::build`], running `workers` jobs at once in-process
+    /// (none for 0).
+    ///
+    /// # Errors
+    /// As [`Application::build`].
+    pub async fn build_with_workers(settings: Settings, workers: usize) -> anyhow::Result<Self> {
         let db = database(&settings).await?;
         let services = services(&settings, db).await?;
         // Pay for the login-timing dummy hash now, not on the first request
@@ -185,7 +219,16 @@ impl Application {
         );
 
         let http = http_settings(&settings).await?;
-        let gauges = spawn_gauges(services.db.clone(), http.metrics.handle.clone());
+        let gauges = spawn_gauges(
+            services.db.clone(),
+            services.job_deps.jobs.clone(),
+            http.metrics.handle.clone(),
+        );
+        let workers = if workers > 0 {
+            Some(Workers::start(&settings, &services.job_deps, workers)?)
+        } else {
+            None
+        };
 
         let address = (settings.server.host.as_str(), settings.server.port);
         let listener = TcpListener::bind(address)
@@ -216,6 +259,7 @@ impl Application {
             server,
             maintenance,
             gauges,
+            workers,
         })
     }
 
@@ -243,6 +287,10 @@ impl Application {
         });
         let result = self.server.await;
         signals.abort();
+        // Requests are drained; running jobs get their own grace period.
+        if let Some(workers) = self.workers {
+            workers.shutdown().await;
+        }
         self.maintenance.abort();
         self.gauges.abort();
         result
@@ -268,6 +316,7 @@ pub async fn http_settings(settings: &Settings) -> anyhow::Result<HttpSettings> 
     let server = &settings.server;
     Ok(HttpSettings {
         body_limit: server.body_limit_bytes,
+        import_max_bytes: settings.jobs.import_max_bytes,
         edge: EdgeConfig {
             request_timeout: Duration::from_secs(server.request_timeout_secs.max(1)),
             compress_min_bytes: server.compress_min_bytes,
@@ -303,12 +352,21 @@ pub async fn http_settings(settings: &Settings) -> anyhow::Result<HttpSettings> 
 /// seconds, off the request path.
 fn spawn_gauges(
     db: DatabaseConnection,
+    jobs: Arc<dyn JobRepository>,
     handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(5));
+        let mut ticks = 0_u64;
         loop {
             ticker.tick().await;
+            // The queue gauges cost a GROUP BY: every 15 s is enough.
+            if ticks.is_multiple_of(3)
+                && let Err(err) = strata_worker::Runtime::publish_counts(jobs.as_ref()).await
+            {
+                tracing::warn!(error = %err, "reading the job counts failed");
+            }
+            ticks += 1;
             if let Some(stats) = strata_repository::pool_stats(&db) {
                 metrics::gauge!("strata_db_pool_connections", "state" => "idle")
                     .set(f64::from(stats.idle));
@@ -324,7 +382,7 @@ fn spawn_gauges(
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
