@@ -43,6 +43,8 @@ impl Backend {
 /// temporary directory, the PostgreSQL database with `DROP DATABASE`.
 pub struct TestDatabase {
     pub url: String,
+    /// The job file store (`storage.dir`) that goes with this database.
+    pub files: tempfile::TempDir,
     _dir: Option<tempfile::TempDir>,
     /// The admin URL and database name, for PostgreSQL.
     postgres: Option<(String, String)>,
@@ -85,6 +87,7 @@ impl TestDatabase {
                 );
                 Self {
                     url,
+                    files: tempfile::tempdir().unwrap(),
                     _dir: Some(dir),
                     postgres: None,
                 }
@@ -101,6 +104,7 @@ impl TestDatabase {
                 admin.close().await.ok();
                 Self {
                     url: replace_database(admin_url, &name),
+                    files: tempfile::tempdir().unwrap(),
                     _dir: None,
                     postgres: Some((admin_url.clone(), name)),
                 }
@@ -174,7 +178,12 @@ impl TestApp {
 
     async fn start(database: TestDatabase, overrides: &[(&str, &str)]) -> Self {
         init_logs();
-        let app = Application::build(settings(&database.url, overrides))
+        let files = database.files.path().display().to_string();
+        let mut overrides = overrides.to_vec();
+        if !overrides.iter().any(|(key, _)| *key == "APP__STORAGE__DIR") {
+            overrides.push(("APP__STORAGE__DIR", &files));
+        }
+        let app = Application::build(settings(&database.url, &overrides))
             .await
             .unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());

@@ -120,11 +120,13 @@ impl Slots {
     }
 }
 
-/// The claims one round makes: each limited kind alone, capped by its free
-/// slots, then every unlimited kind together with whatever is left.
-fn claims(shared: &Shared, slots: &Slots) -> Vec<Claim> {
+/// One round of claims: each limited kind alone, capped by its own free
+/// slots, then every unlimited kind together with the slots left. Slots are
+/// counted by what each claim returned, so a limited kind with nothing due
+/// holds none back from the others.
+async fn claim_round(shared: &Shared, slots: &Slots) -> Result<Vec<Job>, strata_domain::RepoError> {
     let mut free = slots.free(shared.config.concurrency);
-    let mut claims = Vec::new();
+    let mut jobs = Vec::new();
     let mut unlimited = Vec::new();
     for kind in shared.handlers.keys() {
         match shared.policies.of(kind).concurrency {
@@ -132,8 +134,12 @@ fn claims(shared: &Shared, slots: &Slots) -> Vec<Claim> {
                 let running = slots.by_kind.get(kind).copied().unwrap_or(0);
                 let take = limit.saturating_sub(running).min(free);
                 if take > 0 {
-                    free -= take;
-                    claims.push(claim(shared, vec![(*kind).to_owned()], take));
+                    let claimed = shared
+                        .repo
+                        .claim(claim(shared, vec![(*kind).to_owned()], take), Utc::now())
+                        .await?;
+                    free = free.saturating_sub(claimed.len());
+                    jobs.extend(claimed);
                 }
             }
             None => unlimited.push((*kind).to_owned()),
@@ -141,9 +147,14 @@ fn claims(shared: &Shared, slots: &Slots) -> Vec<Claim> {
     }
     if free > 0 && !unlimited.is_empty() {
         unlimited.sort();
-        claims.push(claim(shared, unlimited, free));
+        jobs.extend(
+            shared
+                .repo
+                .claim(claim(shared, unlimited, free), Utc::now())
+                .await?,
+        );
     }
-    claims
+    Ok(jobs)
 }
 
 fn claim(shared: &Shared, kinds: Vec<String>, limit: usize) -> Claim {
@@ -153,14 +164,6 @@ fn claim(shared: &Shared, kinds: Vec<String>, limit: usize) -> Claim {
         limit: u32::try_from(limit).unwrap_or(u32::MAX),
         lease: shared.config.lease,
     }
-}
-
-async fn claim_round(shared: &Shared, slots: &Slots) -> Result<Vec<Job>, strata_domain::RepoError> {
-    let mut jobs = Vec::new();
-    for claim in claims(shared, slots) {
-        jobs.extend(shared.repo.claim(claim, Utc::now()).await?);
-    }
-    Ok(jobs)
 }
 
 async fn claim_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {

@@ -286,9 +286,43 @@ fn start(
     handler: Arc<Scripted>,
     config: WorkerConfig,
 ) -> crate::RuntimeHandle {
+    start_all(queue, vec![handler], config)
+}
+
+fn start_all(
+    queue: &Arc<MemoryQueue>,
+    handlers: Vec<Arc<Scripted>>,
+    config: WorkerConfig,
+) -> crate::RuntimeHandle {
     let mut policies = JobPolicies::default();
-    policies.set(handler.kind, handler.policy.clone());
-    Runtime::new(queue.clone(), vec![handler], policies, config).start()
+    for handler in &handlers {
+        policies.set(handler.kind, handler.policy.clone());
+    }
+    let handlers: Vec<Arc<dyn JobHandler>> = handlers
+        .into_iter()
+        .map(|h| h as Arc<dyn JobHandler>)
+        .collect();
+    Runtime::new(queue.clone(), handlers, policies, config).start()
+}
+
+#[tokio::test]
+async fn a_limited_kind_with_nothing_due_holds_no_slot_back() {
+    let queue = Arc::new(MemoryQueue::default());
+    // The limited kind's limit exceeds the worker's slots, and none of its
+    // jobs exist: the other kind must still run.
+    let mail = handler(
+        "mail",
+        RetryPolicy {
+            concurrency: Some(8),
+            ..fast_retries(1)
+        },
+        |_| Behaviour::Succeed,
+    );
+    let echo = handler("echo", fast_retries(1), |_| Behaviour::Succeed);
+    let runtime = start_all(&queue, vec![mail, echo], config(2, Duration::from_secs(1)));
+    let id = enqueue(&queue, "echo", 1).await;
+    until(&queue, id, JobStatus::Succeeded).await;
+    runtime.shutdown().await;
 }
 
 async fn until(queue: &MemoryQueue, id: Uuid, status: JobStatus) -> Job {

@@ -79,10 +79,17 @@ pub(crate) enum Row {
     },
 }
 
-/// The 1-based line of the file a record starts on: the reader's count, as
-/// measured by the tests, starts from 0 at the header row.
-fn file_line(position: &csv::Position) -> u64 {
-    position.line() + 1
+/// The 1-based line of `text` on which the record at `position` starts,
+/// counted from its byte offset: the reader's own line count differs between
+/// LF and CRLF files. After a CRLF the offset points at the `\n`, so line
+/// breaks at the offset are skipped (a record never starts with one: blank
+/// lines are not records).
+fn file_line(text: &str, position: &csv::Position) -> u64 {
+    let mut start = usize::try_from(position.byte()).unwrap_or(usize::MAX).min(text.len());
+    while text.as_bytes().get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+        start += 1;
+    }
+    text.as_bytes()[..start].iter().filter(|b| **b == b'\n').count() as u64 + 1
 }
 
 /// Reads every row after the header. CPU work: run it off the executor.
@@ -96,7 +103,7 @@ pub(crate) fn parse(csv: &[u8]) -> Result<Vec<Row>, JobError> {
         let record = match record {
             Ok(record) => record,
             Err(err) => {
-                let line = err.position().map_or(0, file_line);
+                let line = err.position().map_or(0, |p| file_line(bom_free, p));
                 rows.push(Row::Rejected {
                     line,
                     reason: format!("unreadable row: {err}"),
@@ -104,7 +111,7 @@ pub(crate) fn parse(csv: &[u8]) -> Result<Vec<Row>, JobError> {
                 continue;
             }
         };
-        let line = record.position().map_or(0, file_line);
+        let line = record.position().map_or(0, |p| file_line(bom_free, p));
         if record.len() != HEADER.len() {
             rows.push(Row::Rejected {
                 line,

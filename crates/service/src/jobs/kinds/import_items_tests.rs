@@ -46,6 +46,21 @@ fn rows_are_numbered_by_their_line_in_the_file() {
 }
 
 #[test]
+fn line_numbers_are_the_same_for_lf_and_crlf_files() {
+    let lines = |file: &str| -> Vec<u64> {
+        parse(file.as_bytes())
+            .unwrap()
+            .iter()
+            .map(|row| match row {
+                Row::Item { line, .. } | Row::Rejected { line, .. } => *line,
+            })
+            .collect()
+    };
+    assert_eq!(lines(FILE), lines(&FILE.replace("\r\n", "\n")));
+    assert_eq!(lines(&format!("\u{feff}{FILE}")), lines(FILE));
+}
+
+#[test]
 fn item_ids_depend_only_on_job_and_line() {
     let job = job_from(NewJob::new(KIND, json!({}), 3, Utc::now()));
     let other = job_from(NewJob::new(KIND, json!({}), 3, Utc::now()));
