@@ -32,11 +32,42 @@ fn forbidden() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "strata-repository",
                 "strata-http",
                 "strata-migration",
+                "lettre",
+                "redis",
             ][..],
         ),
         (
             "strata-http",
-            &["sea-orm", "sqlx", "strata-repository", "strata-migration"][..],
+            &[
+                "sea-orm",
+                "sqlx",
+                "strata-repository",
+                "strata-migration",
+                "lettre",
+            ][..],
+        ),
+        // New adapters and runtimes see only the service and the domain.
+        (
+            "strata-worker",
+            &[
+                "actix-web",
+                "sea-orm",
+                "sqlx",
+                "strata-repository",
+                "strata-http",
+                "strata-migration",
+            ][..],
+        ),
+        (
+            "strata-mail",
+            &[
+                "actix-web",
+                "sea-orm",
+                "sqlx",
+                "strata-repository",
+                "strata-http",
+                "strata-migration",
+            ][..],
         ),
         (
             "strata-repository",

@@ -84,12 +84,45 @@ pub(crate) enum Row {
 /// LF and CRLF files. After a CRLF the offset points at the `\n`, so line
 /// breaks at the offset are skipped (a record never starts with one: blank
 /// lines are not records).
-fn file_line(text: &str, position: &csv::Position) -> u64 {
-    let mut start = usize::try_from(position.byte()).unwrap_or(usize::MAX).min(text.len());
-    while text.as_bytes().get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
-        start += 1;
+struct Lines<'a> {
+    text: &'a [u8],
+    /// Where the last count stopped, and the line there: records come in
+    /// file order, so each byte is counted once (a count from the start for
+    /// every record made a large import quadratic).
+    counted_to: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            counted_to: 0,
+            line: 1,
+        }
     }
-    text.as_bytes()[..start].iter().filter(|b| **b == b'\n').count() as u64 + 1
+
+    fn of(&mut self, position: &csv::Position) -> u64 {
+        let mut start = usize::try_from(position.byte())
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while self
+            .text
+            .get(start)
+            .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+        {
+            start += 1;
+        }
+        if start > self.counted_to {
+            let newlines = self.text[self.counted_to..start]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            self.line += newlines as u64;
+            self.counted_to = start;
+        }
+        self.line
+    }
 }
 
 /// Reads every row after the header. CPU work: run it off the executor.
@@ -99,11 +132,12 @@ pub(crate) fn parse(csv: &[u8]) -> Result<Vec<Row>, JobError> {
     let bom_free = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = reader(bom_free.as_bytes());
     let mut rows = Vec::new();
+    let mut lines = Lines::new(bom_free);
     for record in reader.records() {
         let record = match record {
             Ok(record) => record,
             Err(err) => {
-                let line = err.position().map_or(0, |p| file_line(bom_free, p));
+                let line = err.position().map_or(0, |p| lines.of(p));
                 rows.push(Row::Rejected {
                     line,
                     reason: format!("unreadable row: {err}"),
@@ -111,7 +145,7 @@ pub(crate) fn parse(csv: &[u8]) -> Result<Vec<Row>, JobError> {
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| file_line(bom_free, p));
+        let line = record.position().map_or(0, |p| lines.of(p));
         if record.len() != HEADER.len() {
             rows.push(Row::Rejected {
                 line,
