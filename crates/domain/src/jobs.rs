@@ -149,6 +149,33 @@ impl NewJob {
         self.unique_key = Some(key.into());
         self
     }
+
+    /// The job as the queue holds it right after the enqueue: queued, no
+    /// attempt made. For fakes and tests of the layers above.
+    pub fn queued(self) -> Job {
+        Job {
+            id: self.id,
+            kind: self.kind,
+            payload: self.payload,
+            status: JobStatus::Queued,
+            attempts: 0,
+            max_attempts: self.max_attempts,
+            run_at: self.run_at,
+            lease_owner: None,
+            lease_expires_at: None,
+            progress: 0,
+            progress_message: None,
+            result: None,
+            last_error: None,
+            cancel_requested: false,
+            created_by: self.created_by,
+            unique_key: self.unique_key,
+            created_at: self.created_at,
+            started_at: None,
+            finished_at: None,
+            updated_at: self.created_at,
+        }
+    }
 }
 
 /// What a worker asks for in one claim.

@@ -64,31 +64,9 @@ mod tests {
 
 #[cfg(test)]
 pub(crate) mod tests_support {
-    use strata_domain::jobs::{Job, JobStatus, NewJob};
+    use strata_domain::jobs::{Job, NewJob};
 
-    /// The job a repository would hold right after `new` was enqueued.
     pub(crate) fn job_from(new: NewJob) -> Job {
-        Job {
-            id: new.id,
-            kind: new.kind,
-            payload: new.payload,
-            status: JobStatus::Queued,
-            attempts: 0,
-            max_attempts: new.max_attempts,
-            run_at: new.run_at,
-            lease_owner: None,
-            lease_expires_at: None,
-            progress: 0,
-            progress_message: None,
-            result: None,
-            last_error: None,
-            cancel_requested: false,
-            created_by: new.created_by,
-            unique_key: new.unique_key,
-            created_at: new.created_at,
-            started_at: None,
-            finished_at: None,
-            updated_at: new.created_at,
-        }
+        new.queued()
     }
 }
