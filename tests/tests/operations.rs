@@ -17,7 +17,7 @@ async fn liveness_and_readiness_answer_ok_with_a_live_database() {
         let ready: Value = app.get("/health/ready", None).await.json().await.unwrap();
         assert_eq!(
             ready,
-            serde_json::json!({"status": "ok", "checks": {"database": "ok"}})
+            serde_json::json!({"status": "ok", "checks": {"database": "ok", "jobs": "ok"}})
         );
     })
     .await;
