@@ -12,6 +12,13 @@ use crate::jobs::{JobResponse, accepted};
 #[derive(Debug, Clone, Copy)]
 pub struct ImportLimit(pub usize);
 
+/// A CSV upload as the schema documents it: the header row, then any rows
+/// (each is judged by the job, not at upload).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^title[ ]*,[ ]*description[ ]*(\r?\n[\s\S]*)?$")]
+#[allow(dead_code)]
+pub struct CsvUpload(String);
+
 /// Import items from a CSV file, as a background job.
 ///
 /// The file is UTF-8 CSV: a `title,description` header row, then one item
@@ -21,7 +28,7 @@ pub struct ImportLimit(pub usize);
 #[utoipa::path(
     tag = "items",
     security(("bearer" = []), ("oauth2" = [])),
-    request_body(content = String, content_type = "text/csv", description = "UTF-8 CSV with a `title,description` header row"),
+    request_body(content = CsvUpload, content_type = "text/csv", description = "UTF-8 CSV with a `title,description` header row"),
     responses(
         (status = 202, description = "The import is queued", body = JobResponse, headers(("Location" = String))),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: the file exceeds the configured import limit (10 MiB by default)", body = Problem, content_type = "application/problem+json"),
