@@ -33,8 +33,9 @@ use tokio::task::JoinHandle;
 use crate::config::Settings;
 use crate::workers::{self, JobDeps, Workers};
 
-/// How often expired sessions, tokens and revocations are deleted.
-const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// How often expired revocations are dropped from memory (the `purge_auth`
+/// job deletes expired rows from the database).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Opens the database and applies pending migrations when configured.
 ///
@@ -215,7 +216,7 @@ impl Application {
         let maintenance = services.revocations.spawn_maintenance(
             services.sessions.clone(),
             Duration::from_secs(settings.auth.revocation_poll_secs.max(1)),
-            PURGE_EVERY,
+            PRUNE_EVERY,
         );
 
         let http = http_settings(&settings).await?;

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -124,8 +124,11 @@ pub struct NewJob {
 }
 
 impl NewJob {
-    /// A job of `kind` due now, with a fresh UUIDv7.
+    /// A job of `kind` due at `now`, with a fresh UUIDv7. Times are cut to
+    /// microseconds, what both databases store, so the job answered at
+    /// enqueue is the job read back later.
     pub fn new(kind: &str, payload: Value, max_attempts: i32, now: DateTime<Utc>) -> Self {
+        let now = now.trunc_subsecs(6);
         Self {
             id: Uuid::now_v7(),
             kind: kind.to_owned(),

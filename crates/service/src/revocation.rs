@@ -107,34 +107,30 @@ impl RevocationList {
     }
 
     /// Polls the store every `interval` for revocations written by other
-    /// instances and purges expired rows every `purge_every`. Runs until the
-    /// runtime shuts down; failures are logged and retried at the next tick.
+    /// instances, and drops expired entries from memory every `prune_every`.
+    /// Expired rows in the store are deleted by the `purge_auth` job. Runs
+    /// until the runtime shuts down; failures are logged and retried at the
+    /// next tick.
     pub fn spawn_maintenance(
         &self,
         repo: Arc<dyn SessionRepository>,
         interval: Duration,
-        purge_every: Duration,
+        prune_every: Duration,
     ) -> tokio::task::JoinHandle<()> {
         let list = self.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last_purge = tokio::time::Instant::now();
+            let mut last_prune = tokio::time::Instant::now();
             loop {
                 ticker.tick().await;
                 let now = Utc::now();
                 if let Err(err) = list.sync(repo.as_ref(), now).await {
                     tracing::warn!(error = %err, "revocation sync failed");
                 }
-                if last_purge.elapsed() >= purge_every {
-                    last_purge = tokio::time::Instant::now();
+                if last_prune.elapsed() >= prune_every {
+                    last_prune = tokio::time::Instant::now();
                     list.prune(now);
-                    match repo.purge_expired(now).await {
-                        Ok(rows) => tracing::debug!(rows, "purged expired auth rows"),
-                        Err(err) => {
-                            tracing::warn!(error = %err, "purging expired auth rows failed")
-                        }
-                    }
                 }
             }
         })

@@ -149,10 +149,11 @@ impl JobServiceImpl {
         }
     }
 
+    /// Jobs started through the API carry no unique key, so the insert
+    /// always happens and the queued job is known without reading it back.
     async fn enqueue(&self, job: NewJob) -> Result<Job, ServiceError> {
-        let id = job.id;
-        self.jobs.enqueue(job).await?;
-        Ok(self.jobs.find(id).await?)
+        self.jobs.enqueue(job.clone()).await?;
+        Ok(job.queued())
     }
 
     fn new_job(&self, kind: &str, payload: Value, caller: &Principal) -> NewJob {
