@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test check fmt clippy migrate openapi bench build release fuzz
+.PHONY: run test check fmt clippy migrate openapi bench bench-jobs build release fuzz
 
 ## Serve on 127.0.0.1:8080 with SQLite (data/strata.db), migrations applied; docs at /docs
 run:
@@ -41,6 +41,10 @@ release:
 ## Load benchmark (see bench/README.md)
 bench:
 	bash bench/run.sh
+
+## Job queue benchmark: jobs/s and enqueue-to-start latency (SQLite; PostgreSQL with BENCH_POSTGRES_URL)
+bench-jobs:
+	CARGO="$(CARGO)" bash bench/jobs.sh
 
 ## Schema fuzzing (Schemathesis, every check, fixed seed) against a fresh server as an admin.
 ## SQLite by default; FUZZ_DATABASE_URL=postgres://… for an empty PostgreSQL database;

@@ -34,6 +34,10 @@ pub enum Command {
         /// Jobs run at once (default: `jobs.workers`, at least 1).
         #[arg(long)]
         concurrency: Option<usize>,
+        /// Serve `/health` and `/metrics` on this `host:port` (default:
+        /// `jobs.metrics_addr`; none when that is empty).
+        #[arg(long)]
+        metrics_addr: Option<String>,
     },
     /// Apply, revert or inspect database migrations.
     Migrate {
@@ -99,9 +103,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry.shutdown();
             result?;
         }
-        Command::Worker { concurrency } => {
+        Command::Worker {
+            concurrency,
+            metrics_addr,
+        } => {
             let telemetry = telemetry::init_with_tracing(&settings.log, &settings.telemetry)?;
-            let result = work(settings, concurrency).await;
+            let result = work(settings, concurrency, metrics_addr).await;
             telemetry.shutdown();
             result?;
         }
@@ -124,15 +131,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// `strata worker`: workers and the scheduler until SIGTERM/SIGINT, then a
 /// graceful stop.
-async fn work(settings: Settings, concurrency: Option<usize>) -> anyhow::Result<()> {
+async fn work(
+    settings: Settings,
+    concurrency: Option<usize>,
+    metrics_addr: Option<String>,
+) -> anyhow::Result<()> {
     let db = startup::database(&settings).await?;
     let services = startup::services(&settings, db).await?;
     let concurrency = concurrency.unwrap_or(settings.jobs.workers).max(1);
+    let operations = match metrics_addr.or_else(|| settings.jobs.metrics_addr.clone()) {
+        Some(addr) => Some(crate::operations::Operations::start(
+            &settings, &services, &addr,
+        )?),
+        None => None,
+    };
     let workers = crate::workers::Workers::start(&settings, &services.job_deps, concurrency)?;
     tracing::info!(concurrency, "Strata worker is running");
     startup::shutdown_signal().await;
     tracing::info!("shutdown signal received; finishing running jobs");
     workers.shutdown().await;
+    if let Some(operations) = operations {
+        operations.stop().await;
+    }
     Ok(())
 }
 

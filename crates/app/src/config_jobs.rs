@@ -26,6 +26,10 @@ pub struct JobsSettings {
     pub import_max_bytes: usize,
     /// `/health/ready` reports a backlog when a due job waited longer.
     pub backlog_warn_secs: u64,
+    /// Where `strata worker` serves `/health` and `/metrics` (`host:port`);
+    /// unset serves nothing. `strata serve` has its own on the API's port.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub metrics_addr: Option<String>,
     /// Per-kind overrides of the handlers' defaults.
     #[serde(default)]
     pub kinds: HashMap<String, KindSettings>,

@@ -220,7 +220,7 @@ impl Application {
         );
 
         let http = http_settings(&settings).await?;
-        let gauges = spawn_gauges(
+        let gauges = crate::operations::spawn_gauges(
             services.db.clone(),
             services.job_deps.jobs.clone(),
             http.metrics.handle.clone(),
@@ -346,39 +346,6 @@ pub async fn http_settings(settings: &Settings) -> anyhow::Result<HttpSettings> 
             secure: settings.auth.cookie_secure,
             max_age_secs: i64::try_from(settings.auth.refresh_ttl_secs).unwrap_or(i64::MAX),
         },
-    })
-}
-
-/// Refreshes the pool gauges and the exporter's histogram upkeep every few
-/// seconds, off the request path.
-fn spawn_gauges(
-    db: DatabaseConnection,
-    jobs: Arc<dyn JobRepository>,
-    handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_secs(5));
-        let mut ticks = 0_u64;
-        loop {
-            ticker.tick().await;
-            // The queue gauges cost a GROUP BY: every 15 s is enough.
-            if ticks.is_multiple_of(3)
-                && let Err(err) = strata_worker::Runtime::publish_counts(jobs.as_ref()).await
-            {
-                tracing::warn!(error = %err, "reading the job counts failed");
-            }
-            ticks += 1;
-            if let Some(stats) = strata_repository::pool_stats(&db) {
-                metrics::gauge!("strata_db_pool_connections", "state" => "idle")
-                    .set(f64::from(stats.idle));
-                metrics::gauge!("strata_db_pool_connections", "state" => "in_use")
-                    .set(f64::from(stats.open.saturating_sub(stats.idle)));
-                metrics::gauge!("strata_db_pool_max_connections").set(f64::from(stats.max));
-            }
-            if let Some(handle) = &handle {
-                handle.run_upkeep();
-            }
-        }
     })
 }
 

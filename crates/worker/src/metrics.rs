@@ -1,5 +1,5 @@
 //! The runtime's Prometheus series. The gauges of jobs by status and kind
-//! are set by whoever serves `/metrics` (see `Runtime::refresh_gauges`).
+//! are set by whoever serves `/metrics` (see `Runtime::publish_counts`).
 
 use std::time::Duration;
 

@@ -175,6 +175,15 @@ async fn claim_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     };
     tracing::info!(worker = %shared.config.id, concurrency = shared.config.concurrency, kinds = ?shared.handlers.keys().collect::<Vec<_>>(), "job runtime started");
     while !*shutdown.borrow() {
+        // Every attempt that ended since the last claim frees its slot now,
+        // so one claim takes them all: claiming one job per wake-up would cap
+        // a process at one job per database round trip, whatever its
+        // concurrency.
+        while let Some(done) = slots.running.try_join_next() {
+            if let Ok(kind) = done {
+                slots.finished(kind);
+            }
+        }
         let claimed = if slots.free(shared.config.concurrency) > 0 {
             match claim_round(&shared, &slots).await {
                 Ok(jobs) => jobs,

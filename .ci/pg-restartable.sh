@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Starts a PostgreSQL cluster of the tests' own, which the job-queue test may
+# restart mid-run (the shared one on 5432 must never be restarted under other
+# tests), and prints, on stdout and nothing else, the variables it reads:
+#
+#   eval "$(bash .ci/pg-restartable.sh)"
+#   cargo test -p strata --test workers
+#   bash .ci/pg-restartable.sh stop
+#
+#   export TEST_POSTGRES_RESTART_URL=postgres://strata:strata@127.0.0.1:PORT/postgres
+#   export TEST_POSTGRES_RESTART_CMD='pg_ctlcluster VERSION strata_restart restart'
+#
+# The cluster (`strata_restart`, created with pg_createcluster on first use
+# and kept for later runs) belongs to this script alone; `stop` stops it.
+# Needs root or sudo (pg_ctlcluster switches to the postgres user).
+#
+# Environment: PG_RESTART_PORT (default 5433).
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+sudo_prefix() { if [ "$(id -u)" = 0 ]; then echo ""; else echo "sudo "; fi; }
+
+name=strata_restart
+port="${PG_RESTART_PORT:-5433}"
+version="$(ls /usr/lib/postgresql | sort -V | tail -1)"
+
+if [ "${1:-}" = stop ]; then
+  as_root pg_ctlcluster "$version" "$name" stop >&2 2>/dev/null || true
+  exit 0
+fi
+
+if ! pg_lsclusters -h | awk -v v="$version" -v n="$name" '$1 == v && $2 == n { found = 1 } END { exit !found }'; then
+  as_root pg_createcluster "$version" "$name" -p "$port" >/dev/null
+fi
+as_root pg_ctlcluster "$version" "$name" start >&2 2>/dev/null || true
+for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p "$port" && break; sleep 1; done
+pg_isready -q -h 127.0.0.1 -p "$port"
+as_root su postgres -c "psql -p $port -v ON_ERROR_STOP=1 -qc \"DO \\\$\\\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'strata') THEN
+    CREATE ROLE strata LOGIN PASSWORD 'strata' CREATEDB;
+  END IF;
+END \\\$\\\$;\"" >&2
+
+echo "export TEST_POSTGRES_RESTART_URL=postgres://strata:strata@127.0.0.1:$port/postgres"
+echo "export TEST_POSTGRES_RESTART_CMD='$(sudo_prefix)pg_ctlcluster $version $name restart'"
