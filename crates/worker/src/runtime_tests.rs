@@ -29,6 +29,8 @@ pub(crate) fn job_from(new: NewJob) -> Job {
 struct MemoryQueue {
     jobs: Mutex<Vec<Job>>,
     wake: Notify,
+    /// The limit and the number of jobs of every claim that took some.
+    claims: Mutex<Vec<(u32, usize)>>,
 }
 
 impl MemoryQueue {
@@ -76,6 +78,12 @@ impl JobRepository for MemoryQueue {
                 job.lease_expires_at = Some(now + chrono::Duration::from_std(claim.lease).unwrap());
                 claimed.push(job.clone());
             }
+        }
+        if !claimed.is_empty() {
+            self.claims
+                .lock()
+                .unwrap()
+                .push((claim.limit, claimed.len()));
         }
         Ok(claimed)
     }
@@ -379,6 +387,26 @@ async fn a_running_job_stops_at_its_next_progress_report_after_a_cancel() {
     let job = until(&queue, id, JobStatus::Cancelled).await;
     assert_eq!(job.progress, 10);
     runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn attempts_that_ended_together_are_replaced_by_one_claim() {
+    let queue = Arc::new(MemoryQueue::default());
+    let handler = handler("echo", fast_retries(1), |_| {
+        Behaviour::Sleep(Duration::from_millis(50))
+    });
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        ids.push(enqueue(&queue, "echo", 1).await);
+    }
+    let runtime = start(&queue, handler, config(4, Duration::from_secs(1)));
+    for id in ids {
+        until(&queue, id, JobStatus::Succeeded).await;
+    }
+    runtime.shutdown().await;
+    // The four first attempts end on one timer tick: the slots they free
+    // are claimed at once, not one claim (one database round trip) each.
+    assert_eq!(*queue.claims.lock().unwrap(), vec![(4, 4), (4, 4)]);
 }
 
 #[tokio::test]
