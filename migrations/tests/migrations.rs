@@ -15,7 +15,7 @@ use sea_orm_migration::{MigrationStatus, MigratorTrait, SchemaManager};
 use strata_migration::Migrator;
 
 /// The table each migration creates, in order (`None` for index-only ones).
-const CREATES: [Option<&str>; 10] = [
+const CREATES: [Option<&str>; 11] = [
     Some("users"),
     Some("sessions"),
     Some("refresh_tokens"),
@@ -26,6 +26,7 @@ const CREATES: [Option<&str>; 10] = [
     None,
     None,
     Some("jobs"),
+    Some("notifications"),
 ];
 
 /// Migrations in all.

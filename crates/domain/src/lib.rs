@@ -10,6 +10,7 @@ pub mod files;
 pub mod health;
 pub mod items;
 pub mod jobs;
+pub mod notifications;
 pub mod page;
 pub mod posts;
 pub mod text;

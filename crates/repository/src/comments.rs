@@ -9,12 +9,14 @@ use sea_orm::{
     Select,
 };
 use strata_domain::RepoError;
+use strata_domain::notifications::NewNotification;
 use strata_domain::page::{Page, PageRequest};
 use strata_domain::posts::{Author, Body, Comment, NewComment};
 use uuid::Uuid;
 
-use crate::entities::{comments, users};
+use crate::entities::{comments, posts, users};
 use crate::error::DbResultExt;
+use crate::notifications::notify_in;
 use crate::query::{invalid_row, micros, total};
 use crate::tx::begin_write;
 
@@ -98,6 +100,24 @@ pub(crate) async fn add(
         .await
         .or_repo("Failed to insert comment")?;
     let created = load(&txn, comment.post_id, comment.id).await?;
+    let post_author = posts::Entity::find_by_id(comment.post_id)
+        .select_only()
+        .column(posts::Column::AuthorId)
+        .into_tuple::<Uuid>()
+        .one(&txn)
+        .await
+        .or_repo("Failed to load the post's author")?
+        .ok_or(RepoError::NotFound)?;
+    if let Some(told) = NewNotification::comment(
+        post_author,
+        created.author.id,
+        &created.author.username,
+        created.post_id,
+        created.id,
+        created.created_at,
+    ) {
+        notify_in(&txn, told).await?;
+    }
     txn.commit().await.or_repo("Failed to commit new comment")?;
     Ok(created)
 }

@@ -15,11 +15,13 @@ use strata_domain::RepoError;
 use strata_domain::jobs::{
     CancelResult, Claim, Heartbeat, Job, JobStatus, Outcome, Progress, bounded_message,
 };
+use strata_domain::notifications::NewNotification;
 use uuid::Uuid;
 
 use crate::entities::jobs::{self, Column};
 use crate::error::DbResultExt;
 use crate::jobs::{to_jobs, update_returning};
+use crate::notifications::notify_in;
 use crate::query::micros;
 use crate::tx::begin_write;
 
@@ -157,6 +159,13 @@ pub(crate) async fn finish(
             .col_expr(Column::Progress, Expr::value(0_i16))
             .col_expr(Column::ProgressMessage, Expr::value(None::<String>))
     };
+    // The ends a job's creator is told of, in the same transaction.
+    let told = match &outcome {
+        Outcome::Succeeded { .. } => Some(JobStatus::Succeeded),
+        Outcome::Dead { .. } => Some(JobStatus::Dead),
+        Outcome::Failed { .. } => Some(JobStatus::Failed),
+        _ => None,
+    };
     let update = match outcome {
         Outcome::Succeeded { result } => finished(update, JobStatus::Succeeded)
             .col_expr(Column::Result, Expr::value(result))
@@ -175,8 +184,35 @@ pub(crate) async fn finish(
             again(update, now).col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
         }
     };
-    let result = update.exec(db).await.or_repo("Failed to finish job")?;
-    Ok(result.rows_affected == 1)
+    let Some(status) = told else {
+        let result = update.exec(db).await.or_repo("Failed to finish job")?;
+        return Ok(result.rows_affected == 1);
+    };
+    let txn = begin_write(db).await?;
+    let finished = update_returning(&txn, update)
+        .await
+        .or_repo("Failed to finish job")?;
+    let recorded = !finished.is_empty();
+    notify_finished(&txn, finished, status, now).await?;
+    txn.commit().await.or_repo("Failed to commit job outcome")?;
+    Ok(recorded)
+}
+
+/// Tells the creators of `jobs`, which just reached `status`, in `txn`.
+async fn notify_finished(
+    txn: &impl ConnectionTrait,
+    jobs: Vec<jobs::Model>,
+    status: JobStatus,
+    now: DateTime<Utc>,
+) -> Result<(), RepoError> {
+    for job in jobs {
+        if let Some(told) =
+            NewNotification::job_finished(job.created_by, job.id, &job.kind, status, now)
+        {
+            notify_in(txn, told).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Two statements in one write transaction: the jobs out of attempts die,
@@ -193,10 +229,12 @@ pub(crate) async fn reap_expired(
     let dead = release_lease(set_status(expired(), JobStatus::Dead), now)
         .col_expr(Column::LastError, Expr::value(LEASE_EXPIRED))
         .col_expr(Column::FinishedAt, Expr::value(now))
-        .filter(Expr::col(Column::Attempts).gte(Expr::col(Column::MaxAttempts)))
-        .exec(&txn)
+        .filter(Expr::col(Column::Attempts).gte(Expr::col(Column::MaxAttempts)));
+    let dead = update_returning(&txn, dead)
         .await
         .or_repo("Failed to reap expired jobs")?;
+    let died = dead.len() as u64;
+    notify_finished(&txn, dead, JobStatus::Dead, now).await?;
     let queued = release_lease(set_status(expired(), JobStatus::Queued), now)
         .col_expr(Column::LastError, Expr::value(LEASE_EXPIRED))
         .col_expr(Column::RunAt, Expr::value(now))
@@ -205,7 +243,7 @@ pub(crate) async fn reap_expired(
         .await
         .or_repo("Failed to reap expired jobs")?;
     txn.commit().await.or_repo("Failed to commit reaped jobs")?;
-    Ok(dead.rows_affected + queued.rows_affected)
+    Ok(died + queued.rows_affected)
 }
 
 /// Reads job `id` inside `txn`, locked until the transaction ends: on

@@ -5,8 +5,10 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use strata_domain::RepoError;
+use strata_domain::notifications::NewNotification;
 use strata_domain::page::{Page, PageRequest, Sort};
 use strata_domain::users::{
     Email, FullName, NewUser, PasswordHash, Role, User, UserChanges, UserCredentials, UserFilter,
@@ -16,6 +18,7 @@ use uuid::Uuid;
 
 use crate::entities::users;
 use crate::error::DbResultExt;
+use crate::notifications::notify_in;
 use crate::tx::{WriteGate, begin_write};
 use crate::users_admin;
 
@@ -194,6 +197,17 @@ impl UserRepository for SeaUserRepository {
         // Update and read back in one transaction so the caller gets exactly
         // the row its write produced, not one a concurrent writer changed.
         let txn = begin_write(&self.db).await?;
+        // A role change is told to its user, with the change.
+        let role_before = match changes.role {
+            Some(_) => users::Entity::find_by_id(id)
+                .select_only()
+                .column(users::Column::Role)
+                .into_tuple::<String>()
+                .one(&txn)
+                .await
+                .or_repo("Failed to load user")?,
+            None => None,
+        };
         let result = update.exec(&txn).await.or_repo("Failed to update user")?;
         if result.rows_affected == 0 {
             return Err(RepoError::NotFound);
@@ -203,6 +217,12 @@ impl UserRepository for SeaUserRepository {
             .await
             .or_repo("Failed to load updated user")?
             .ok_or(RepoError::NotFound)?;
+        let before = role_before.as_deref().and_then(|r| Role::parse(r).ok());
+        if let (Some(before), Some(after)) = (before, changes.role)
+            && let Some(told) = NewNotification::role_changed(id, before, after, now)
+        {
+            notify_in(&txn, told).await?;
+        }
         txn.commit().await.or_repo("Failed to commit user update")?;
         User::try_from(row)
     }

@@ -7,6 +7,7 @@
 pub(crate) mod comments;
 pub(crate) mod items;
 pub(crate) mod jobs;
+pub(crate) mod notifications;
 pub(crate) mod posts;
 pub(crate) mod refresh_tokens;
 pub(crate) mod revocations;

@@ -13,6 +13,7 @@ mod jobs;
 mod jobs_lease;
 mod jobs_reads;
 mod jobs_wake;
+mod notifications;
 mod plans;
 mod posts;
 mod statements;
