@@ -20,13 +20,13 @@ use strata_http::{AppState, CorsSettings, EdgeConfig, HttpSettings, MetricsEndpo
 use strata_migration::{Migrator, MigratorTrait};
 use strata_repository::{
     DatabaseConnection, LocalFileStore, SeaHealthRepository, SeaItemRepository, SeaJobRepository,
-    SeaPostRepository, SeaSessionRepository, SeaUserRepository,
+    SeaNotificationRepository, SeaPostRepository, SeaSessionRepository, SeaUserRepository,
 };
 use strata_service::jobs::JobServiceImpl;
 use strata_service::revocation::Revoker;
 use strata_service::{
-    AuthConfig, AuthServiceImpl, HealthServiceImpl, ItemServiceImpl, PasswordHasher,
-    PostServiceImpl, RevocationList, TokenCodec, UserServiceImpl,
+    AuthConfig, AuthServiceImpl, HealthServiceImpl, ItemServiceImpl, NotificationServiceImpl,
+    PasswordHasher, PostServiceImpl, RevocationList, TokenCodec, UserServiceImpl,
 };
 use tokio::task::JoinHandle;
 
@@ -149,6 +149,9 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
             ),
         ),
         items: Arc::new(ItemServiceImpl::new(items)),
+        notifications: Arc::new(NotificationServiceImpl::new(Arc::new(
+            SeaNotificationRepository::new(db.clone()),
+        ))),
         posts: Arc::new(PostServiceImpl::new(Arc::new(SeaPostRepository::new(
             db.clone(),
         )))),

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod methods;
 pub mod metrics;
 pub mod middleware;
+pub mod notifications;
 pub mod openapi;
 mod openapi_responses;
 pub mod page;
@@ -29,7 +30,8 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
 use strata_service::{
-    AuthService, HealthService, ItemService, JobService, PostService, UserService,
+    AuthService, HealthService, ItemService, JobService, NotificationService, PostService,
+    UserService,
 };
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
@@ -50,6 +52,7 @@ pub struct AppState {
     pub items: Arc<dyn ItemService>,
     pub posts: Arc<dyn PostService>,
     pub jobs: Arc<dyn JobService>,
+    pub notifications: Arc<dyn NotificationService>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -178,7 +181,8 @@ where
                 .configure(users::configure)
                 .configure(items::configure)
                 .configure(posts::configure)
-                .configure(jobs::configure),
+                .configure(jobs::configure)
+                .configure(notifications::configure),
         )
 }
 

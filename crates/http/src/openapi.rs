@@ -25,6 +25,7 @@ use crate::error::{FieldProblem, Problem};
         (name = "items", description = "Owner-scoped items with ETag preconditions"),
         (name = "posts", description = "The public blog and its comments"),
         (name = "jobs", description = "Background jobs: progress, cancellation, retries and result files"),
+        (name = "notifications", description = "What happened to the caller's things: comments, jobs, role changes"),
         (name = "health", description = "Liveness and readiness probes"),
     )
 )]

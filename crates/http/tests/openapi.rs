@@ -65,6 +65,9 @@ fn the_document_lists_exactly_the_contracts_routes() {
         ("POST", "/api/v1/jobs/{id}/cancel"),
         ("POST", "/api/v1/jobs/{id}/retry"),
         ("GET", "/api/v1/jobs/{id}/result"),
+        ("GET", "/api/v1/notifications"),
+        ("POST", "/api/v1/notifications/{id}/read"),
+        ("POST", "/api/v1/notifications/read-all"),
         ("GET", "/api/v1/posts"),
         ("POST", "/api/v1/posts"),
         ("GET", "/api/v1/posts/{id}"),
@@ -132,6 +135,7 @@ async fn every_documented_operation_is_routed() {
         items: Arc::new(MockItemService::new()),
         posts: Arc::new(posts),
         jobs: Arc::new(MockJobService::new()),
+        notifications: Arc::new(strata_service::notifications::MockNotificationService::new()),
     };
     let app = test::init_service(strata_http::app(state, HttpSettings::default())).await;
     for (method, path) in operations(&document()) {

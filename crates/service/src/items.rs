@@ -157,17 +157,10 @@ impl ItemService for ItemServiceImpl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::caller;
     use strata_domain::RepoError;
     use strata_domain::items::MockItemRepository;
     use strata_domain::users::Role;
-
-    fn caller(role: Role) -> Principal {
-        Principal {
-            user_id: Uuid::now_v7(),
-            session_id: Uuid::now_v7(),
-            role,
-        }
-    }
 
     fn item(owner_id: Uuid) -> Item {
         let now = Utc::now();

@@ -11,9 +11,12 @@ pub mod health;
 pub mod items;
 pub mod jobs;
 pub mod mail;
+pub mod notifications;
 pub mod password;
 pub mod posts;
 pub mod revocation;
+#[cfg(test)]
+mod test_support;
 pub mod tokens;
 pub mod users;
 
@@ -22,6 +25,7 @@ pub use error::ServiceError;
 pub use health::{HealthService, HealthServiceImpl, QueueHealth, Readiness};
 pub use items::{ItemDraft, ItemService, ItemServiceImpl};
 pub use jobs::{JobService, JobServiceImpl};
+pub use notifications::{NotificationService, NotificationServiceImpl};
 pub use password::{HashPriority, PasswordHasher};
 pub use posts::{PostService, PostServiceImpl};
 pub use revocation::RevocationList;

@@ -216,17 +216,10 @@ impl PostService for PostServiceImpl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::caller;
     use strata_domain::RepoError;
     use strata_domain::posts::{Author, MockPostRepository};
     use strata_domain::users::Role;
-
-    fn caller(role: Role) -> Principal {
-        Principal {
-            user_id: Uuid::now_v7(),
-            session_id: Uuid::now_v7(),
-            role,
-        }
-    }
 
     fn post(author: Uuid) -> Post {
         let now = Utc::now();

@@ -5,14 +5,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::RevocationList;
-
-fn caller(role: Role) -> Principal {
-    Principal {
-        user_id: Uuid::now_v7(),
-        session_id: Uuid::now_v7(),
-        role,
-    }
-}
+use crate::test_support::caller;
 
 fn account(id: Uuid) -> User {
     let now = Utc::now();

@@ -16,6 +16,7 @@ use strata_service::error::TokenRejection;
 use strata_service::health::MockHealthService;
 use strata_service::items::MockItemService;
 use strata_service::jobs::MockJobService;
+use strata_service::notifications::MockNotificationService;
 use strata_service::posts::MockPostService;
 use strata_service::users::MockUserService;
 use strata_service::{ServiceError, TokenPair};
@@ -30,6 +31,7 @@ pub struct Mocks {
     pub items: MockItemService,
     pub posts: MockPostService,
     pub jobs: MockJobService,
+    pub notifications: MockNotificationService,
 }
 
 impl Mocks {
@@ -52,6 +54,7 @@ impl Mocks {
             items: MockItemService::new(),
             posts: MockPostService::new(),
             jobs: MockJobService::new(),
+            notifications: MockNotificationService::new(),
         }
     }
 
@@ -63,6 +66,7 @@ impl Mocks {
             items: Arc::new(self.items),
             posts: Arc::new(self.posts),
             jobs: Arc::new(self.jobs),
+            notifications: Arc::new(self.notifications),
         }
     }
 }

@@ -16,11 +16,13 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Transac
 use serde_json::{Value, json};
 use strata_domain::items::{ItemFilter, ItemRepository, ItemSortField, NewItem, Title};
 use strata_domain::jobs::{Claim, JobFilter, JobRepository, JobStatus, NewJob, Outcome};
+use strata_domain::notifications::{NotificationFilter, NotificationRepository};
 use strata_domain::page::{Direction, Sort};
 use strata_domain::posts::{Body, NewComment, NewPost, PostFilter, PostRepository};
-use strata_domain::users::{Role, UserFilter, UserRepository, UserSortField};
+use strata_domain::users::{Role, UserChanges, UserFilter, UserRepository, UserSortField};
 use strata_repository::{
-    SeaItemRepository, SeaJobRepository, SeaPostRepository, SeaUserRepository,
+    SeaItemRepository, SeaJobRepository, SeaNotificationRepository, SeaPostRepository,
+    SeaUserRepository,
 };
 use uuid::Uuid;
 
@@ -284,6 +286,51 @@ async fn the_job_queue_claims_and_lists_from_indexes() {
             check(&conn, &seen, &what, &mut failures).await;
         }
 
+        assert!(
+            failures.is_empty(),
+            "{backend}: {} plans sort or scan:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+}
+
+/// A user's notifications, all or unread, newest first, and marking them.
+#[tokio::test]
+async fn notifications_are_listed_and_marked_from_indexes() {
+    for db in test_databases().await {
+        let backend = db.backend;
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let (conn, seen) = capturing(&db.conn);
+        let users = SeaUserRepository::new(conn.clone());
+        // Three role changes: three notifications, so a page of one is full.
+        for role in [Role::Admin, Role::User, Role::Admin] {
+            let changes = UserChanges {
+                role: Some(role),
+                ..UserChanges::default()
+            };
+            users.update(ann.id, changes, now()).await.unwrap();
+        }
+        seen.lock().unwrap().clear();
+
+        let notifications = SeaNotificationRepository::new(conn.clone());
+        let mut failures = Vec::new();
+        for unread_only in [false, true] {
+            let filter = NotificationFilter {
+                user_id: ann.id,
+                unread_only,
+            };
+            let listed = notifications.list(filter, page(1, 0)).await.unwrap();
+            assert_eq!(listed.total, 3 - u64::from(unread_only), "{backend}");
+            check(&conn, &seen, &format!("{filter:?}"), &mut failures).await;
+            notifications
+                .mark_read(ann.id, listed.items[0].id, now())
+                .await
+                .unwrap();
+            check(&conn, &seen, "mark read", &mut failures).await;
+        }
+        notifications.mark_all_read(ann.id, now()).await.unwrap();
+        check(&conn, &seen, "mark all read", &mut failures).await;
         assert!(
             failures.is_empty(),
             "{backend}: {} plans sort or scan:\n{}",
