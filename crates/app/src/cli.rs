@@ -56,6 +56,13 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Exit 0 when the server on this machine answers 200 on `/health`
+    /// (`--ready`: `/health/ready`) within 3 s: a container HEALTHCHECK that
+    /// needs no shell or curl.
+    Healthcheck {
+        #[arg(long)]
+        ready: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -124,6 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(&settings.log);
             create_admin(settings, &email, &username, full_name.as_deref()).await?;
         }
+        Command::Healthcheck { ready } => crate::healthcheck::run(&settings, ready).await?,
         Command::Openapi => {}
     }
     Ok(())

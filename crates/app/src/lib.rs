@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 mod config_jobs;
+mod healthcheck;
 pub mod operations;
 pub mod startup;
 pub mod telemetry;
