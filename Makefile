@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test check fmt clippy migrate openapi bench bench-jobs build release fuzz
+.PHONY: run test check fmt clippy migrate openapi bench bench-jobs build release fuzz cluster cluster-stop cluster-test
 
 ## Serve on 127.0.0.1:8080 with SQLite (data/strata.db), migrations applied; docs at /docs
 run:
@@ -51,3 +51,14 @@ bench-jobs:
 ## STRATA_BIN=… to test a given binary instead of a release build (see fuzz/run.sh)
 fuzz:
 	CARGO="$(CARGO)" bash fuzz/run.sh
+
+## A cluster on loopback: PostgreSQL, Redis, 3 instances, 2 workers, nginx on :8080 (deploy/cluster.sh)
+cluster:
+	CARGO="$(CARGO)" bash deploy/cluster.sh start
+
+cluster-stop:
+	bash deploy/cluster.sh stop
+
+## The cluster under faults (instance and worker SIGKILLs, Redis and PostgreSQL restarts)
+cluster-test:
+	CARGO="$(CARGO)" bash deploy/cluster-test.sh

@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""The cluster test (make cluster-test): mixed traffic through nginx while
+processes die and services restart, then a check from outside that nothing
+acknowledged was lost.
+
+Runs against a cluster started by `bash deploy/cluster.sh start` (standard
+library only). Timeline (seconds from the start of traffic):
+
+   4  SIGKILL instance-2            (POSTs in flight on it may fail: 502)
+  10  instance-2 respawned
+  12  a 30,000-row CSV import starts; once it is running, SIGKILL worker-1,
+      respawned 5 s later (the import must finish once, on either worker)
+  20  Redis restarted               (rate limits fail open; nothing fails)
+  26  PostgreSQL restarted          (503 problems during the outage)
+  34  traffic stops
+
+Then: every acknowledged write is read back, the import's rows exist exactly
+once, a login budget spent across instances is exact, and a logout is
+honoured by every instance (the time it took is printed). It prints one
+summary line and exits non-zero on any lost write, any 5xx outside the fault
+windows, or a failed check.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PORT = int(os.environ.get("CLUSTER_PORT", "8080"))
+BASE = f"http://127.0.0.1:{PORT}"
+INSTANCE_PORTS = [PORT + n for n in (1, 2, 3)]
+LOGOUT_MAX_MS = float(os.environ.get("CLUSTER_LOGOUT_MAX_MS", "6000"))
+IMPORT_ROWS = 30_000
+WRITERS = 6
+
+
+def client_ip():
+    """A made-up client address: nginx appends the peer to what the client
+    sent, and Strata, trusting nginx, takes this as the client's."""
+    n = uuid.uuid4().int
+    return f"10.{n % 250}.{(n >> 8) % 250}.{(n >> 16) % 250 + 1}"
+
+
+def request(method, url, body=None, token=None, content_type="application/json", timeout=10, ip=None):
+    data = None
+    headers = {"x-forwarded-for": ip or client_ip()}
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers["content-type"] = content_type
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read()
+            return resp.status, dict(resp.headers), raw
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return 0, {}, b""
+
+
+def api(method, path, body=None, token=None, base=BASE):
+    status, headers, raw = request(method, base + path, body, token)
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = None
+    return status, headers, parsed
+
+
+def cluster(*args):
+    subprocess.run(["bash", os.path.join(ROOT, "deploy", "cluster.sh"), *args], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+class Ledger:
+    """Every response, with when it came, and every acknowledged write."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.responses = []  # (time, status, what)
+        self.acknowledged = []  # (token, item id)
+        self.windows = []  # (start, end) of faults
+
+    def record(self, status, what):
+        with self.lock:
+            self.responses.append((time.monotonic(), status, what))
+
+    def fault(self, start, end):
+        with self.lock:
+            self.windows.append((start, end))
+
+    def outside_faults(self, at):
+        return not any(start <= at <= end for start, end in self.windows)
+
+
+def register(name):
+    user = {"email": f"{name}@example.com", "username": name, "password": "Secret123"}
+    status, _, body = api("POST", "/api/v1/auth/register", user)
+    assert status == 201, (status, body)
+    return user, body["access_token"]
+
+
+def writer(ledger, token, stop, n):
+    i = 0
+    while not stop.is_set():
+        i += 1
+        status, _, body = api("POST", "/api/v1/items", {"title": f"w{n}-{i}"}, token)
+        ledger.record(status, "POST /items")
+        if status == 201:
+            with ledger.lock:
+                ledger.acknowledged.append((token, body["id"]))
+        status, _, _ = api("GET", "/api/v1/items?limit=5", token=token)
+        ledger.record(status, "GET /items")
+        time.sleep(0.15)
+
+
+def wait_ready(timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(request("GET", f"http://127.0.0.1:{p}/health/ready")[0] == 200 for p in INSTANCE_PORTS):
+            return
+        time.sleep(0.2)
+    raise SystemExit("the cluster did not become ready again")
+
+
+def faults(ledger, import_token, results):
+    t0 = time.monotonic()
+
+    def at(second):
+        time.sleep(max(0, t0 + second - time.monotonic()))
+
+    at(4)
+    start = time.monotonic()
+    cluster("kill", "instance-2")
+    at(10)
+    cluster("respawn", "instance-2")
+    ledger.fault(start, start + 2)  # requests in flight on the dead instance
+
+    at(12)
+    csv = "title,description\n" + "".join(f"imp-{n},row {n}\n" for n in range(IMPORT_ROWS))
+    status, headers, raw = request("POST", BASE + "/api/v1/items/imports", csv.encode(), import_token,
+                                   "text/csv")
+    assert status == 202, (status, raw[:300])
+    location = headers.get("Location") or headers.get("location")
+    results["import"] = location
+    for _ in range(200):
+        _, _, job = api("GET", location, token=import_token)
+        if job and job["status"] == "running" and job["progress"]["percent"] > 0:
+            break
+        time.sleep(0.05)
+    cluster("kill", "worker-1")
+    time.sleep(5)
+    cluster("respawn", "worker-1")
+
+    at(20)
+    cluster("restart-redis")
+
+    at(26)
+    start = time.monotonic()
+    cluster("restart-postgres")
+    wait_ready()
+    ledger.fault(start, time.monotonic() + 2)
+
+
+def login_budget_is_exact():
+    """A username's budget of 5 attempts a minute (its registration counted)
+    is spent on whichever instances nginx picks, each attempt from another
+    address: 4 wrong passwords are answered, the next attempts refused."""
+    user, _ = register(f"budget_{uuid.uuid4().hex[:8]}")
+    statuses = [api("POST", "/api/v1/auth/login", {"username": user["username"], "password": "wrong"})[0]
+                for _ in range(6)]
+    return statuses == [401] * 4 + [429] * 2, statuses
+
+
+def logout_reach_ms():
+    """Milliseconds until every instance refuses a token logged out through nginx."""
+    user, _ = register(f"logout_{uuid.uuid4().hex[:8]}")
+    status, _, body = api("POST", "/api/v1/auth/login", {"username": user["username"], "password": user["password"]})
+    assert status == 200, (status, body)
+    token = body["access_token"]
+    status, _, _ = api("POST", "/api/v1/auth/logout", token=token)
+    assert status == 204, status
+    start = time.monotonic()
+    pending = set(INSTANCE_PORTS)
+    while pending and time.monotonic() - start < 30:
+        for port in list(pending):
+            if api("GET", "/api/v1/users/me", token=token, base=f"http://127.0.0.1:{port}")[0] == 401:
+                pending.discard(port)
+        time.sleep(0.005)
+    return (time.monotonic() - start) * 1000 if not pending else float("inf")
+
+
+def main():
+    ledger = Ledger()
+    run = uuid.uuid4().hex[:6]
+    tokens = [register(f"writer_{run}_{n}")[1] for n in range(WRITERS)]
+    import_token = register(f"importer_{run}")[1]
+    stop = threading.Event()
+    threads = [threading.Thread(target=writer, args=(ledger, t, stop, n)) for n, t in enumerate(tokens)]
+    for t in threads:
+        t.start()
+    results = {}
+    try:
+        faults(ledger, import_token, results)
+        time.sleep(max(0, 34 - 26 - 4))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+
+    wait_ready()
+    failures = []
+    lost = 0
+    for token, item in ledger.acknowledged:
+        status = 0
+        for _ in range(3):
+            status = api("GET", f"/api/v1/items/{item}", token=token)[0]
+            if status in (200, 404):
+                break
+            time.sleep(0.5)
+        if status != 200:
+            lost += 1
+    if lost:
+        failures.append(f"{lost} acknowledged writes lost")
+
+    job = None
+    for _ in range(600):
+        _, _, job = api("GET", results["import"], token=import_token)
+        if job and job["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.2)
+    if not job or job["status"] != "succeeded" or job["result"]["imported"] != IMPORT_ROWS:
+        failures.append(f"import: {job}")
+    _, _, listed = api("GET", "/api/v1/items?q=imp-&limit=1", token=import_token)
+    if not listed or listed["total"] != IMPORT_ROWS:
+        failures.append(f"imported rows: {listed and listed['total']} (expected {IMPORT_ROWS})")
+
+    server_errors = [(at, s, what) for at, s, what in ledger.responses
+                     if (s >= 500 or s == 0) and ledger.outside_faults(at)]
+    if server_errors:
+        failures.append(f"{len(server_errors)} 5xx or dropped outside fault windows: {server_errors[:5]}")
+
+    if server_errors:
+        t0 = ledger.responses[0][0]
+        print("cluster-test: fault windows (s):", [(round(a - t0, 2), round(b - t0, 2)) for a, b in ledger.windows],
+              "errors at:", sorted({round(at - t0, 1) for at, _, _ in server_errors}), file=sys.stderr)
+    exact, statuses = login_budget_is_exact()
+    if not exact:
+        failures.append(f"login budget across instances: {statuses}")
+    reach = logout_reach_ms()
+    if reach > LOGOUT_MAX_MS:
+        failures.append(f"logout reached every instance after {reach:.0f} ms (limit {LOGOUT_MAX_MS:.0f})")
+
+    in_faults = sum(1 for at, s, _ in ledger.responses if (s >= 500 or s == 0) and not ledger.outside_faults(at))
+    print(f"cluster-test: requests={len(ledger.responses)} acknowledged_writes={len(ledger.acknowledged)} "
+          f"lost_writes={lost} 5xx_outside_faults={len(server_errors)} 5xx_in_faults={in_faults} "
+          f"import={job and job['status']} logout_everywhere_ms={reach:.0f}")
+    for failure in failures:
+        print(f"cluster-test: FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
