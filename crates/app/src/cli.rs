@@ -56,6 +56,12 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Write an online, consistent copy of the SQLite database to a new
+    /// file (`VACUUM INTO`); PostgreSQL is backed up with its own tools.
+    Backup {
+        /// The copy to create; an existing file is never overwritten.
+        to: std::path::PathBuf,
+    },
     /// Exit 0 when the server on this machine answers 200 on `/health`
     /// (`--ready`: `/health/ready`) within 3 s: a container HEALTHCHECK that
     /// needs no shell or curl.
@@ -130,6 +136,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             telemetry::init(&settings.log);
             create_admin(settings, &email, &username, full_name.as_deref()).await?;
+        }
+        Command::Backup { to } => {
+            telemetry::init(&settings.log);
+            let db = strata_repository::connect(&settings.database.url, 1)
+                .await
+                .context("Failed to connect to the database")?;
+            strata_repository::backup(&db, &to).await?;
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "backed up to {}", to.display())?;
         }
         Command::Healthcheck { ready } => crate::healthcheck::run(&settings, ready).await?,
         Command::Openapi => {}

@@ -213,3 +213,50 @@ fn nginx_and_systemd_accept_the_shipped_files() {
         assert!(complaints.is_empty(), "{unit}: {complaints:?}");
     }
 }
+
+/// `strata backup` copies a live SQLite database to a new file, never over
+/// an existing one, and sends PostgreSQL users to their own tools.
+#[test]
+fn backup_copies_the_sqlite_database_and_overwrites_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let run = |args: &[&str], url: &str| {
+        Command::new(BIN)
+            .args(args)
+            .env("APP_ENV", "test")
+            .env("DATABASE_URL", url)
+            .env("STRATA_ADMIN_PASSWORD", "Secret123")
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["migrate", "up"], &db).status.success());
+    let admin = [
+        "create-admin",
+        "--email",
+        "a@example.com",
+        "--username",
+        "admin",
+    ];
+    assert!(run(&admin, &db).status.success());
+
+    let copy = dir.path().join("copy.db");
+    let out = run(&["backup", copy.to_str().unwrap()], &db);
+    assert!(out.status.success(), "{out:?}");
+    // The copy is a database of its own, with the account in it.
+    let copy_url = format!("sqlite://{}", copy.display());
+    let out = run(&["migrate", "status"], &copy_url);
+    assert!(out.status.success(), "{out:?}");
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(!status.contains("Pending"), "{status}");
+    let bytes = std::fs::read(&copy).unwrap();
+    assert!(bytes.windows(13).any(|w| w == b"a@example.com"));
+
+    let again = run(&["backup", copy.to_str().unwrap()], &db);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    if let Ok(postgres) = std::env::var("TEST_POSTGRES_URL") {
+        let refused = run(&["backup", "x.db"], &postgres);
+        assert!(!refused.status.success());
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("pg_dump"));
+    }
+}

@@ -6,6 +6,7 @@
 //! connection types the application needs to name when wiring and migrating.
 
 mod auth;
+mod backup;
 mod comments;
 mod counts;
 mod db;
@@ -25,6 +26,7 @@ mod users;
 mod users_admin;
 
 pub use auth::SeaSessionRepository;
+pub use backup::{BackupError, backup};
 pub use db::{DatabaseConnection, DbErr, PoolStats, connect, pool_stats};
 pub use files::LocalFileStore;
 pub use health::SeaHealthRepository;
