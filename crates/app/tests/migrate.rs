@@ -16,7 +16,7 @@ use strata_repository::connect;
 const BIN: &str = env!("CARGO_BIN_EXE_strata");
 
 /// The table each migration creates, in order (`None` for index-only ones).
-const CREATES: [Option<&str>; 10] = [
+const CREATES: [Option<&str>; 11] = [
     Some("users"),
     Some("sessions"),
     Some("refresh_tokens"),
@@ -27,11 +27,15 @@ const CREATES: [Option<&str>; 10] = [
     None,
     None,
     Some("jobs"),
+    Some("account_tokens"),
 ];
 
 /// Added by the last migration: whether they exist tells whether that
 /// migration is applied.
-const LAST_MIGRATION_INDEXES: [&str; 2] = ["ix_jobs_claim", "ux_jobs_unique_key"];
+const LAST_MIGRATION_INDEXES: [&str; 2] = [
+    "ux_account_tokens_token_hash",
+    "ix_account_tokens_user_purpose",
+];
 
 /// A database for one run of the sequence, removed when this value drops
 /// (even when the test panicked).

@@ -5,6 +5,7 @@
 //! crate; callers see only the domain's ports, [`connect`], and the two
 //! connection types the application needs to name when wiring and migrating.
 
+mod accounts;
 mod auth;
 mod comments;
 mod counts;
@@ -23,6 +24,7 @@ mod tx;
 mod users;
 mod users_admin;
 
+pub use accounts::SeaAccountTokenRepository;
 pub use auth::SeaSessionRepository;
 pub use db::{DatabaseConnection, DbErr, PoolStats, connect, pool_stats};
 pub use files::LocalFileStore;

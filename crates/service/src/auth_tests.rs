@@ -19,6 +19,7 @@ fn user(active: bool) -> User {
         full_name: None,
         role: Role::User,
         is_active: active,
+        email_verified_at: None,
         created_at: now,
         updated_at: now,
     }

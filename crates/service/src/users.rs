@@ -217,6 +217,7 @@ pub async fn create_account(
             password_hash,
             role,
             created_at: Utc::now(),
+            verification: None,
         })
         .await?;
     Ok(user)
@@ -268,6 +269,7 @@ impl UserService for UserServiceImpl {
             full_name: changes.full_name,
             role: None,
             is_active: None,
+            verification: None,
         };
         if changes.is_empty() {
             return self.me(caller).await;

@@ -23,6 +23,7 @@ fn account(id: Uuid) -> User {
         full_name: None,
         role: Role::User,
         is_active: true,
+        email_verified_at: None,
         created_at: now,
         updated_at: now,
     }

@@ -84,6 +84,7 @@ pub fn user() -> User {
         full_name: None,
         role: Role::User,
         is_active: true,
+        email_verified_at: None,
         created_at: now,
         updated_at: now,
     }
