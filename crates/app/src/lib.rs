@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+mod config_accounts;
 mod config_jobs;
 pub mod startup;
 pub mod telemetry;

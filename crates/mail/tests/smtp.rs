@@ -142,6 +142,7 @@ fn email(to: &str) -> Email {
         // A lone "." line would end the DATA phase if it were not escaped.
         text: "Grüße, Ada!\n\nConfirm: https://strata.test/confirm?token=abc\n.\nThe end.\n"
             .to_owned(),
+        html: None,
     }
 }
 
