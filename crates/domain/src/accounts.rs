@@ -94,9 +94,9 @@ pub trait AccountTokenRepository: Send + Sync {
 
     /// Stores `token` for the account whose address is `token.token.email`,
     /// and queues its mail, in one transaction. Returns whether such an
-    /// account exists. Both outcomes run the same statements up to the
-    /// mail: the caller's answer must not reveal which one happened, by
-    /// content or by time.
+    /// account exists. Both outcomes run the same statements (an unknown
+    /// address writes the mail too, and takes it back): the caller's answer
+    /// must not reveal which one happened, by content or by time.
     ///
     /// # Errors
     /// Storage failures only.

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait,
 };
 use strata_domain::RepoError;
 use strata_domain::accounts::{
@@ -119,8 +120,7 @@ impl AccountTokenRepository for SeaAccountTokenRepository {
         let _write = self.writes.enter().await?;
         let txn = begin_write(&self.db).await?;
         // Both statements name the account through a subquery on the
-        // address, so an unknown address runs exactly what a known one does
-        // and only the mail below differs.
+        // address, so an unknown address runs exactly what a known one does.
         let owner = Query::select()
             .column(users::Column::Id)
             .from(users::Entity)
@@ -163,15 +163,26 @@ impl AccountTokenRepository for SeaAccountTokenRepository {
             .or_repo("Failed to insert account token")?
             .rows_affected();
         let known = inserted == 1;
+        // The mail job is written for every address, in a savepoint that is
+        // kept only for a known one: the unknown path does the same insert
+        // (and, on PostgreSQL, the same NOTIFY, which a rolled-back savepoint
+        // discards) instead of skipping it.
+        let mail = txn
+            .begin()
+            .await
+            .or_repo("Failed to begin the mail savepoint")?;
+        enqueue_in(&mail, &mailed.mail).await?;
         if known {
-            enqueue_in(&txn, &mailed.mail).await?;
+            mail.commit().await
+        } else {
+            mail.rollback().await
         }
+        .or_repo("Failed to end the mail savepoint")?;
         txn.commit()
             .await
             .or_repo("Failed to commit account token")?;
-        if known {
-            jobs_wake::committed(&self.db);
-        }
+        // Woken either way: idle workers then poll for both outcomes alike.
+        jobs_wake::committed(&self.db);
         Ok(known)
     }
 

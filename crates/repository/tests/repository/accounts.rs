@@ -8,7 +8,7 @@ use strata_domain::{RepoError, UniqueField};
 use strata_repository::{SeaAccountTokenRepository, SeaUserRepository};
 use uuid::Uuid;
 
-use crate::common::{count, create_user, new_user, now, test_databases};
+use crate::common::{count, counting_statements, create_user, new_user, now, take, test_databases};
 
 fn mailed(purpose: TokenPurpose, email: &str, hash: &str) -> MailedToken {
     let at = now();
@@ -122,6 +122,22 @@ async fn a_reset_by_address_writes_token_and_mail_only_for_a_known_address() {
 
         let token = repo.consume(TokenPurpose::PasswordReset, "k2").await;
         assert_eq!(token.unwrap().unwrap().user_id, ada.id, "{}", db.backend);
+    }
+}
+
+#[tokio::test]
+async fn a_reset_by_address_runs_as_many_statements_for_an_unknown_address() {
+    for db in test_databases().await {
+        create_user(&db.conn, "ada@example.com", "ada").await;
+        let (counted, statements) = counting_statements(&db.conn);
+        let repo = SeaAccountTokenRepository::new(counted);
+        let known = mailed(TokenPurpose::PasswordReset, "ada@example.com", "k");
+        assert!(repo.issue_for_address(known).await.unwrap());
+        let for_known = take(&statements);
+        let unknown = mailed(TokenPurpose::PasswordReset, "nobody@example.com", "u");
+        assert!(!repo.issue_for_address(unknown).await.unwrap());
+        assert_eq!(take(&statements), for_known, "{}", db.backend);
+        assert_eq!(mails(&db.conn).await, 1, "{}", db.backend);
     }
 }
 
