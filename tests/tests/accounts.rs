@@ -229,3 +229,29 @@ async fn reset_requests_look_alike_and_forged_tokens_are_refused() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn reset_requests_and_token_guesses_are_rate_limited() {
+    let limited = [
+        ("APP__RATE_LIMIT__ENABLED", "true"),
+        ("APP__RATE_LIMIT__LOGIN_PER_MINUTE", "2"),
+    ];
+    for backend in Backend::all() {
+        let app = TestApp::spawn_with(&backend, &limited).await;
+        for _ in 0..2 {
+            assert_eq!(request_reset(&app, "ada@example.com").await.0, 202);
+        }
+        let refused = app
+            .post_json(
+                "/api/v1/auth/password-reset",
+                &json!({"email": "ada@example.com"}),
+                None,
+            )
+            .await;
+        assert!(refused.headers().contains_key("retry-after"));
+        assert_problem(refused, 429, "RATE_LIMITED").await;
+        // The client's address is spent too, whatever token it tries next.
+        let guess = verify(&app, "guess").await;
+        assert_problem(guess, 429, "RATE_LIMITED").await;
+    }
+}
