@@ -185,6 +185,24 @@ async fn delivers_a_utf8_plain_text_message() {
 }
 
 #[tokio::test]
+async fn a_message_with_html_goes_as_multipart_alternative_with_the_text_kept() {
+    let Some(sink) = sink("a_message_with_html_goes_as_multipart_alternative") else {
+        return;
+    };
+    let to = unique_rcpt("example.com");
+    let sent = Email {
+        html: Some("<p>Grüße, <a href=\"https://strata.test/x\">Ada</a>!</p>".to_owned()),
+        ..email(&to)
+    };
+    sink.mailer().send(&sent).await.unwrap();
+
+    let records = sink.wait_for(&to, 1);
+    assert_eq!(records[0]["content_type"], "multipart/alternative");
+    // The sink reads the plain part, as a text-only client would.
+    assert_eq!(body(&records[0]), sent.text.trim_end_matches('\n'));
+}
+
+#[tokio::test]
 async fn a_subject_cannot_add_headers() {
     let Some(sink) = sink("a_subject_cannot_add_headers") else {
         return;
