@@ -16,6 +16,7 @@ mod m20261122_000007_create_comments;
 mod m20261122_000008_index_users_for_admin_lists;
 mod m20261205_000009_index_lists_in_sort_order;
 mod m20261205_000010_create_jobs;
+mod m20261205_000011_create_account_tokens;
 mod m20261205_000013_create_notifications;
 
 pub use sea_orm_migration::{DbErr, Migration, MigrationStatus, MigratorTrait};
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_index_users_for_admin_lists::Migration),
             Box::new(m20261205_000009_index_lists_in_sort_order::Migration),
             Box::new(m20261205_000010_create_jobs::Migration),
+            Box::new(m20261205_000011_create_account_tokens::Migration),
             Box::new(m20261205_000013_create_notifications::Migration),
         ]
     }

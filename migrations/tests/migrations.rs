@@ -15,7 +15,7 @@ use sea_orm_migration::{MigrationStatus, MigratorTrait, SchemaManager};
 use strata_migration::Migrator;
 
 /// The table each migration creates, in order (`None` for index-only ones).
-const CREATES: [Option<&str>; 11] = [
+const CREATES: [Option<&str>; 12] = [
     Some("users"),
     Some("sessions"),
     Some("refresh_tokens"),
@@ -26,6 +26,7 @@ const CREATES: [Option<&str>; 11] = [
     None,
     None,
     Some("jobs"),
+    Some("account_tokens"),
     Some("notifications"),
 ];
 
@@ -429,6 +430,35 @@ async fn deleting_a_user_cascades_to_items_posts_comments_and_jobs_and_versions_
         // Only Bob's own comment on Bob's post is left.
         assert_eq!(count("comments").await, 1, "{}", db.label);
         assert_eq!(count("jobs").await, 2, "{}", db.label);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_eleventh_migration_adds_and_removes_email_verified_at() {
+    for db in test_databases().await {
+        let manager = SchemaManager::new(&db.conn);
+        Migrator::up(&db.conn, None).await.unwrap();
+        assert!(
+            manager
+                .has_column("users", "email_verified_at")
+                .await
+                .unwrap(),
+            "{}",
+            db.label
+        );
+        Migrator::down(&db.conn, Some(1)).await.unwrap();
+        assert!(
+            !manager
+                .has_column("users", "email_verified_at")
+                .await
+                .unwrap(),
+            "{}",
+            db.label
+        );
+        assert!(!manager.has_table("account_tokens").await.unwrap());
+        Migrator::up(&db.conn, None).await.unwrap();
+        assert!(manager.has_table("account_tokens").await.unwrap());
         db.cleanup().await;
     }
 }

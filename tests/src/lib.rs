@@ -11,6 +11,8 @@
     missing_debug_implementations
 )]
 
+pub mod mail;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};

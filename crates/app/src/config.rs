@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
+pub use crate::config_accounts::{AppSettings, account_settings};
 pub use crate::config_jobs::{
     JobsSettings, KindSettings, MailSettings, MailTransport, SmtpTls, StorageSettings,
 };
@@ -36,6 +37,7 @@ pub struct Settings {
     /// The environment name (`APP_ENV`), not read from files.
     #[serde(skip)]
     pub environment: String,
+    pub app: AppSettings,
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
@@ -153,6 +155,11 @@ pub struct AuthSettings {
     pub revocation_poll_secs: u64,
     pub cookie_sessions: bool,
     pub cookie_secure: bool,
+    /// Refuse content writes by accounts with an unverified address (403
+    /// `EMAIL_NOT_VERIFIED`).
+    pub require_verified_email: bool,
+    pub verify_email_ttl_secs: u64,
+    pub password_reset_ttl_secs: u64,
 }
 
 impl std::fmt::Debug for AuthSettings {

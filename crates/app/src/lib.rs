@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+mod config_accounts;
 mod config_jobs;
 mod healthcheck;
 pub mod operations;

@@ -10,6 +10,7 @@ use actix_web::HttpServer;
 use actix_web::dev::Server;
 pub use actix_web::dev::ServerHandle;
 use anyhow::Context;
+use strata_domain::accounts::AccountTokenRepository;
 use strata_domain::auth::SessionRepository;
 use strata_domain::items::ItemRepository;
 use strata_domain::jobs::JobRepository;
@@ -19,14 +20,17 @@ use strata_http::rate_limit::{MemoryStore, Quota, RateLimitStore, RedisStore};
 use strata_http::{AppState, CorsSettings, EdgeConfig, HttpSettings, MetricsEndpoint, RateLimits};
 use strata_migration::{Migrator, MigratorTrait};
 use strata_repository::{
-    DatabaseConnection, LocalFileStore, SeaHealthRepository, SeaItemRepository, SeaJobRepository,
-    SeaNotificationRepository, SeaPostRepository, SeaSessionRepository, SeaUserRepository,
+    DatabaseConnection, LocalFileStore, SeaAccountTokenRepository, SeaHealthRepository,
+    SeaItemRepository, SeaJobRepository, SeaNotificationRepository, SeaPostRepository,
+    SeaSessionRepository, SeaUserRepository,
 };
 use strata_service::jobs::JobServiceImpl;
+use strata_service::jobs::kinds::send_email;
 use strata_service::revocation::Revoker;
 use strata_service::{
-    AuthConfig, AuthServiceImpl, HealthServiceImpl, ItemServiceImpl, NotificationServiceImpl,
-    PasswordHasher, PostServiceImpl, RevocationList, TokenCodec, UserServiceImpl,
+    AccountMail, AccountServiceImpl, AuthConfig, AuthServiceImpl, HealthServiceImpl,
+    ItemServiceImpl, NotificationServiceImpl, PasswordHasher, PostServiceImpl, RevocationList,
+    TokenCodec, UserServiceImpl,
 };
 use tokio::task::JoinHandle;
 
@@ -91,6 +95,8 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
     let items: Arc<dyn ItemRepository> = Arc::new(SeaItemRepository::new(db.clone()));
     let jobs: Arc<dyn JobRepository> = Arc::new(SeaJobRepository::new(db.clone()));
     let sessions: Arc<dyn SessionRepository> = Arc::new(SeaSessionRepository::new(db.clone()));
+    let account_tokens: Arc<dyn AccountTokenRepository> =
+        Arc::new(SeaAccountTokenRepository::new(db.clone()));
     let auth_settings = &settings.auth;
     let tokens = Arc::new(TokenCodec::new(
         settings.jwt_secret(),
@@ -115,39 +121,55 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         revocations.clone(),
         auth_settings.access_ttl_secs,
     );
-    let auth = Arc::new(AuthServiceImpl::new(
-        users.clone(),
-        sessions.clone(),
-        tokens,
-        hasher.clone(),
-        revoker.clone(),
-        AuthConfig {
-            access_ttl_secs: auth_settings.access_ttl_secs,
-            refresh_ttl_secs: auth_settings.refresh_ttl_secs,
-        },
-    ));
     let job_deps = JobDeps {
         jobs: jobs.clone(),
         files: Arc::new(LocalFileStore::new(settings.storage.dir.clone())),
         users: users.clone(),
         items: items.clone(),
         sessions: sessions.clone(),
+        account_tokens: account_tokens.clone(),
         mailer: workers::mailer(&settings.mail)?,
     };
     let policies = workers::policies(settings, &workers::handlers(settings, &job_deps));
+    let account_mail = Arc::new(
+        AccountMail::new(crate::config::account_settings(
+            settings,
+            policies.of(send_email::KIND).max_attempts,
+        ))
+        .context("Failed to prepare the account mail templates")?,
+    );
+    let auth = Arc::new(
+        AuthServiceImpl::new(
+            users.clone(),
+            sessions.clone(),
+            tokens,
+            hasher.clone(),
+            revoker.clone(),
+            AuthConfig {
+                access_ttl_secs: auth_settings.access_ttl_secs,
+                refresh_ttl_secs: auth_settings.refresh_ttl_secs,
+            },
+        )
+        .with_account_mail(account_mail.clone()),
+    );
+    let user_service = UserServiceImpl::new(users.clone(), hasher.clone(), revoker.clone())
+        .with_cache(
+            Duration::from_secs(settings.cache.user_ttl_secs),
+            settings.cache.user_capacity,
+        )
+        .with_account_mail(account_mail.clone());
+    let accounts =
+        AccountServiceImpl::new(users, account_tokens, account_mail, hasher.clone(), revoker)
+            .forgetting_through(user_service.forgetter());
     let state = AppState {
         auth: auth.clone(),
+        accounts: Arc::new(accounts),
         jobs: Arc::new(JobServiceImpl::new(
             jobs.clone(),
             job_deps.files.clone(),
             policies,
         )),
-        users: Arc::new(
-            UserServiceImpl::new(users, hasher.clone(), revoker).with_cache(
-                Duration::from_secs(settings.cache.user_ttl_secs),
-                settings.cache.user_capacity,
-            ),
-        ),
+        users: Arc::new(user_service),
         items: Arc::new(ItemServiceImpl::new(items)),
         notifications: Arc::new(NotificationServiceImpl::new(Arc::new(
             SeaNotificationRepository::new(db.clone()),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::Value;
+use strata_domain::accounts::AccountTokenRepository;
 use strata_domain::auth::SessionRepository;
 use strata_domain::files::FileStore;
 use strata_domain::items::ItemRepository;
@@ -34,6 +35,7 @@ pub struct JobDeps {
     pub users: Arc<dyn UserRepository>,
     pub items: Arc<dyn ItemRepository>,
     pub sessions: Arc<dyn SessionRepository>,
+    pub account_tokens: Arc<dyn AccountTokenRepository>,
     pub mailer: Arc<dyn Mailer>,
 }
 
@@ -49,7 +51,9 @@ pub fn handlers(settings: &Settings, deps: &JobDeps) -> Handlers {
         Arc::new(ExportUsers::new(deps.users.clone(), deps.files.clone())),
         Arc::new(ImportItems::new(deps.items.clone(), deps.files.clone())),
         Arc::new(SendEmail::new(deps.mailer.clone())),
-        Arc::new(PurgeAuth::new(deps.sessions.clone())),
+        Arc::new(
+            PurgeAuth::new(deps.sessions.clone()).with_account_tokens(deps.account_tokens.clone()),
+        ),
         Arc::new(PurgeJobs::new(
             deps.jobs.clone(),
             deps.files.clone(),

@@ -16,7 +16,7 @@ use strata_repository::connect;
 const BIN: &str = env!("CARGO_BIN_EXE_strata");
 
 /// The table each migration creates, in order (`None` for index-only ones).
-const CREATES: [Option<&str>; 11] = [
+const CREATES: [Option<&str>; 12] = [
     Some("users"),
     Some("sessions"),
     Some("refresh_tokens"),
@@ -27,6 +27,7 @@ const CREATES: [Option<&str>; 11] = [
     None,
     None,
     Some("jobs"),
+    Some("account_tokens"),
     Some("notifications"),
 ];
 

@@ -4,6 +4,7 @@
 //! This crate performs no I/O and knows nothing of HTTP, SQL or async runtimes;
 //! that is what lets every other layer test against it with mocks.
 
+pub mod accounts;
 pub mod auth;
 pub mod error;
 pub mod files;

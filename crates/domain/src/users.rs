@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::RepoError;
+use crate::accounts::MailedToken;
 use crate::page::{Direction, Page, PageRequest, Sort, SortField};
 use crate::text::{self, Lines};
 use crate::validation::Violation;
@@ -236,8 +237,17 @@ pub struct User {
     pub full_name: Option<FullName>,
     pub role: Role,
     pub is_active: bool,
+    /// When the account last proved control of its current address; `None`
+    /// until then, and again after the address changes.
+    pub email_verified_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn email_verified(&self) -> bool {
+        self.email_verified_at.is_some()
+    }
 }
 
 /// A user together with the hash needed to check their password. Only the
@@ -258,17 +268,22 @@ pub struct NewUser {
     pub password_hash: PasswordHash,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+    /// The verification mail to queue with the account, in its transaction.
+    pub verification: Option<MailedToken>,
 }
 
 /// A partial update; `None` leaves a field as it is. `full_name:
-/// Some(None)` clears the name.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Some(None)` clears the name. A changed e-mail address is unverified.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserChanges {
     pub email: Option<Email>,
     pub username: Option<Username>,
     pub full_name: Option<Option<FullName>>,
     pub role: Option<Role>,
     pub is_active: Option<bool>,
+    /// A mail to queue in the update's transaction, only if the update
+    /// changes the address (the verification of the new one).
+    pub verification: Option<MailedToken>,
 }
 
 impl UserChanges {
@@ -335,7 +350,8 @@ pub struct UserStats {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Inserts an account.
+    /// Inserts an account and, in the same transaction, stores and queues
+    /// its `verification` token and mail when there is one.
     ///
     /// # Errors
     /// [`RepoError::Conflict`] with [`crate::UniqueField::Email`] or
@@ -358,7 +374,10 @@ pub trait UserRepository: Send + Sync {
     /// [`RepoError::NotFound`] when no account has this id.
     async fn find_credentials_by_id(&self, id: Uuid) -> Result<UserCredentials, RepoError>;
 
-    /// Applies `changes` and bumps `updated_at` to `now`.
+    /// Applies `changes` and bumps `updated_at` to `now`. A new e-mail
+    /// address clears `email_verified_at` and, in the same transaction,
+    /// stores and queues `changes.verification` (both only when the address
+    /// really differs from the stored one).
     ///
     /// # Errors
     /// [`RepoError::NotFound`] when the account is gone;

@@ -68,6 +68,12 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("forbidden")]
     Forbidden,
+    /// Writes need a verified address (`auth.require_verified_email`).
+    #[error("e-mail address not verified")]
+    EmailNotVerified,
+    /// A verification or reset token that cannot be used (any reason).
+    #[error("invalid account token")]
+    InvalidToken,
     #[error("not found")]
     NotFound(&'static str),
     #[error("method not allowed")]
@@ -108,6 +114,8 @@ impl ApiError {
             Self::Unauthenticated { .. } => "UNAUTHENTICATED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::Forbidden => "FORBIDDEN",
+            Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            Self::InvalidToken => "INVALID_TOKEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
@@ -138,6 +146,8 @@ impl ApiError {
             } => "This endpoint requires a bearer token.".into(),
             Self::InvalidCredentials => "The credentials are not valid.".into(),
             Self::Forbidden => "You are not allowed to do this.".into(),
+            Self::EmailNotVerified => "Verify your e-mail address before making changes.".into(),
+            Self::InvalidToken => "The token is invalid, expired or already used.".into(),
             Self::NotFound(what) => format!("{what} not found."),
             Self::MethodNotAllowed { .. } => "This method is not allowed on this resource.".into(),
             Self::Conflict(why) => (*why).to_owned(),
@@ -176,6 +186,8 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::NotFound => Self::NotFound("Resource"),
             ServiceError::Forbidden => Self::Forbidden,
+            ServiceError::EmailNotVerified => Self::EmailNotVerified,
+            ServiceError::InvalidToken => Self::InvalidToken,
             ServiceError::Conflict(why) => Self::Conflict(why),
             ServiceError::PreconditionFailed => Self::PreconditionFailed,
             ServiceError::Unavailable(source) => Self::Unavailable(Box::new(source)),
@@ -204,9 +216,9 @@ impl From<ValidationErrors> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::Malformed(_) | Self::InvalidToken => StatusCode::BAD_REQUEST,
             Self::Unauthenticated { .. } | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::EmailNotVerified => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,

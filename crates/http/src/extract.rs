@@ -29,6 +29,30 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// A caller allowed to write content: authenticated, and with a verified
+/// address when `auth.require_verified_email` is on (else 403
+/// `EMAIL_NOT_VERIFIED`). Account upkeep (profile, password, verification,
+/// logout) takes [`Authenticated`] instead, so an unverified account can
+/// still fix its address.
+#[derive(Debug, Clone, Copy)]
+pub struct Writer(pub Principal);
+
+impl FromRequest for Writer {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let caller = authenticate(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let Authenticated(principal) = caller?;
+            let state = state.ok_or_else(|| ApiError::internal("AppState is not registered"))?;
+            state.accounts.ensure_may_write(&principal).await?;
+            Ok(Self(principal))
+        })
+    }
+}
+
 /// The token of an `Authorization: Bearer` header, if there is one.
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     req.headers()

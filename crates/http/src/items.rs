@@ -17,7 +17,7 @@ use validator::Validate;
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, ValidatedJson};
+use crate::extract::{Authenticated, ValidatedJson, Writer};
 use crate::page::{PageResponse, etag, if_match, list_params, query_text};
 use crate::validation;
 
@@ -193,13 +193,14 @@ pub async fn list_items(
     security(("bearer" = []), ("oauth2" = [])),
     request_body = CreateItemRequest,
     responses(
+        (status = 403, description = "`EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
         (status = 201, body = ItemResponse, headers(("Location" = String), ("ETag" = String))),
     )
 )]
 #[post("/items")]
 pub async fn create_item(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: Writer,
     body: ValidatedJson<CreateItemRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let item = state
@@ -239,6 +240,7 @@ pub async fn get_item(
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "An ETag from a previous read")),
     request_body = UpdateItemRequest,
     responses(
+        (status = 403, description = "`EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
         (status = 200, body = ItemResponse, headers(("ETag" = String))),
         (status = 404, description = "No such item, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` is stale; nothing changed", body = Problem, content_type = "application/problem+json"),
@@ -248,7 +250,7 @@ pub async fn get_item(
 pub async fn update_item(
     req: HttpRequest,
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: Writer,
     id: web::Path<Uuid>,
     body: ValidatedJson<UpdateItemRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -274,6 +276,7 @@ pub async fn update_item(
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = Uuid, Path)),
     responses(
+        (status = 403, description = "`EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such item, or not the caller's", body = Problem, content_type = "application/problem+json"),
     )
@@ -281,7 +284,7 @@ pub async fn update_item(
 #[delete("/items/{id}")]
 pub async fn delete_item(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: Writer,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state.items.delete(&caller.0, id.into_inner()).await?;

@@ -4,6 +4,7 @@
 //! Handlers talk only to the service traits in [`AppState`]; this crate never
 //! sees a repository or a database type.
 
+pub mod accounts;
 pub mod auth;
 pub mod body;
 pub mod error;
@@ -30,8 +31,8 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
 use strata_service::{
-    AuthService, HealthService, ItemService, JobService, NotificationService, PostService,
-    UserService,
+    AccountService, AuthService, HealthService, ItemService, JobService, NotificationService,
+    PostService, UserService,
 };
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
@@ -47,6 +48,7 @@ pub use rate_limit::RateLimits;
 #[derive(Clone)]
 pub struct AppState {
     pub auth: Arc<dyn AuthService>,
+    pub accounts: Arc<dyn AccountService>,
     pub users: Arc<dyn UserService>,
     pub health: Arc<dyn HealthService>,
     pub items: Arc<dyn ItemService>,
@@ -178,6 +180,7 @@ where
                 .wrap(cors)
                 .wrap(actix_web::middleware::from_fn(middleware::handler_timeout))
                 .configure(auth::configure)
+                .configure(accounts::configure)
                 .configure(users::configure)
                 .configure(items::configure)
                 .configure(posts::configure)

@@ -13,7 +13,7 @@ use validator::Validate;
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, ValidatedJson};
+use crate::extract::{ValidatedJson, Writer};
 use crate::page::{PageResponse, list_params, query_text};
 use crate::validation;
 
@@ -205,13 +205,14 @@ pub async fn list_posts(
     security(("bearer" = []), ("oauth2" = [])),
     request_body = CreatePostRequest,
     responses(
+        (status = 403, description = "`EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
         (status = 201, body = PostResponse, headers(("Location" = String))),
     )
 )]
 #[post("/posts")]
 pub async fn create_post(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: Writer,
     body: ValidatedJson<CreatePostRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
@@ -251,14 +252,14 @@ pub async fn get_post(
     request_body = UpdatePostRequest,
     responses(
         (status = 200, body = PostResponse),
-        (status = 403, description = "Not the author or an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`FORBIDDEN`: Not the author or an admin; or `EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/posts/{id}")]
 pub async fn update_post(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: Writer,
     id: web::Path<Uuid>,
     body: ValidatedJson<UpdatePostRequest>,
 ) -> Result<web::Json<PostResponse>, ApiError> {
@@ -289,14 +290,14 @@ pub async fn update_post(
     params(("id" = Uuid, Path)),
     responses(
         (status = 204, description = "Deleted with its comments"),
-        (status = 403, description = "Not the author or an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`FORBIDDEN`: Not the author or an admin; or `EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/posts/{id}")]
 pub async fn delete_post(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: Writer,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state.posts.delete(&caller.0, id.into_inner()).await?;
@@ -332,6 +333,7 @@ pub async fn list_comments(
     params(("id" = Uuid, Path)),
     request_body = CreateCommentRequest,
     responses(
+        (status = 403, description = "`EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
         (status = 201, body = CommentResponse, headers(("Location" = String))),
         (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
     )
@@ -339,7 +341,7 @@ pub async fn list_comments(
 #[post("/posts/{id}/comments")]
 pub async fn create_comment(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: Writer,
     id: web::Path<Uuid>,
     body: ValidatedJson<CreateCommentRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -382,14 +384,14 @@ pub async fn get_comment(
     params(("id" = Uuid, Path), ("comment_id" = Uuid, Path)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, description = "Not the comment's or the post's author, nor an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`FORBIDDEN`: Not the comment's or the post's author, nor an admin; or `EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such comment under this post", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/posts/{id}/comments/{comment_id}")]
 pub async fn delete_comment(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: Writer,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (post_id, comment_id) = path.into_inner();

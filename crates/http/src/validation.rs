@@ -66,6 +66,11 @@ pub fn bounded_secret(value: &str) -> Result<(), ValidationError> {
     looked_up(value, 1024, Lines::Secret)
 }
 
+/// A token from a verification or reset mail, only looked up (by hash).
+pub fn account_token(value: &str) -> Result<(), ValidationError> {
+    looked_up(value, 256, Lines::Single)
+}
+
 /// A login name: a username or an e-mail address, only looked up.
 pub fn login(value: &str) -> Result<(), ValidationError> {
     looked_up(value, 254, Lines::Single)

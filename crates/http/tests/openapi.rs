@@ -43,6 +43,10 @@ fn the_document_lists_exactly_the_contracts_routes() {
         ("POST", "/api/v1/auth/logout"),
         ("POST", "/api/v1/auth/logout-all"),
         ("PUT", "/api/v1/auth/password"),
+        ("POST", "/api/v1/auth/verify-email"),
+        ("POST", "/api/v1/auth/verify-email/resend"),
+        ("POST", "/api/v1/auth/password-reset"),
+        ("POST", "/api/v1/auth/password-reset/confirm"),
         ("GET", "/api/v1/users/me"),
         ("PATCH", "/api/v1/users/me"),
         ("DELETE", "/api/v1/users/me"),
@@ -130,6 +134,7 @@ async fn every_documented_operation_is_routed() {
         .returning(|_, _| Err(strata_service::ServiceError::NotFound));
     let state = AppState {
         auth: Arc::new(MockAuthService::new()),
+        accounts: Arc::new(strata_service::accounts::MockAccountService::new()),
         users: Arc::new(MockUserService::new()),
         health: Arc::new(health),
         items: Arc::new(MockItemService::new()),

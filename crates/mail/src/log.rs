@@ -69,6 +69,7 @@ mod tests {
             to: "ada@example.com".into(),
             subject: "Reset your password".into(),
             text: "Open http://localhost:8080/reset?token=abc to continue.".into(),
+            html: None,
         };
         LogMailer::new().send(&email).await.unwrap();
 

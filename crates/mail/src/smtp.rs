@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Mailbox, Message, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls as LettreTls, TlsParameters};
 use lettre::transport::smtp::{AsyncSmtpTransportBuilder, Error as SmtpError};
@@ -94,7 +94,8 @@ pub enum MailConfigError {
     TlsSetup { reason: String },
 }
 
-/// Sends each [`Email`] as a `text/plain; charset=utf-8` message over SMTP.
+/// Sends each [`Email`] over SMTP: `text/plain; charset=utf-8`, or
+/// `multipart/alternative` with an HTML part when the message has one.
 ///
 /// Connections are pooled and reused between messages. The pool is created
 /// on the first send rather than in [`SmtpMailer::new`], because lettre
@@ -202,13 +203,21 @@ impl SmtpMailer {
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(subject)
-            .header(ContentType::TEXT_PLAIN)
-            .body(email.text.clone())
-            .map_err(|err| MailError::Permanent(format!("the message cannot be built: {err}")))
+            .subject(subject);
+        let built = match &email.html {
+            // Text first: multipart/alternative lists the least preferred part first.
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                email.text.clone(),
+                html.clone(),
+            )),
+            None => builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(email.text.clone()),
+        };
+        built.map_err(|err| MailError::Permanent(format!("the message cannot be built: {err}")))
     }
 
     fn classify(&self, err: &SmtpError) -> MailError {

@@ -142,6 +142,7 @@ fn email(to: &str) -> Email {
         // A lone "." line would end the DATA phase if it were not escaped.
         text: "Grüße, Ada!\n\nConfirm: https://strata.test/confirm?token=abc\n.\nThe end.\n"
             .to_owned(),
+        html: None,
     }
 }
 
@@ -181,6 +182,24 @@ async fn delivers_a_utf8_plain_text_message() {
     assert_eq!(record["charset"], "utf-8");
     assert_eq!(body(record), sent.text.trim_end_matches('\n'));
     assert_eq!(record["authenticated"], false);
+}
+
+#[tokio::test]
+async fn a_message_with_html_goes_as_multipart_alternative_with_the_text_kept() {
+    let Some(sink) = sink("a_message_with_html_goes_as_multipart_alternative") else {
+        return;
+    };
+    let to = unique_rcpt("example.com");
+    let sent = Email {
+        html: Some("<p>Grüße, <a href=\"https://strata.test/x\">Ada</a>!</p>".to_owned()),
+        ..email(&to)
+    };
+    sink.mailer().send(&sent).await.unwrap();
+
+    let records = sink.wait_for(&to, 1);
+    assert_eq!(records[0]["content_type"], "multipart/alternative");
+    // The sink reads the plain part, as a text-only client would.
+    assert_eq!(body(&records[0]), sent.text.trim_end_matches('\n'));
 }
 
 #[tokio::test]

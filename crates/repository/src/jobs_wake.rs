@@ -82,9 +82,6 @@ impl Wakeup {
 /// Wakes the workers of `db` after a transaction that enqueued through
 /// [`crate::jobs::enqueue_in`] committed. On PostgreSQL the transaction's
 /// `NOTIFY` already does it (the listener of this process hears it too).
-// Its first caller, a repository enqueueing in its own transaction, is yet
-// to come; the unit test below uses it as such a caller will.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn committed(db: &DatabaseConnection) {
     if sqlite_file(db).is_some() {
         Wakeup::of(db).wake();

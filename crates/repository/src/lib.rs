@@ -5,6 +5,7 @@
 //! crate; callers see only the domain's ports, [`connect`], and the two
 //! connection types the application needs to name when wiring and migrating.
 
+mod accounts;
 mod auth;
 mod backup;
 mod comments;
@@ -25,6 +26,7 @@ mod tx;
 mod users;
 mod users_admin;
 
+pub use accounts::SeaAccountTokenRepository;
 pub use auth::SeaSessionRepository;
 pub use backup::{BackupError, backup};
 pub use db::{DatabaseConnection, DbErr, PoolStats, connect, pool_stats};

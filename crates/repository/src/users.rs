@@ -16,11 +16,12 @@ use strata_domain::users::{
 };
 use uuid::Uuid;
 
+use crate::accounts::issue_in;
 use crate::entities::users;
 use crate::error::DbResultExt;
 use crate::notifications::notify_in;
 use crate::tx::{WriteGate, begin_write};
-use crate::users_admin;
+use crate::{jobs_wake, users_admin};
 
 /// [`UserRepository`] over sea-orm. Case-insensitive uniqueness is enforced by
 /// the schema's unique indexes on `email` (stored lower-cased) and
@@ -84,6 +85,7 @@ impl TryFrom<users::Model> for User {
             },
             role: Role::parse(&row.role).map_err(|v| invalid(id, "role", v))?,
             is_active: row.is_active,
+            email_verified_at: row.email_verified_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -114,13 +116,23 @@ impl UserRepository for SeaUserRepository {
             password_hash: Set(user.password_hash.as_str().to_owned()),
             role: Set(user.role.as_str().to_owned()),
             is_active: Set(true),
+            email_verified_at: Set(None),
             created_at: Set(created_at),
             updated_at: Set(created_at),
         };
+        // The account and its verification mail exist together or not at all.
+        let txn = begin_write(&self.db).await?;
         users::Entity::insert(row)
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&txn)
             .await
             .or_repo("Failed to insert user")?;
+        if let Some(verification) = &user.verification {
+            issue_in(&txn, user.id, verification).await?;
+        }
+        txn.commit().await.or_repo("Failed to commit new user")?;
+        if user.verification.is_some() {
+            jobs_wake::committed(&self.db);
+        }
         Ok(User {
             id: user.id,
             email: user.email,
@@ -128,6 +140,7 @@ impl UserRepository for SeaUserRepository {
             full_name: user.full_name,
             role: user.role,
             is_active: true,
+            email_verified_at: None,
             created_at,
             updated_at: created_at,
         })
@@ -197,6 +210,23 @@ impl UserRepository for SeaUserRepository {
         // Update and read back in one transaction so the caller gets exactly
         // the row its write produced, not one a concurrent writer changed.
         let txn = begin_write(&self.db).await?;
+        let mut address_changed = false;
+        if let Some(email) = &changes.email {
+            // Only a different address loses its proof, and only then is
+            // the new one mailed.
+            address_changed = users::Entity::update_many()
+                .col_expr(
+                    users::Column::EmailVerifiedAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .filter(users::Column::Id.eq(id))
+                .filter(users::Column::Email.ne(email.as_str()))
+                .exec(&txn)
+                .await
+                .or_repo("Failed to clear e-mail verification")?
+                .rows_affected
+                == 1;
+        }
         // A role change is told to its user, with the change.
         let role_before = match changes.role {
             Some(_) => users::Entity::find_by_id(id)
@@ -212,6 +242,13 @@ impl UserRepository for SeaUserRepository {
         if result.rows_affected == 0 {
             return Err(RepoError::NotFound);
         }
+        let mailed = match &changes.verification {
+            Some(verification) if address_changed => {
+                issue_in(&txn, id, verification).await?;
+                true
+            }
+            _ => false,
+        };
         let row = users::Entity::find_by_id(id)
             .one(&txn)
             .await
@@ -224,6 +261,9 @@ impl UserRepository for SeaUserRepository {
             notify_in(&txn, told).await?;
         }
         txn.commit().await.or_repo("Failed to commit user update")?;
+        if mailed {
+            jobs_wake::committed(&self.db);
+        }
         User::try_from(row)
     }
 

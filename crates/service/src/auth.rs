@@ -12,6 +12,7 @@ use strata_domain::auth::{
 use strata_domain::users::{Email, FullName, Password, Role, User, UserRepository, Username};
 use uuid::Uuid;
 
+use crate::accounts::AccountMail;
 use crate::error::TokenRejection;
 use crate::revocation::Revoker;
 use crate::tokens::{RefreshSecret, TokenCodec, hash_refresh_token};
@@ -169,6 +170,8 @@ pub struct AuthServiceImpl {
     hasher: PasswordHasher,
     revoker: Revoker,
     session_ttl: chrono::Duration,
+    /// Renders the verification mail of new accounts; without it none is queued.
+    mail: Option<Arc<AccountMail>>,
 }
 
 impl std::fmt::Debug for AuthServiceImpl {
@@ -194,7 +197,15 @@ impl AuthServiceImpl {
             hasher,
             revoker,
             session_ttl: chrono::Duration::seconds(session_secs),
+            mail: None,
         }
+    }
+
+    /// Queues a verification mail with every account this service creates.
+    #[must_use]
+    pub fn with_account_mail(mut self, mail: Arc<AccountMail>) -> Self {
+        self.mail = Some(mail);
+        self
     }
 
     async fn start_session(&self, user: &User) -> Result<TokenPair, ServiceError> {
@@ -267,8 +278,14 @@ impl AuthService for AuthServiceImpl {
         &self,
         registration: Registration,
     ) -> Result<(User, TokenPair), ServiceError> {
-        let user =
-            create_account(self.users.as_ref(), &self.hasher, registration, Role::User).await?;
+        let user = create_account(
+            self.users.as_ref(),
+            &self.hasher,
+            self.mail.as_deref(),
+            registration,
+            Role::User,
+        )
+        .await?;
         let tokens = self.start_session(&user).await?;
         Ok((user, tokens))
     }
@@ -278,7 +295,14 @@ impl AuthService for AuthServiceImpl {
         registration: Registration,
         role: Role,
     ) -> Result<User, ServiceError> {
-        create_account(self.users.as_ref(), &self.hasher, registration, role).await
+        create_account(
+            self.users.as_ref(),
+            &self.hasher,
+            self.mail.as_deref(),
+            registration,
+            role,
+        )
+        .await
     }
 
     async fn login(&self, login: &str, password: &str) -> Result<TokenPair, ServiceError> {

@@ -19,6 +19,7 @@ fn user(active: bool) -> User {
         full_name: None,
         role: Role::User,
         is_active: active,
+        email_verified_at: None,
         created_at: now,
         updated_at: now,
     }
@@ -108,6 +109,33 @@ async fn register_stores_a_bcrypt_hash_and_returns_a_working_token_pair() {
     assert_eq!(principal.user_id, created.id);
     assert_eq!(pair.expires_in, 900);
     assert_eq!(pair.refresh_token.len(), 43);
+}
+
+#[tokio::test]
+async fn registration_queues_the_verification_mail_with_the_account() {
+    let mut users = MockUserRepository::new();
+    users
+        .expect_create()
+        .withf(|new| {
+            new.verification.as_ref().is_some_and(|v| {
+                v.token.purpose == strata_domain::accounts::TokenPurpose::VerifyEmail
+                    && v.token.email == new.email
+                    && v.mail.kind == crate::jobs::kinds::send_email::KIND
+            })
+        })
+        .times(1)
+        .returning(|new| {
+            let mut u = user(true);
+            u.id = new.id;
+            Ok(u)
+        });
+    let mut sessions = MockSessionRepository::new();
+    sessions.expect_create().returning(|_, _| Ok(()));
+    let (service, _) = build(users, sessions);
+    let mail = crate::AccountMail::new(crate::AccountSettings::default()).unwrap();
+    let service = service.with_account_mail(Arc::new(mail));
+    let registration = Registration::parse("ada@example.com", "ada", PASSWORD, None).unwrap();
+    service.register(registration).await.unwrap();
 }
 
 #[tokio::test]

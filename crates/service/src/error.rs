@@ -35,6 +35,14 @@ pub enum ServiceError {
     /// The caller is authenticated but may not do this.
     #[error("forbidden")]
     Forbidden,
+    /// `auth.require_verified_email` is on and the caller's address is not
+    /// verified.
+    #[error("e-mail address not verified")]
+    EmailNotVerified,
+    /// An account token (verification, reset) that is unknown, used,
+    /// superseded or expired; which one is deliberately not said.
+    #[error("invalid or expired token")]
+    InvalidToken,
     #[error("not found")]
     NotFound,
     /// The request contradicts a business rule (e.g. an admin demoting themself).

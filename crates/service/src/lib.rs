@@ -5,6 +5,7 @@
 //! domain values or a [`ServiceError`], and keeps CPU-heavy work (bcrypt) off
 //! the async executor.
 
+pub mod accounts;
 pub mod auth;
 pub mod error;
 pub mod health;
@@ -20,6 +21,7 @@ mod test_support;
 pub mod tokens;
 pub mod users;
 
+pub use accounts::{AccountMail, AccountService, AccountServiceImpl, AccountSettings};
 pub use auth::{AuthConfig, AuthService, AuthServiceImpl, Registration, TokenPair};
 pub use error::ServiceError;
 pub use health::{HealthService, HealthServiceImpl, QueueHealth, Readiness};

@@ -4,12 +4,16 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-/// A plain-text message to one recipient.
+/// A message to one recipient: plain text, and optionally the same content
+/// as HTML for clients that prefer it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Email {
     pub to: String,
     pub subject: String,
     pub text: String,
+    /// Absent from jobs queued before HTML mail existed, hence the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{Duration, Utc};
 use strata_domain::RepoError;
+use strata_domain::accounts::MailedToken;
 use strata_domain::auth::{Principal, RevocationScope};
 use strata_domain::page::{Page, PageRequest, Sort};
 use strata_domain::users::{
@@ -13,6 +14,7 @@ use strata_domain::users::{
 };
 use uuid::Uuid;
 
+use crate::accounts::{AccountMail, ForgetUser};
 use crate::auth::Registration;
 use crate::error::{TokenRejection, require_admin};
 use crate::revocation::Revoker;
@@ -142,6 +144,9 @@ pub struct UserServiceImpl {
     /// this service invalidate at once; writes on other instances show after
     /// the TTL (security-relevant changes revoke sessions, which is immediate).
     cache: Option<moka::sync::Cache<Uuid, User>>,
+    /// Renders the verification mail of a new or changed address; without
+    /// it no mail is queued.
+    mail: Option<Arc<AccountMail>>,
 }
 
 impl std::fmt::Debug for UserServiceImpl {
@@ -157,6 +162,42 @@ impl UserServiceImpl {
             hasher,
             revoker,
             cache: None,
+            mail: None,
+        }
+    }
+
+    /// Queues a verification mail with every account created and every
+    /// address changed through this service.
+    #[must_use]
+    pub fn with_account_mail(mut self, mail: Arc<AccountMail>) -> Self {
+        self.mail = Some(mail);
+        self
+    }
+
+    /// Drops an account from the `me` cache; for services that change
+    /// accounts behind this one's back (verification, reset).
+    pub fn forgetter(&self) -> ForgetUser {
+        let cache = self.cache.clone();
+        Arc::new(move |id| {
+            if let Some(cache) = &cache {
+                cache.invalidate(&id);
+            }
+        })
+    }
+
+    /// The verification mail for `changes.email`, when it differs from
+    /// what `current` has.
+    fn verification_of(
+        &self,
+        current: &User,
+        changes: &UserChanges,
+    ) -> Result<Option<MailedToken>, ServiceError> {
+        match (&self.mail, &changes.email) {
+            (Some(mail), Some(email)) if *email != current.email => {
+                let username = changes.username.as_ref().unwrap_or(&current.username);
+                mail.verification(username, email, Utc::now()).map(Some)
+            }
+            _ => Ok(None),
         }
     }
 
@@ -198,16 +239,23 @@ impl UserServiceImpl {
 
 /// Hashes the password off the executor and inserts the account: the one
 /// way accounts are created, by registration, admins and the CLI alike.
+/// With `mail`, the account's verification mail is queued in the same
+/// transaction as the account.
 ///
 /// # Errors
 /// [`ServiceError::Taken`] when the e-mail or username is in use.
 pub async fn create_account(
     users: &dyn UserRepository,
     hasher: &PasswordHasher,
+    mail: Option<&AccountMail>,
     registration: Registration,
     role: Role,
 ) -> Result<User, ServiceError> {
     let password_hash = hasher.hash(&registration.password).await?;
+    let now = Utc::now();
+    let verification = mail
+        .map(|mail| mail.verification(&registration.username, &registration.email, now))
+        .transpose()?;
     let user = users
         .create(NewUser {
             id: Uuid::now_v7(),
@@ -216,7 +264,8 @@ pub async fn create_account(
             full_name: registration.full_name,
             password_hash,
             role,
-            created_at: Utc::now(),
+            created_at: now,
+            verification,
         })
         .await?;
     Ok(user)
@@ -262,15 +311,20 @@ impl UserService for UserServiceImpl {
         caller: &Principal,
         changes: ProfileChanges,
     ) -> Result<User, ServiceError> {
-        let changes = UserChanges {
+        let mut changes = UserChanges {
             email: changes.email,
             username: changes.username,
             full_name: changes.full_name,
             role: None,
             is_active: None,
+            verification: None,
         };
         if changes.is_empty() {
             return self.me(caller).await;
+        }
+        if changes.email.is_some() && self.mail.is_some() {
+            let current = self.me(caller).await?;
+            changes.verification = self.verification_of(&current, &changes)?;
         }
         let user = self
             .users
@@ -319,7 +373,14 @@ impl UserService for UserServiceImpl {
         role: Role,
     ) -> Result<User, ServiceError> {
         require_admin(caller)?;
-        create_account(self.users.as_ref(), &self.hasher, registration, role).await
+        create_account(
+            self.users.as_ref(),
+            &self.hasher,
+            self.mail.as_deref(),
+            registration,
+            role,
+        )
+        .await
     }
 
     async fn get(&self, caller: &Principal, id: Uuid) -> Result<User, ServiceError> {
@@ -342,6 +403,8 @@ impl UserService for UserServiceImpl {
             ));
         }
         let before = self.users.find_by_id(id).await?;
+        let mut changes = changes;
+        changes.verification = self.verification_of(&before, &changes)?;
         let after = if changes.is_empty() {
             before.clone()
         } else {
@@ -397,4 +460,4 @@ impl UserService for UserServiceImpl {
 
 #[cfg(test)]
 #[path = "users_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -16,6 +16,7 @@ fn account(id: Uuid) -> User {
         full_name: None,
         role: Role::User,
         is_active: true,
+        email_verified_at: None,
         created_at: now,
         updated_at: now,
     }
@@ -33,7 +34,8 @@ fn with_password(id: Uuid) -> UserCredentials {
     }
 }
 
-fn revokes_user(sessions: &mut MockSessionRepository, user_id: Uuid) {
+/// Expects every session of `user_id` to be revoked once.
+pub(crate) fn revokes_user(sessions: &mut MockSessionRepository, user_id: Uuid) {
     sessions
         .expect_revoke()
         .withf(move |scope, _, _| {
@@ -409,4 +411,29 @@ async fn a_deleted_account_leaves_the_cache() {
             TokenRejection::AccountDisabled
         ))
     ));
+}
+
+#[tokio::test]
+async fn a_new_address_is_mailed_in_the_update_and_the_same_one_is_not() {
+    let p = caller(Role::User);
+    let mail = Arc::new(crate::AccountMail::new(crate::AccountSettings::default()).unwrap());
+    for (address, mailed) in [("ada@new.example.com", true), ("ada@example.com", false)] {
+        let mut users = MockUserRepository::new();
+        users.expect_find_by_id().returning(|id| Ok(account(id)));
+        users
+            .expect_update()
+            .withf(move |_, changes, _| {
+                changes.verification.as_ref().is_some_and(|v| {
+                    v.token.email.as_str() == address && v.mail.payload["to"] == address
+                }) == mailed
+            })
+            .times(1)
+            .returning(|id, _, _| Ok(account(id)));
+        let service = service(users, MockSessionRepository::new()).with_account_mail(mail.clone());
+        let changes = ProfileChanges {
+            email: Some(Email::parse(address).unwrap()),
+            ..Default::default()
+        };
+        service.update_me(&p, changes).await.unwrap();
+    }
 }

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
-use crate::extract::Authenticated;
+use crate::extract::{Authenticated, Writer};
 use crate::page::{PageResponse, page_request};
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -264,6 +264,7 @@ pub async fn get_job(
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = Uuid, Path)),
     responses(
+        (status = 403, description = "`EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
         (status = 202, description = "Cancelled, or asked to stop", body = JobResponse, headers(("Location" = String))),
         (status = 404, description = "No such job, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`CONFLICT`: the job has already finished", body = Problem, content_type = "application/problem+json"),
@@ -272,7 +273,7 @@ pub async fn get_job(
 #[post("/jobs/{id}/cancel")]
 pub async fn cancel_job(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: Writer,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let job = state.jobs.cancel(&caller.0, id.into_inner()).await?;
@@ -286,7 +287,7 @@ pub async fn cancel_job(
     params(("id" = Uuid, Path)),
     responses(
         (status = 202, description = "Queued again", body = JobResponse, headers(("Location" = String))),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`FORBIDDEN`: Not an admin; or `EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`CONFLICT`: the job is neither `failed` nor `dead`", body = Problem, content_type = "application/problem+json"),
     )
@@ -294,7 +295,7 @@ pub async fn cancel_job(
 #[post("/jobs/{id}/retry")]
 pub async fn retry_job(
     state: web::Data<AppState>,
-    caller: Authenticated,
+    caller: Writer,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let job = state.jobs.retry(&caller.0, id.into_inner()).await?;

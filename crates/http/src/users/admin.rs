@@ -83,6 +83,7 @@ impl UpdateUserRequest {
             full_name: profile.full_name,
             role: self.role.map(Into::into),
             is_active: self.is_active,
+            verification: None,
         })
     }
 }

@@ -44,6 +44,9 @@ pub struct UserResponse {
     #[schema(example = "user")]
     pub role: Role,
     pub is_active: bool,
+    /// Whether the account proved control of `email` (by following the
+    /// verification mail, or a password reset mail).
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -82,6 +85,7 @@ impl From<&User> for UserResponse {
             full_name: user.full_name.as_ref().map(|n| n.as_str().to_owned()),
             role: user.role.into(),
             is_active: user.is_active,
+            email_verified: user.email_verified(),
             created_at: user.created_at,
             updated_at: user.updated_at,
         }

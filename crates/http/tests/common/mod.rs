@@ -11,6 +11,7 @@ use strata_domain::auth::Principal;
 use strata_domain::jobs::{Job, JobStatus};
 use strata_domain::users::{Email, Role, User, Username};
 use strata_http::{AppState, HttpSettings};
+use strata_service::accounts::MockAccountService;
 use strata_service::auth::MockAuthService;
 use strata_service::error::TokenRejection;
 use strata_service::health::MockHealthService;
@@ -26,6 +27,7 @@ pub const TOKEN: &str = "valid-token";
 
 pub struct Mocks {
     pub auth: MockAuthService,
+    pub accounts: MockAccountService,
     pub users: MockUserService,
     pub health: MockHealthService,
     pub items: MockItemService,
@@ -47,8 +49,13 @@ impl Mocks {
                 Err(ServiceError::Unauthenticated(TokenRejection::Invalid))
             }
         });
+        // Writes are allowed unless a test says otherwise, as with
+        // `auth.require_verified_email` off.
+        let mut accounts = MockAccountService::new();
+        accounts.expect_ensure_may_write().returning(|_| Ok(()));
         Self {
             auth,
+            accounts,
             users: MockUserService::new(),
             health: MockHealthService::new(),
             items: MockItemService::new(),
@@ -61,6 +68,7 @@ impl Mocks {
     pub fn state(self) -> AppState {
         AppState {
             auth: Arc::new(self.auth),
+            accounts: Arc::new(self.accounts),
             users: Arc::new(self.users),
             health: Arc::new(self.health),
             items: Arc::new(self.items),
@@ -88,6 +96,7 @@ pub fn user() -> User {
         full_name: None,
         role: Role::User,
         is_active: true,
+        email_verified_at: None,
         created_at: now,
         updated_at: now,
     }

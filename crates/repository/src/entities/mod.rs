@@ -4,6 +4,7 @@
 //! crate and are converted at the adapter boundary, so a schema detail (such as
 //! the `username_lower` column) never leaks into the rest of the system.
 
+pub(crate) mod account_tokens;
 pub(crate) mod comments;
 pub(crate) mod items;
 pub(crate) mod jobs;

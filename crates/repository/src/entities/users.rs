@@ -14,6 +14,7 @@ pub struct Model {
     pub password_hash: String,
     pub role: String,
     pub is_active: bool,
+    pub email_verified_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -160,6 +160,7 @@ async fn update_applies_changes_and_bumps_updated_at() {
                     full_name: Some(None),
                     role: Some(Role::Admin),
                     is_active: Some(false),
+                    verification: None,
                 },
                 later,
             )

@@ -19,7 +19,8 @@ use crate::jobs::{JobContext, JobError, JobHandler, RetryPolicy};
 pub const KIND: &str = "export_users";
 /// Accounts read and encoded per batch: a few hundred kilobytes.
 pub const BATCH: u64 = 500;
-pub const CSV_HEADER: &str = "id,email,username,full_name,role,is_active,created_at,updated_at\r\n";
+pub const CSV_HEADER: &str =
+    "id,email,username,full_name,role,is_active,email_verified,created_at,updated_at\r\n";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -95,6 +96,7 @@ struct Row<'a> {
     full_name: Option<&'a str>,
     role: &'static str,
     is_active: bool,
+    email_verified: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -108,6 +110,7 @@ impl<'a> From<&'a User> for Row<'a> {
             full_name: user.full_name.as_ref().map(|name| name.as_str()),
             role: user.role.as_str(),
             is_active: user.is_active,
+            email_verified: user.email_verified(),
             created_at: user.created_at,
             updated_at: user.updated_at,
         }
@@ -151,6 +154,7 @@ fn csv_rows(users: &[User]) -> Vec<u8> {
                 .unwrap_or_default(),
             user.role.as_str().to_owned(),
             user.is_active.to_string(),
+            user.email_verified().to_string(),
             user.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
             user.updated_at.to_rfc3339_opts(SecondsFormat::Micros, true),
         ];

@@ -22,6 +22,7 @@ fn user(n: u128) -> User {
         full_name: None,
         role: Role::User,
         is_active: true,
+        email_verified_at: None,
         created_at: at,
         updated_at: at,
     }

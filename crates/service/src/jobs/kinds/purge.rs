@@ -1,5 +1,5 @@
 //! The housekeeping kinds the scheduler fires: expired sessions, refresh
-//! tokens and revocations (`purge_auth`), and finished jobs with their
+//! tokens, revocations and mailed account tokens (`purge_auth`), and finished jobs with their
 //! files past the retention period (`purge_jobs`).
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::{Value, json};
+use strata_domain::accounts::AccountTokenRepository;
 use strata_domain::auth::SessionRepository;
 use strata_domain::files::{FileKey, FileStore};
 use strata_domain::jobs::{Job, JobRepository};
@@ -22,6 +23,7 @@ const BATCH: u64 = 500;
 
 pub struct PurgeAuth {
     sessions: Arc<dyn SessionRepository>,
+    account_tokens: Option<Arc<dyn AccountTokenRepository>>,
 }
 
 impl std::fmt::Debug for PurgeAuth {
@@ -32,7 +34,17 @@ impl std::fmt::Debug for PurgeAuth {
 
 impl PurgeAuth {
     pub fn new(sessions: Arc<dyn SessionRepository>) -> Self {
-        Self { sessions }
+        Self {
+            sessions,
+            account_tokens: None,
+        }
+    }
+
+    /// Purges expired verification and reset tokens as well.
+    #[must_use]
+    pub fn with_account_tokens(mut self, tokens: Arc<dyn AccountTokenRepository>) -> Self {
+        self.account_tokens = Some(tokens);
+        self
     }
 }
 
@@ -43,7 +55,11 @@ impl JobHandler for PurgeAuth {
     }
 
     async fn run(&self, _job: &Job, _ctx: &dyn JobContext) -> Result<Value, JobError> {
-        let rows = self.sessions.purge_expired(Utc::now()).await?;
+        let now = Utc::now();
+        let mut rows = self.sessions.purge_expired(now).await?;
+        if let Some(tokens) = &self.account_tokens {
+            rows += tokens.purge_expired(now).await?;
+        }
         Ok(json!({ "deleted": rows }))
     }
 }
@@ -178,5 +194,25 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(result, json!({"jobs": 2, "files": 2}));
+    }
+
+    #[tokio::test]
+    async fn expired_account_tokens_go_with_the_expired_sessions() {
+        let mut sessions = strata_domain::auth::MockSessionRepository::new();
+        sessions
+            .expect_purge_expired()
+            .times(1)
+            .returning(|_| Ok(3));
+        let mut tokens = strata_domain::accounts::MockAccountTokenRepository::new();
+        tokens.expect_purge_expired().times(1).returning(|_| Ok(2));
+        let purge = PurgeAuth::new(Arc::new(sessions)).with_account_tokens(Arc::new(tokens));
+        let result = purge
+            .run(
+                &job_from(NewJob::new(PURGE_AUTH, json!({}), 1, Utc::now())),
+                &MockJobContext::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(result, json!({"deleted": 5}));
     }
 }

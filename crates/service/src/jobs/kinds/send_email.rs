@@ -77,6 +77,7 @@ mod tests {
             to: "ada@example.com".into(),
             subject: "Welcome".into(),
             text: "Hello".into(),
+            html: None,
         }
     }
 
