@@ -415,7 +415,9 @@ async fn jobs_survive_a_database_restart_mid_run() {
             for bad in ["failed", "dead", "cancelled"] {
                 assert_eq!(by_status.get(bad), None, "{by_status:?}");
             }
-            by_status.get("succeeded") == Some(&total)
+            // Only succeeded jobs left: the mails, the import and the account's
+        // verification mail.
+        by_status.len() == 1 && by_status.get("succeeded") >= Some(&total)
         },
     )
     .await;
