@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 mod config_jobs;
+mod events;
 pub mod startup;
 pub mod telemetry;
 pub mod workers;

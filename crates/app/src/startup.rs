@@ -11,6 +11,7 @@ use actix_web::dev::Server;
 pub use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use strata_domain::auth::SessionRepository;
+use strata_domain::events::{EventBus, TopicFilter};
 use strata_domain::items::ItemRepository;
 use strata_domain::jobs::JobRepository;
 use strata_domain::users::UserRepository;
@@ -25,7 +26,7 @@ use strata_repository::{
 use strata_service::jobs::JobServiceImpl;
 use strata_service::revocation::Revoker;
 use strata_service::{
-    AuthConfig, AuthServiceImpl, HealthServiceImpl, ItemServiceImpl, PasswordHasher,
+    AuthConfig, AuthServiceImpl, HealthServiceImpl, Invalidation, ItemServiceImpl, PasswordHasher,
     PostServiceImpl, RevocationList, TokenCodec, UserServiceImpl,
 };
 use tokio::task::JoinHandle;
@@ -71,6 +72,11 @@ pub struct Services {
     pub auth: Arc<AuthServiceImpl>,
     pub sessions: Arc<dyn SessionRepository>,
     pub revocations: RevocationList,
+    /// What every instance publishes revocations and account changes on.
+    pub bus: Arc<dyn EventBus>,
+    /// Applies what the bus delivers to this instance's memory, once spawned
+    /// (by a server; a one-shot command only publishes).
+    pub invalidation: Invalidation,
     /// What the job handlers need, for whoever runs workers.
     pub job_deps: JobDeps,
 }
@@ -104,6 +110,10 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
     };
     let hasher = PasswordHasher::with_priority(auth_settings.bcrypt_cost, priority);
     let revocations = RevocationList::new();
+    let bus = crate::events::bus(settings, &db).await?;
+    // Subscribed before the load below, so that nothing revoked in between
+    // is missed.
+    let subscription = bus.subscribe(TopicFilter::All);
     // Revocations must be in memory before the first request is served, or a
     // token revoked before a restart would work again until the first poll.
     revocations
@@ -114,7 +124,8 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         sessions.clone(),
         revocations.clone(),
         auth_settings.access_ttl_secs,
-    );
+    )
+    .with_events(bus.clone());
     let auth = Arc::new(AuthServiceImpl::new(
         users.clone(),
         sessions.clone(),
@@ -135,6 +146,18 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         mailer: workers::mailer(&settings.mail)?,
     };
     let policies = workers::policies(settings, &workers::handlers(settings, &job_deps));
+    let user_service = UserServiceImpl::new(users, hasher.clone(), revoker)
+        .with_cache(
+            Duration::from_secs(settings.cache.user_ttl_secs),
+            settings.cache.user_capacity,
+        )
+        .with_events(bus.clone());
+    let invalidation = Invalidation::new(
+        subscription,
+        revocations.clone(),
+        sessions.clone(),
+        user_service.cache(),
+    );
     let state = AppState {
         auth: auth.clone(),
         jobs: Arc::new(JobServiceImpl::new(
@@ -142,12 +165,7 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
             job_deps.files.clone(),
             policies,
         )),
-        users: Arc::new(
-            UserServiceImpl::new(users, hasher.clone(), revoker).with_cache(
-                Duration::from_secs(settings.cache.user_ttl_secs),
-                settings.cache.user_capacity,
-            ),
-        ),
+        users: Arc::new(user_service),
         items: Arc::new(ItemServiceImpl::new(items)),
         posts: Arc::new(PostServiceImpl::new(Arc::new(SeaPostRepository::new(
             db.clone(),
@@ -164,6 +182,8 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         auth,
         sessions,
         revocations,
+        bus,
+        invalidation,
         job_deps,
     })
 }
@@ -173,6 +193,7 @@ pub struct Application {
     port: u16,
     server: Server,
     maintenance: JoinHandle<()>,
+    invalidation: JoinHandle<()>,
     gauges: JoinHandle<()>,
     /// In-process workers, unless `jobs.workers` is 0 or `--no-workers`.
     workers: Option<Workers>,
@@ -218,6 +239,7 @@ impl Application {
             Duration::from_secs(settings.auth.revocation_poll_secs.max(1)),
             PRUNE_EVERY,
         );
+        let invalidation = services.invalidation.spawn();
 
         let http = http_settings(&settings).await?;
         let gauges = spawn_gauges(
@@ -259,6 +281,7 @@ impl Application {
             port,
             server,
             maintenance,
+            invalidation,
             gauges,
             workers,
         })
@@ -293,6 +316,7 @@ impl Application {
             workers.shutdown().await;
         }
         self.maintenance.abort();
+        self.invalidation.abort();
         self.gauges.abort();
         result
     }

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{Duration, Utc};
 use strata_domain::RepoError;
 use strata_domain::auth::{Principal, RevocationScope};
+use strata_domain::events::{Event, EventBus, EventPayload, Topic};
 use strata_domain::page::{Page, PageRequest, Sort};
 use strata_domain::users::{
     DailyCount, Email, FullName, NewUser, Role, User, UserChanges, UserFilter, UserRepository,
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use crate::auth::Registration;
 use crate::error::{TokenRejection, require_admin};
+use crate::events::publish;
 use crate::revocation::Revoker;
 use crate::{PasswordHasher, ServiceError};
 
@@ -141,8 +143,13 @@ pub struct UserServiceImpl {
     /// would otherwise cost a database round trip each time. Writes through
     /// this service invalidate at once; writes on other instances show after
     /// the TTL (security-relevant changes revoke sessions, which is immediate).
-    cache: Option<moka::sync::Cache<Uuid, User>>,
+    cache: Option<UserCache>,
+    bus: Option<Arc<dyn EventBus>>,
 }
+
+/// Accounts cached for `me`, keyed by id. Clones share the entries, so the
+/// event consumer can invalidate what the service cached.
+pub type UserCache = moka::sync::Cache<Uuid, User>;
 
 impl std::fmt::Debug for UserServiceImpl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -157,6 +164,7 @@ impl UserServiceImpl {
             hasher,
             revoker,
             cache: None,
+            bus: None,
         }
     }
 
@@ -172,17 +180,41 @@ impl UserServiceImpl {
         self
     }
 
-    /// Replaces a cached account with the value a write just returned.
-    fn remember(&self, user: &User) {
+    /// Announces account changes on `bus`, so other instances drop their
+    /// cached copy at once rather than after the TTL.
+    #[must_use]
+    pub fn with_events(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// The cache `me` reads, for the event consumer to invalidate.
+    pub fn cache(&self) -> Option<UserCache> {
+        self.cache.clone()
+    }
+
+    /// Replaces a cached account with the value a write just returned, and
+    /// tells the other instances.
+    async fn remember(&self, user: &User) {
         if let Some(cache) = &self.cache {
             cache.insert(user.id, user.clone());
         }
+        self.announce(user.id).await;
     }
 
-    fn forget(&self, id: Uuid) {
+    async fn forget(&self, id: Uuid) {
         if let Some(cache) = &self.cache {
             cache.invalidate(&id);
         }
+        self.announce(id).await;
+    }
+
+    async fn announce(&self, user_id: Uuid) {
+        let event = Event {
+            topic: Topic::users(),
+            payload: EventPayload::UserChanged { user_id },
+        };
+        publish(self.bus.as_ref(), event).await;
     }
 
     async fn revoke_all(&self, user_id: Uuid) -> Result<(), ServiceError> {
@@ -277,7 +309,7 @@ impl UserService for UserServiceImpl {
             .update(caller.user_id, changes, Utc::now())
             .await
             .map_err(gone)?;
-        self.remember(&user);
+        self.remember(&user).await;
         Ok(user)
     }
 
@@ -297,8 +329,9 @@ impl UserService for UserServiceImpl {
         // Revoke first: if the delete then fails the account survives but no
         // token of it works, which is the safe half-state.
         self.revoke_all(caller.user_id).await?;
-        self.forget(caller.user_id);
-        self.users.delete(caller.user_id).await.map_err(gone)
+        self.users.delete(caller.user_id).await.map_err(gone)?;
+        self.forget(caller.user_id).await;
+        Ok(())
     }
 
     async fn list(
@@ -352,7 +385,7 @@ impl UserService for UserServiceImpl {
             // once: end every session so neither outlives the change.
             self.revoke_all(id).await?;
         }
-        self.remember(&after);
+        self.remember(&after).await;
         Ok(after)
     }
 
@@ -365,8 +398,9 @@ impl UserService for UserServiceImpl {
         }
         self.users.find_by_id(id).await?;
         self.revoke_all(id).await?;
-        self.forget(id);
-        Ok(self.users.delete(id).await?)
+        self.users.delete(id).await?;
+        self.forget(id).await;
+        Ok(())
     }
 
     async fn stats(&self, caller: &Principal) -> Result<UserStatsReport, ServiceError> {

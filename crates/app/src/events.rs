@@ -1,0 +1,41 @@
+//! Picks the event bus from the configuration (docs/adr/0013-event-bus.md):
+//! Redis when `redis.url` is set, else PostgreSQL `LISTEN/NOTIFY` when the
+//! database is PostgreSQL, else in-process (one server on SQLite).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use strata_domain::events::EventBus;
+use strata_events::{InProcessBus, PgBus, RedisBus};
+use strata_repository::DatabaseConnection;
+
+use crate::config::Settings;
+
+/// The PostgreSQL channel; the Redis one is `<redis.key_prefix>:events`.
+const PG_CHANNEL: &str = "strata_events";
+
+/// # Errors
+/// A Redis that cannot be reached at start-up when `redis.url` is set.
+pub async fn bus(
+    settings: &Settings,
+    db: &DatabaseConnection,
+) -> anyhow::Result<Arc<dyn EventBus>> {
+    let bus: Arc<dyn EventBus> = if let Some(url) = &settings.redis.url {
+        let channel = format!("{}:events", settings.redis.key_prefix);
+        Arc::new(
+            RedisBus::connect(url, &channel)
+                .await
+                .context("Failed to connect the event bus to Redis (redis.url)")?,
+        )
+    } else if settings.database.url.starts_with("postgres") {
+        Arc::new(
+            PgBus::connect(db.clone(), PG_CHANNEL)
+                .await
+                .context("Failed to start the PostgreSQL event bus")?,
+        )
+    } else {
+        Arc::new(InProcessBus::new())
+    };
+    tracing::info!(bus = bus.name(), "event bus ready");
+    Ok(bus)
+}
