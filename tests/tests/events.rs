@@ -13,9 +13,12 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Client;
+use sea_orm::ConnectionTrait as _;
 use serde_json::{Value, json};
 use strata::startup::ServerHandle;
-use strata_tests::{Backend, TestDatabase, TestUser, serve};
+use strata_domain::events::{Delivery, Envelope, EventPayload, Subscription, Topic, TopicFilter};
+use strata_service::{AuthService as _, Registration};
+use strata_tests::{Backend, TestDatabase, TestUser, serve, settings};
 
 const TRIALS: usize = 100;
 /// What B must do better than: far under the 5 s poll it replaced.
@@ -153,4 +156,65 @@ async fn a_logout_on_one_instance_is_refused_by_another_over_redis() {
         ],
     )
     .await;
+}
+
+/// The next event within `within`, skipping the bus's other deliveries.
+async fn next_event(
+    subscription: &mut Box<dyn Subscription>,
+    within: Duration,
+) -> Result<Envelope, tokio::time::error::Elapsed> {
+    tokio::time::timeout(within, async {
+        loop {
+            if let Some(Delivery::Event(envelope)) = subscription.next().await {
+                return envelope;
+            }
+        }
+    })
+    .await
+}
+
+/// A logout whose transaction rolls back (here: the revocations table is
+/// gone, so the insert fails after the session row was updated) publishes
+/// nothing; the same logout once the write commits does.
+#[tokio::test]
+async fn a_rolled_back_revocation_is_never_announced_on_postgres() {
+    let Ok(url) = std::env::var("TEST_POSTGRES_URL") else {
+        eprintln!("TEST_POSTGRES_URL is not set: skipping");
+        return;
+    };
+    let database = TestDatabase::create(&Backend::Postgres(url)).await;
+    let settings = settings(&database.url, &[]);
+    let db = strata::startup::database(&settings).await.unwrap();
+    let services = strata::startup::services(&settings, db.clone())
+        .await
+        .unwrap();
+    assert_eq!(services.bus.name(), "postgres");
+    let user = TestUser::generate();
+    let registration =
+        Registration::parse(&user.email, &user.username, &user.password, None).unwrap();
+    let (_, tokens) = services.auth.register(registration).await.unwrap();
+    let principal = services.auth.authenticate(&tokens.access_token).unwrap();
+    let mut sessions = services.bus.subscribe(TopicFilter::Only(Topic::sessions()));
+
+    db.execute_unprepared("ALTER TABLE revocations RENAME TO revocations_away")
+        .await
+        .unwrap();
+    assert!(services.auth.logout(&principal).await.is_err());
+    let quiet = next_event(&mut sessions, Duration::from_millis(500)).await;
+    assert!(
+        quiet.is_err(),
+        "a rolled-back write was announced: {quiet:?}"
+    );
+
+    db.execute_unprepared("ALTER TABLE revocations_away RENAME TO revocations")
+        .await
+        .unwrap();
+    services.auth.logout(&principal).await.unwrap();
+    let announced = next_event(&mut sessions, Duration::from_secs(5))
+        .await
+        .expect("the committed logout was not announced");
+    assert!(matches!(
+        announced.event.payload,
+        EventPayload::SessionsRevoked(ref r) if r.len() == 1 && r[0].session_id == principal.session_id
+    ));
 }
