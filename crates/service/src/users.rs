@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{Duration, Utc};
 use strata_domain::RepoError;
 use strata_domain::auth::{Principal, RevocationScope};
-use strata_domain::events::{Event, EventBus, EventPayload, Topic};
+use strata_domain::events::EventBus;
 use strata_domain::page::{Page, PageRequest, Sort};
 use strata_domain::users::{
     DailyCount, Email, FullName, NewUser, Role, User, UserChanges, UserFilter, UserRepository,
@@ -16,7 +16,6 @@ use uuid::Uuid;
 
 use crate::auth::Registration;
 use crate::error::{TokenRejection, require_admin};
-use crate::events::publish;
 use crate::revocation::Revoker;
 use crate::{PasswordHasher, ServiceError};
 
@@ -166,55 +165,6 @@ impl UserServiceImpl {
             cache: None,
             bus: None,
         }
-    }
-
-    /// Caches accounts read by `me` for `ttl` (at most `capacity` of them).
-    #[must_use]
-    pub fn with_cache(mut self, ttl: std::time::Duration, capacity: u64) -> Self {
-        self.cache = (!ttl.is_zero()).then(|| {
-            moka::sync::Cache::builder()
-                .time_to_live(ttl)
-                .max_capacity(capacity)
-                .build()
-        });
-        self
-    }
-
-    /// Announces account changes on `bus`, so other instances drop their
-    /// cached copy at once rather than after the TTL.
-    #[must_use]
-    pub fn with_events(mut self, bus: Arc<dyn EventBus>) -> Self {
-        self.bus = Some(bus);
-        self
-    }
-
-    /// The cache `me` reads, for the event consumer to invalidate.
-    pub fn cache(&self) -> Option<UserCache> {
-        self.cache.clone()
-    }
-
-    /// Replaces a cached account with the value a write just returned, and
-    /// tells the other instances.
-    async fn remember(&self, user: &User) {
-        if let Some(cache) = &self.cache {
-            cache.insert(user.id, user.clone());
-        }
-        self.announce(user.id).await;
-    }
-
-    async fn forget(&self, id: Uuid) {
-        if let Some(cache) = &self.cache {
-            cache.invalidate(&id);
-        }
-        self.announce(id).await;
-    }
-
-    async fn announce(&self, user_id: Uuid) {
-        let event = Event {
-            topic: Topic::users(),
-            payload: EventPayload::UserChanged { user_id },
-        };
-        publish(self.bus.as_ref(), event).await;
     }
 
     async fn revoke_all(&self, user_id: Uuid) -> Result<(), ServiceError> {
@@ -428,6 +378,9 @@ impl UserService for UserServiceImpl {
         Ok(self.users.export_batch(after, limit).await?)
     }
 }
+
+#[path = "users_cache.rs"]
+mod cache;
 
 #[cfg(test)]
 #[path = "users_tests.rs"]
