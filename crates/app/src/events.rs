@@ -15,7 +15,8 @@ use crate::config::Settings;
 const PG_CHANNEL: &str = "strata_events";
 
 /// # Errors
-/// A Redis that cannot be reached at start-up when `redis.url` is set.
+/// A malformed `redis.url`. An unreachable Redis or PostgreSQL listener only
+/// starts the bus degraded (see docs/operations.md).
 pub async fn bus(
     settings: &Settings,
     db: &DatabaseConnection,
@@ -25,7 +26,7 @@ pub async fn bus(
         Arc::new(
             RedisBus::connect(url, &channel)
                 .await
-                .context("Failed to connect the event bus to Redis (redis.url)")?,
+                .context("Invalid redis.url for the event bus")?,
         )
     } else if settings.database.url.starts_with("postgres") {
         Arc::new(

@@ -52,22 +52,22 @@ impl Drop for RedisBus {
 }
 
 impl RedisBus {
-    /// Connects the publisher, starts the subscriber task and waits
-    /// (briefly) until it listens on `channel`.
+    /// Starts the subscriber task and waits (briefly) until it listens on
+    /// `channel`. A Redis that cannot be reached yet leaves the bus degraded,
+    /// logged, until it can: a worker or a one-shot command must not need
+    /// Redis to start (`strata serve` still does, for its rate limiter).
     ///
     /// # Errors
-    /// [`EventError::Unavailable`] for a malformed URL or a Redis that cannot
-    /// be reached at start-up (a configured bus that silently never worked
-    /// would hide a misconfiguration; a later outage only degrades it).
+    /// [`EventError::Unavailable`] for a malformed URL.
     pub async fn connect(url: &str, channel: &str) -> Result<Self, EventError> {
         let client = Client::open(url).map_err(unavailable)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(PUBLISH_TIMEOUT))
             .set_max_delay(MAX_BACKOFF);
-        let publisher = ConnectionManager::new_with_config(client.clone(), config)
-            .await
-            .map_err(unavailable)?;
+        // Lazy: it connects on the first publish, and again after a loss.
+        let publisher =
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(unavailable)?;
         let hub = Hub::new();
         let subscriber = tokio::spawn(subscribe_forever(client, channel.to_owned(), hub.clone()));
         hub.first_listen(NAME).await;
