@@ -16,7 +16,8 @@ library only). Timeline (seconds from the start of traffic):
 
 Then: every acknowledged write is read back, the import's rows exist exactly
 once, a login budget spent across instances is exact, and a logout is
-honoured by every instance (the time it took is printed). It prints one
+honoured by every instance within 100 ms (median of 5; the times are
+printed). It prints one
 summary line and exits non-zero on any lost write, any 5xx outside the fault
 windows, or a failed check.
 """
@@ -35,7 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT = int(os.environ.get("CLUSTER_PORT", "8080"))
 BASE = f"http://127.0.0.1:{PORT}"
 INSTANCE_PORTS = [PORT + n for n in (1, 2, 3)]
-LOGOUT_MAX_MS = float(os.environ.get("CLUSTER_LOGOUT_MAX_MS", "6000"))
+LOGOUT_MAX_MS = float(os.environ.get("CLUSTER_LOGOUT_MAX_MS", "100"))
 IMPORT_ROWS = 30_000
 WRITERS = 6
 
@@ -255,14 +256,18 @@ def main():
     exact, statuses = login_budget_is_exact()
     if not exact:
         failures.append(f"login budget across instances: {statuses}")
-    reach = logout_reach_ms()
-    if reach > LOGOUT_MAX_MS:
-        failures.append(f"logout reached every instance after {reach:.0f} ms (limit {LOGOUT_MAX_MS:.0f})")
+    # Five logouts: the median must be within the limit (the event bus), and
+    # none may wait for the revocation poll's last resort.
+    reaches = sorted(logout_reach_ms() for _ in range(5))
+    reach = reaches[2]
+    if reach > LOGOUT_MAX_MS or reaches[-1] > 1000:
+        failures.append(f"logout reached every instance after {[round(r) for r in reaches]} ms "
+                        f"(median limit {LOGOUT_MAX_MS:.0f})")
 
     in_faults = sum(1 for at, s, _ in ledger.responses if (s >= 500 or s == 0) and not ledger.outside_faults(at))
     print(f"cluster-test: requests={len(ledger.responses)} acknowledged_writes={len(ledger.acknowledged)} "
           f"lost_writes={lost} 5xx_outside_faults={len(server_errors)} 5xx_in_faults={in_faults} "
-          f"import={job and job['status']} logout_everywhere_ms={reach:.0f}")
+          f"import={job and job['status']} logout_everywhere_ms_median={reach:.0f} max={reaches[-1]:.0f}")
     for failure in failures:
         print(f"cluster-test: FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0

@@ -449,7 +449,9 @@ async fn the_eleventh_migration_adds_and_removes_email_verified_at() {
         );
         // Back to the tenth: the eleventh and every later one reverted.
         let after_eleventh = u32::try_from(MIGRATIONS - 10).unwrap();
-        Migrator::down(&db.conn, Some(after_eleventh)).await.unwrap();
+        Migrator::down(&db.conn, Some(after_eleventh))
+            .await
+            .unwrap();
         assert!(
             !manager
                 .has_column("users", "email_verified_at")

@@ -162,6 +162,27 @@ fn init_logs() {
     }
 }
 
+/// Starts a server on `database` (several may share one) and returns its
+/// base URL and a handle to stop it.
+pub async fn serve(
+    database: &TestDatabase,
+    overrides: &[(&str, &str)],
+) -> (String, strata::startup::ServerHandle) {
+    init_logs();
+    let files = database.files.path().display().to_string();
+    let mut overrides = overrides.to_vec();
+    if !overrides.iter().any(|(key, _)| *key == "APP__STORAGE__DIR") {
+        overrides.push(("APP__STORAGE__DIR", &files));
+    }
+    let app = Application::build(settings(&database.url, &overrides))
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    (address, handle)
+}
+
 impl TestApp {
     pub async fn spawn(backend: &Backend) -> Self {
         Self::spawn_with(backend, &[]).await
@@ -179,18 +200,7 @@ impl TestApp {
     }
 
     async fn start(database: TestDatabase, overrides: &[(&str, &str)]) -> Self {
-        init_logs();
-        let files = database.files.path().display().to_string();
-        let mut overrides = overrides.to_vec();
-        if !overrides.iter().any(|(key, _)| *key == "APP__STORAGE__DIR") {
-            overrides.push(("APP__STORAGE__DIR", &files));
-        }
-        let app = Application::build(settings(&database.url, &overrides))
-            .await
-            .unwrap();
-        let address = format!("http://127.0.0.1:{}", app.port());
-        let handle = app.handle();
-        tokio::spawn(app.run_until_stopped());
+        let (address, handle) = serve(&database, overrides).await;
         Self {
             address,
             client: Client::new(),

@@ -32,6 +32,7 @@ fn forbidden() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "strata-repository",
                 "strata-http",
                 "strata-migration",
+                "strata-events",
                 "lettre",
                 "redis",
             ][..],
@@ -71,7 +72,26 @@ fn forbidden() -> BTreeMap<&'static str, &'static [&'static str]> {
         ),
         (
             "strata-repository",
-            &["actix-web", "strata-service", "strata-http"][..],
+            &[
+                "actix-web",
+                "redis",
+                "strata-service",
+                "strata-http",
+                "strata-events",
+            ][..],
+        ),
+        // The bus adapters: the domain's port, Redis and the repository's
+        // LISTEN connection; no use case, no HTTP, no schema.
+        (
+            "strata-events",
+            &[
+                "actix-web",
+                "strata-service",
+                "strata-http",
+                "strata-migration",
+                "strata-worker",
+                "lettre",
+            ][..],
         ),
         (
             "strata-migration",

@@ -12,6 +12,7 @@ pub use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use strata_domain::accounts::AccountTokenRepository;
 use strata_domain::auth::SessionRepository;
+use strata_domain::events::{EventBus, TopicFilter};
 use strata_domain::items::ItemRepository;
 use strata_domain::jobs::JobRepository;
 use strata_domain::users::UserRepository;
@@ -28,7 +29,7 @@ use strata_service::jobs::JobServiceImpl;
 use strata_service::jobs::kinds::send_email;
 use strata_service::revocation::Revoker;
 use strata_service::{
-    AccountMail, AccountServiceImpl, AuthConfig, AuthServiceImpl, HealthServiceImpl,
+    AccountMail, AccountServiceImpl, AuthConfig, AuthServiceImpl, HealthServiceImpl, Invalidation,
     ItemServiceImpl, NotificationServiceImpl, PasswordHasher, PostServiceImpl, RevocationList,
     TokenCodec, UserServiceImpl,
 };
@@ -75,6 +76,11 @@ pub struct Services {
     pub auth: Arc<AuthServiceImpl>,
     pub sessions: Arc<dyn SessionRepository>,
     pub revocations: RevocationList,
+    /// What every instance publishes revocations and account changes on.
+    pub bus: Arc<dyn EventBus>,
+    /// Applies what the bus delivers to this instance's memory, once spawned
+    /// (by a server; a one-shot command only publishes).
+    pub invalidation: Invalidation,
     /// What the job handlers need, for whoever runs workers.
     pub job_deps: JobDeps,
 }
@@ -110,6 +116,10 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
     };
     let hasher = PasswordHasher::with_priority(auth_settings.bcrypt_cost, priority);
     let revocations = RevocationList::new();
+    let bus = crate::events::bus(settings, &db).await?;
+    // Subscribed before the load below, so that nothing revoked in between
+    // is missed.
+    let subscription = bus.subscribe(TopicFilter::All);
     // Revocations must be in memory before the first request is served, or a
     // token revoked before a restart would work again until the first poll.
     revocations
@@ -120,7 +130,8 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         sessions.clone(),
         revocations.clone(),
         auth_settings.access_ttl_secs,
-    );
+    )
+    .with_events(bus.clone());
     let job_deps = JobDeps {
         jobs: jobs.clone(),
         files: Arc::new(LocalFileStore::new(settings.storage.dir.clone())),
@@ -157,7 +168,14 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
             Duration::from_secs(settings.cache.user_ttl_secs),
             settings.cache.user_capacity,
         )
-        .with_account_mail(account_mail.clone());
+        .with_account_mail(account_mail.clone())
+        .with_events(bus.clone());
+    let invalidation = Invalidation::new(
+        subscription,
+        revocations.clone(),
+        sessions.clone(),
+        user_service.cache(),
+    );
     let accounts =
         AccountServiceImpl::new(users, account_tokens, account_mail, hasher.clone(), revoker)
             .forgetting_through(user_service.forgetter());
@@ -189,6 +207,8 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         auth,
         sessions,
         revocations,
+        bus,
+        invalidation,
         job_deps,
     })
 }
@@ -198,6 +218,7 @@ pub struct Application {
     port: u16,
     server: Server,
     maintenance: JoinHandle<()>,
+    invalidation: JoinHandle<()>,
     gauges: JoinHandle<()>,
     /// In-process workers, unless `jobs.workers` is 0 or `--no-workers`.
     workers: Option<Workers>,
@@ -243,6 +264,7 @@ impl Application {
             Duration::from_secs(settings.auth.revocation_poll_secs.max(1)),
             PRUNE_EVERY,
         );
+        let invalidation = services.invalidation.spawn();
 
         let http = http_settings(&settings).await?;
         let gauges = crate::operations::spawn_gauges(
@@ -284,6 +306,7 @@ impl Application {
             port,
             server,
             maintenance,
+            invalidation,
             gauges,
             workers,
         })
@@ -318,6 +341,7 @@ impl Application {
             workers.shutdown().await;
         }
         self.maintenance.abort();
+        self.invalidation.abort();
         self.gauges.abort();
         result
     }

@@ -416,8 +416,8 @@ async fn jobs_survive_a_database_restart_mid_run() {
                 assert_eq!(by_status.get(bad), None, "{by_status:?}");
             }
             // Only succeeded jobs left: the mails, the import and the account's
-        // verification mail.
-        by_status.len() == 1 && by_status.get("succeeded") >= Some(&total)
+            // verification mail.
+            by_status.len() == 1 && by_status.get("succeeded") >= Some(&total)
         },
     )
     .await;

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod files;
 pub mod health;
 pub mod items;

@@ -13,7 +13,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    Select, Statement, UpdateMany,
+    Select, UpdateMany,
 };
 use strata_domain::RepoError;
 use strata_domain::jobs::{
@@ -106,13 +106,9 @@ pub(crate) async fn enqueue_in(
         return Ok(false);
     }
     if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), job.kind.clone().into()],
-        ))
-        .await
-        .or_repo("Failed to notify workers")?;
+        crate::pg_listen::notify(txn, CHANNEL, &job.kind)
+            .await
+            .or_repo("Failed to notify workers")?;
     }
     Ok(true)
 }

@@ -11,18 +11,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use sea_orm::sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sea_orm::{DatabaseConnection, DbBackend};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 
-use crate::db::WAIT;
+use crate::pg_listen::{self, Listener, Notice};
 use crate::tx::{PerFile, per_file};
 
 /// The channel the enqueue notifies and the listener listens on.
 pub(crate) const CHANNEL: &str = "strata_jobs";
-
-/// How long the listener waits before connecting again after a failure.
-const RETRY: Duration = Duration::from_secs(1);
 
 /// Idle workers' wake-up call, shared by every clone of a repository (and,
 /// on SQLite, by every repository of this process on the same file).
@@ -31,9 +27,9 @@ pub(crate) struct Wakeup {
     /// Behind its own `Arc` so the listener task can hold it without keeping
     /// the [`Wakeup`] alive.
     notify: Arc<Notify>,
-    /// Set once the PostgreSQL listener runs; dropping the sender (with the
-    /// last repository) stops it.
-    listener: Mutex<Option<oneshot::Sender<()>>>,
+    /// Set once the PostgreSQL listener runs; dropping it (with the last
+    /// repository) stops it.
+    listener: Mutex<Option<Listener>>,
 }
 
 impl Wakeup {
@@ -72,10 +68,14 @@ impl Wakeup {
         if running.is_some() {
             return;
         }
-        let (stop, stopped) = oneshot::channel();
-        *running = Some(stop);
-        let pool = listener_pool(db.get_postgres_connection_pool());
-        tokio::spawn(forward(pool, Arc::clone(&self.notify), stopped));
+        let notify = Arc::clone(&self.notify);
+        *running = pg_listen::listen(db, CHANNEL, move |notice| match notice {
+            // Workers claim before they wait: nothing can have been missed yet.
+            Notice::Listening { first: true } | Notice::Lost => {}
+            // Notifications sent while no connection listened are lost:
+            // after an outage, let the workers look for themselves.
+            Notice::Listening { first: false } | Notice::Payload(_) => wake(&notify),
+        });
     }
 }
 
@@ -104,86 +104,6 @@ fn sqlite_file(db: &DatabaseConnection) -> Option<PathBuf> {
             .get_filename()
             .to_path_buf()
     })
-}
-
-/// A pool of one connection, to the main pool's server with its settings,
-/// for the listener alone.
-///
-/// `PgListener` keeps the connection it takes for as long as it lives, and
-/// takes it from the pool it is given: from the application's pool that
-/// would be one connection fewer for requests, for good (and with a pool of
-/// one, none). Its own pool also gives it what it needs to reconnect after
-/// the server restarts. The connection is opened on first use and never
-/// recycled for age or idleness: a listener is idle by nature.
-fn listener_pool(main: &PgPool) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(1)
-        .min_connections(0)
-        .acquire_timeout(WAIT)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .connect_lazy_with((*main.connect_options()).clone())
-}
-
-/// Forwards `NOTIFY strata_jobs` to `notify` until `stop` resolves (its
-/// sender dropped with the last repository), then closes the pool.
-async fn forward(pool: PgPool, notify: Arc<Notify>, mut stop: oneshot::Receiver<()>) {
-    listen_until(&pool, &notify, &mut stop).await;
-    // Bounded: a connection to a vanished server must not keep the task.
-    let _ = tokio::time::timeout(WAIT, pool.close()).await;
-}
-
-/// Listens, reconnecting after every failure, until `stop` resolves.
-async fn listen_until(pool: &PgPool, notify: &Notify, stop: &mut oneshot::Receiver<()>) {
-    // Until the first failure: no notification can have been missed yet.
-    let mut first = true;
-    loop {
-        let listening = tokio::select! {
-            _ = &mut *stop => return,
-            listening = subscribe(pool) => listening,
-        };
-        match listening {
-            Ok(mut listener) => {
-                // Notifications sent while no connection listened are lost:
-                // after an outage, let the workers look for themselves. (The
-                // first time, they have just looked: a worker claims before
-                // it waits.)
-                if !first {
-                    wake(notify);
-                }
-                loop {
-                    let received = tokio::select! {
-                        _ = &mut *stop => return,
-                        received = listener.try_recv() => received,
-                    };
-                    match received {
-                        Ok(Some(_)) => wake(notify),
-                        // The connection dropped and was opened again (the
-                        // channel listened to anew): some may have been missed.
-                        Ok(None) => wake(notify),
-                        Err(err) => {
-                            tracing::warn!(error = %err, "job notifications lost; listening again");
-                            break;
-                        }
-                    }
-                }
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for job notifications; retrying");
-            }
-        }
-        first = false;
-        tokio::select! {
-            _ = &mut *stop => return,
-            () = tokio::time::sleep(RETRY) => {}
-        }
-    }
-}
-
-async fn subscribe(pool: &PgPool) -> Result<PgListener, sea_orm::sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
 }
 
 #[cfg(test)]

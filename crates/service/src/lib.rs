@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod items;
 pub mod jobs;
@@ -24,6 +25,7 @@ pub mod users;
 pub use accounts::{AccountMail, AccountService, AccountServiceImpl, AccountSettings};
 pub use auth::{AuthConfig, AuthService, AuthServiceImpl, Registration, TokenPair};
 pub use error::ServiceError;
+pub use events::Invalidation;
 pub use health::{HealthService, HealthServiceImpl, QueueHealth, Readiness};
 pub use items::{ItemDraft, ItemService, ItemServiceImpl};
 pub use jobs::{JobService, JobServiceImpl};
@@ -32,6 +34,6 @@ pub use password::{HashPriority, PasswordHasher};
 pub use posts::{PostService, PostServiceImpl};
 pub use revocation::RevocationList;
 pub use tokens::TokenCodec;
-pub use users::{ProfileChanges, UserService, UserServiceImpl, UserStatsReport};
+pub use users::{ProfileChanges, UserCache, UserService, UserServiceImpl, UserStatsReport};
 
 pub use strata_domain as domain;

@@ -14,9 +14,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use strata_domain::auth::{Revocation, RevocationScope, SessionRepository};
+use strata_domain::events::{Event, EventBus, EventPayload, Topic};
 use uuid::Uuid;
 
 use crate::ServiceError;
+use crate::events::publish;
+
+/// Revocations per event: a logout-all of many sessions is split so that
+/// each event stays well under the transports' payload limit.
+const REVOCATIONS_PER_EVENT: usize = 32;
 
 #[derive(Debug, Default)]
 struct State {
@@ -137,13 +143,15 @@ impl RevocationList {
     }
 }
 
-/// Revokes sessions durably, then in this instance's list, so a revocation
-/// is in force here the moment the call returns and everywhere after the next
-/// poll.
+/// Revokes sessions durably, then in this instance's list, then on the
+/// event bus, so a revocation is in force here the moment the call returns
+/// and on other instances as soon as the event arrives (or, should it be
+/// lost, after their next poll).
 #[derive(Clone)]
 pub struct Revoker {
     sessions: Arc<dyn SessionRepository>,
     list: RevocationList,
+    bus: Option<Arc<dyn EventBus>>,
     /// How long an access token lives: after that a revocation is moot.
     remember_for: chrono::Duration,
 }
@@ -166,9 +174,17 @@ impl Revoker {
         Self {
             sessions,
             list,
+            bus: None,
             // One extra second covers a token issued in the same second.
             remember_for: chrono::Duration::seconds(secs.saturating_add(1)),
         }
+    }
+
+    /// Announces every revocation on `bus`.
+    #[must_use]
+    pub fn with_events(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.bus = Some(bus);
+        self
     }
 
     pub fn list(&self) -> &RevocationList {
@@ -186,6 +202,14 @@ impl Revoker {
             .revoke(scope, now, now + self.remember_for)
             .await?;
         self.list.insert(&written);
+        // After the repository's commit: a failed write announces nothing.
+        for chunk in written.chunks(REVOCATIONS_PER_EVENT) {
+            let event = Event {
+                topic: Topic::sessions(),
+                payload: EventPayload::SessionsRevoked(chunk.to_vec()),
+            };
+            publish(self.bus.as_ref(), event).await;
+        }
         Ok(written.len())
     }
 }

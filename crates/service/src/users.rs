@@ -7,6 +7,7 @@ use chrono::{Duration, Utc};
 use strata_domain::RepoError;
 use strata_domain::accounts::MailedToken;
 use strata_domain::auth::{Principal, RevocationScope};
+use strata_domain::events::EventBus;
 use strata_domain::page::{Page, PageRequest, Sort};
 use strata_domain::users::{
     DailyCount, Email, FullName, NewUser, Role, User, UserChanges, UserFilter, UserRepository,
@@ -143,11 +144,16 @@ pub struct UserServiceImpl {
     /// would otherwise cost a database round trip each time. Writes through
     /// this service invalidate at once; writes on other instances show after
     /// the TTL (security-relevant changes revoke sessions, which is immediate).
-    cache: Option<moka::sync::Cache<Uuid, User>>,
+    cache: Option<UserCache>,
     /// Renders the verification mail of a new or changed address; without
     /// it no mail is queued.
     mail: Option<Arc<AccountMail>>,
+    bus: Option<Arc<dyn EventBus>>,
 }
+
+/// Accounts cached for `me`, keyed by id. Clones share the entries, so the
+/// event consumer can invalidate what the service cached.
+pub type UserCache = moka::sync::Cache<Uuid, User>;
 
 impl std::fmt::Debug for UserServiceImpl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -163,6 +169,7 @@ impl UserServiceImpl {
             revoker,
             cache: None,
             mail: None,
+            bus: None,
         }
     }
 
@@ -198,31 +205,6 @@ impl UserServiceImpl {
                 mail.verification(username, email, Utc::now()).map(Some)
             }
             _ => Ok(None),
-        }
-    }
-
-    /// Caches accounts read by `me` for `ttl` (at most `capacity` of them).
-    #[must_use]
-    pub fn with_cache(mut self, ttl: std::time::Duration, capacity: u64) -> Self {
-        self.cache = (!ttl.is_zero()).then(|| {
-            moka::sync::Cache::builder()
-                .time_to_live(ttl)
-                .max_capacity(capacity)
-                .build()
-        });
-        self
-    }
-
-    /// Replaces a cached account with the value a write just returned.
-    fn remember(&self, user: &User) {
-        if let Some(cache) = &self.cache {
-            cache.insert(user.id, user.clone());
-        }
-    }
-
-    fn forget(&self, id: Uuid) {
-        if let Some(cache) = &self.cache {
-            cache.invalidate(&id);
         }
     }
 
@@ -331,7 +313,7 @@ impl UserService for UserServiceImpl {
             .update(caller.user_id, changes, Utc::now())
             .await
             .map_err(gone)?;
-        self.remember(&user);
+        self.remember(&user).await;
         Ok(user)
     }
 
@@ -351,8 +333,9 @@ impl UserService for UserServiceImpl {
         // Revoke first: if the delete then fails the account survives but no
         // token of it works, which is the safe half-state.
         self.revoke_all(caller.user_id).await?;
-        self.forget(caller.user_id);
-        self.users.delete(caller.user_id).await.map_err(gone)
+        self.users.delete(caller.user_id).await.map_err(gone)?;
+        self.forget(caller.user_id).await;
+        Ok(())
     }
 
     async fn list(
@@ -415,7 +398,7 @@ impl UserService for UserServiceImpl {
             // once: end every session so neither outlives the change.
             self.revoke_all(id).await?;
         }
-        self.remember(&after);
+        self.remember(&after).await;
         Ok(after)
     }
 
@@ -428,8 +411,9 @@ impl UserService for UserServiceImpl {
         }
         self.users.find_by_id(id).await?;
         self.revoke_all(id).await?;
-        self.forget(id);
-        Ok(self.users.delete(id).await?)
+        self.users.delete(id).await?;
+        self.forget(id).await;
+        Ok(())
     }
 
     async fn stats(&self, caller: &Principal) -> Result<UserStatsReport, ServiceError> {
@@ -457,6 +441,9 @@ impl UserService for UserServiceImpl {
         Ok(self.users.export_batch(after, limit).await?)
     }
 }
+
+#[path = "users_cache.rs"]
+mod cache;
 
 #[cfg(test)]
 #[path = "users_tests.rs"]
