@@ -96,9 +96,18 @@ impl NewNotification {
         })
     }
 
-    /// For the job's creator when it reached an end its creator did not ask
-    /// for: success, failure or death. Cancelling was the creator's own doing
-    /// (or an admin's), and scheduled jobs have nobody to tell.
+    /// Whether a job reaching `status` is told to its creator: success,
+    /// failure or death. Cancelling was the creator's own doing (or an
+    /// admin's), and the live statuses are not ends.
+    pub fn tells_of(status: JobStatus) -> bool {
+        matches!(
+            status,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Dead
+        )
+    }
+
+    /// For the job's creator when it reached an end [`Self::tells_of`]
+    /// admits; scheduled jobs have nobody to tell.
     pub fn job_finished(
         created_by: Option<Uuid>,
         job_id: Uuid,
@@ -106,11 +115,7 @@ impl NewNotification {
         status: JobStatus,
         now: DateTime<Utc>,
     ) -> Option<Self> {
-        let tells = matches!(
-            status,
-            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Dead
-        );
-        let user = created_by.filter(|_| tells)?;
+        let user = created_by.filter(|_| Self::tells_of(status))?;
         Some(Self::new(
             user,
             NotificationKind::JobFinished,

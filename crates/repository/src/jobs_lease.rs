@@ -159,35 +159,41 @@ pub(crate) async fn finish(
             .col_expr(Column::Progress, Expr::value(0_i16))
             .col_expr(Column::ProgressMessage, Expr::value(None::<String>))
     };
-    // The ends a job's creator is told of, in the same transaction.
-    let told = match &outcome {
-        Outcome::Succeeded { .. } => Some(JobStatus::Succeeded),
-        Outcome::Dead { .. } => Some(JobStatus::Dead),
-        Outcome::Failed { .. } => Some(JobStatus::Failed),
-        _ => None,
-    };
-    let update = match outcome {
-        Outcome::Succeeded { result } => finished(update, JobStatus::Succeeded)
-            .col_expr(Column::Result, Expr::value(result))
-            .col_expr(Column::Progress, Expr::value(100_i16)),
-        Outcome::Retry { error, run_at } => {
-            again(update, run_at).col_expr(Column::LastError, Expr::value(bounded_message(&error)))
-        }
-        Outcome::Dead { error } => finished(update, JobStatus::Dead)
-            .col_expr(Column::LastError, Expr::value(bounded_message(&error))),
-        Outcome::Failed { error } => finished(update, JobStatus::Failed)
-            .col_expr(Column::LastError, Expr::value(bounded_message(&error))),
-        Outcome::Cancelled => finished(update, JobStatus::Cancelled),
+    // The update, and the status it leaves the job in.
+    let (update, status) = match outcome {
+        Outcome::Succeeded { result } => (
+            finished(update, JobStatus::Succeeded)
+                .col_expr(Column::Result, Expr::value(result))
+                .col_expr(Column::Progress, Expr::value(100_i16)),
+            JobStatus::Succeeded,
+        ),
+        Outcome::Retry { error, run_at } => (
+            again(update, run_at).col_expr(Column::LastError, Expr::value(bounded_message(&error))),
+            JobStatus::Queued,
+        ),
+        Outcome::Dead { error } => (
+            finished(update, JobStatus::Dead)
+                .col_expr(Column::LastError, Expr::value(bounded_message(&error))),
+            JobStatus::Dead,
+        ),
+        Outcome::Failed { error } => (
+            finished(update, JobStatus::Failed)
+                .col_expr(Column::LastError, Expr::value(bounded_message(&error))),
+            JobStatus::Failed,
+        ),
+        Outcome::Cancelled => (finished(update, JobStatus::Cancelled), JobStatus::Cancelled),
         // Handed back unstarted-in-effect: the attempt its claim counted
         // is given back.
-        Outcome::Released => {
-            again(update, now).col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
-        }
+        Outcome::Released => (
+            again(update, now).col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1)),
+            JobStatus::Queued,
+        ),
     };
-    let Some(status) = told else {
+    // Only an end its creator is told of needs the transaction.
+    if !NewNotification::tells_of(status) {
         let result = update.exec(db).await.or_repo("Failed to finish job")?;
         return Ok(result.rows_affected == 1);
-    };
+    }
     let txn = begin_write(db).await?;
     let finished = update_returning(&txn, update)
         .await
