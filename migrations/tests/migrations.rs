@@ -14,20 +14,21 @@ use sea_orm_migration::sea_orm::{
 use sea_orm_migration::{MigrationStatus, MigratorTrait, SchemaManager};
 use strata_migration::Migrator;
 
-/// The table each migration creates, in order (`None` for index-only ones).
-const CREATES: [Option<&str>; 12] = [
-    Some("users"),
-    Some("sessions"),
-    Some("refresh_tokens"),
-    Some("revocations"),
-    Some("items"),
-    Some("posts"),
-    Some("comments"),
-    None,
-    None,
-    Some("jobs"),
-    Some("account_tokens"),
-    Some("notifications"),
+/// The tables each migration creates, in order (none for index-only ones).
+const CREATES: [&[&str]; 13] = [
+    &["users"],
+    &["sessions"],
+    &["refresh_tokens"],
+    &["revocations"],
+    &["items"],
+    &["posts"],
+    &["comments"],
+    &[],
+    &[],
+    &["jobs"],
+    &["account_tokens"],
+    &["notifications"],
+    &["event_sequences", "ws_tickets"],
 ];
 
 /// Migrations in all.
@@ -41,7 +42,12 @@ const ADMIN_INDEXES_AFTER: usize = 9;
 
 /// The tables the first `applied` migrations create.
 fn tables_after(applied: usize) -> Vec<&'static str> {
-    CREATES[..applied].iter().flatten().copied().collect()
+    CREATES[..applied]
+        .iter()
+        .copied()
+        .flatten()
+        .copied()
+        .collect()
 }
 
 /// A database under test, plus what must be cleaned up after it.
@@ -463,6 +469,33 @@ async fn the_eleventh_migration_adds_and_removes_email_verified_at() {
         assert!(!manager.has_table("account_tokens").await.unwrap());
         Migrator::up(&db.conn, None).await.unwrap();
         assert!(manager.has_table("account_tokens").await.unwrap());
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_realtime_migration_numbers_rows_and_reverts_cleanly() {
+    for db in test_databases().await {
+        let manager = SchemaManager::new(&db.conn);
+        Migrator::up(&db.conn, None).await.unwrap();
+        for (table, column) in [("notifications", "seq"), ("jobs", "event_seq")] {
+            assert!(
+                manager.has_column(table, column).await.unwrap(),
+                "{} {table}.{column}",
+                db.label
+            );
+        }
+        Migrator::down(&db.conn, Some(1)).await.unwrap();
+        for (table, column) in [("notifications", "seq"), ("jobs", "event_seq")] {
+            assert!(
+                !manager.has_column(table, column).await.unwrap(),
+                "{} {table}.{column}",
+                db.label
+            );
+        }
+        assert!(!manager.has_table("ws_tickets").await.unwrap());
+        Migrator::up(&db.conn, None).await.unwrap();
+        assert!(manager.has_table("event_sequences").await.unwrap());
         db.cleanup().await;
     }
 }

@@ -12,6 +12,7 @@
 )]
 
 pub mod mail;
+pub mod socket;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -233,6 +234,18 @@ impl TestApp {
             req = req.bearer_auth(t);
         }
         req.send().await.unwrap()
+    }
+
+    /// Uploads `csv` to `POST /api/v1/items/imports`, which starts a job.
+    pub async fn import_items(&self, token: &str, csv: impl Into<String>) -> Response {
+        self.client
+            .post(self.url("/api/v1/items/imports"))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv.into())
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn register(&self, user: &TestUser) -> Response {

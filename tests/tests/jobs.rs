@@ -128,15 +128,7 @@ async fn an_import_creates_the_good_rows_and_reports_the_bad_ones_by_line() {
     for_each_backend(|app| async move {
         let user = app.registered(&TestUser::generate()).await;
         let csv = "title,description\nMilk,two litres\n,no title\n\"Eggs\",\"a dozen,\nfree range\"\nonly one cell\nBread,\n";
-        let accepted = app
-            .client
-            .post(app.url("/api/v1/items/imports"))
-            .bearer_auth(&user.access)
-            .header("content-type", "text/csv")
-            .body(csv)
-            .send()
-            .await
-            .unwrap();
+        let accepted = app.import_items(&user.access, csv).await;
         assert_eq!(accepted.status(), 202);
         let location = location(&accepted);
 
@@ -159,15 +151,7 @@ async fn an_import_creates_the_good_rows_and_reports_the_bad_ones_by_line() {
         assert_eq!(titles, vec!["Bread", "Eggs", "Milk"]);
 
         // A file without the header row is refused before any job exists.
-        let refused = app
-            .client
-            .post(app.url("/api/v1/items/imports"))
-            .bearer_auth(&user.access)
-            .header("content-type", "text/csv")
-            .body("name\nx\n")
-            .send()
-            .await
-            .unwrap();
+        let refused = app.import_items(&user.access, "name\nx\n").await;
         assert_problem(refused, 422, "VALIDATION_FAILED").await;
         let jobs = body(app.get("/api/v1/jobs", Some(&user.access)).await).await;
         assert_eq!(jobs["total"], 1);

@@ -13,6 +13,7 @@ pub use crate::config_accounts::{AppSettings, account_settings};
 pub use crate::config_jobs::{
     JobsSettings, KindSettings, MailSettings, MailTransport, SmtpTls, StorageSettings,
 };
+pub use crate::config_realtime::RealtimeSettings;
 
 /// The shipped configuration, compiled in so the binary runs from any
 /// directory; files on disk (in `APP_CONFIG_DIR`) override it.
@@ -51,6 +52,7 @@ pub struct Settings {
     pub jobs: JobsSettings,
     pub storage: StorageSettings,
     pub mail: MailSettings,
+    pub realtime: RealtimeSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -306,6 +308,7 @@ impl Settings {
             ),
             Some(_) => {}
         }
+        self.realtime.validate()?;
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             bail!(
                 "auth.bcrypt_cost must be between 4 and 31, not {}",

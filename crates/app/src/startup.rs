@@ -23,15 +23,15 @@ use strata_migration::{Migrator, MigratorTrait};
 use strata_repository::{
     DatabaseConnection, LocalFileStore, SeaAccountTokenRepository, SeaHealthRepository,
     SeaItemRepository, SeaJobRepository, SeaNotificationRepository, SeaPostRepository,
-    SeaSessionRepository, SeaUserRepository,
+    SeaRealtimeRepository, SeaSessionRepository, SeaUserRepository,
 };
 use strata_service::jobs::JobServiceImpl;
 use strata_service::jobs::kinds::send_email;
 use strata_service::revocation::Revoker;
 use strata_service::{
-    AccountMail, AccountServiceImpl, AuthConfig, AuthServiceImpl, HealthServiceImpl, Invalidation,
-    ItemServiceImpl, NotificationServiceImpl, PasswordHasher, PostServiceImpl, RevocationList,
-    TokenCodec, UserServiceImpl,
+    AccountMail, AccountServiceImpl, AuthConfig, AuthServiceImpl, Dispatcher, HealthServiceImpl,
+    Invalidation, ItemServiceImpl, NotificationServiceImpl, PasswordHasher, PostServiceImpl,
+    RealtimeServiceImpl, RevocationList, TokenCodec, UserServiceImpl,
 };
 use tokio::task::JoinHandle;
 
@@ -81,6 +81,9 @@ pub struct Services {
     /// Applies what the bus delivers to this instance's memory, once spawned
     /// (by a server; a one-shot command only publishes).
     pub invalidation: Invalidation,
+    /// Hands user events to this instance's sockets, once spawned (by a
+    /// server).
+    pub dispatcher: Dispatcher,
     /// What the job handlers need, for whoever runs workers.
     pub job_deps: JobDeps,
 }
@@ -97,9 +100,14 @@ impl std::fmt::Debug for Services {
 /// Failure to read the revocations table.
 pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<Services> {
     let db_for_services = db.clone();
-    let users: Arc<dyn UserRepository> = Arc::new(SeaUserRepository::new(db.clone()));
+    let bus = crate::events::bus(settings, &db).await?;
+    // The repositories whose changes a user's socket reports publish them
+    // once they committed.
+    let users: Arc<dyn UserRepository> =
+        Arc::new(SeaUserRepository::new(db.clone()).with_events(bus.clone()));
     let items: Arc<dyn ItemRepository> = Arc::new(SeaItemRepository::new(db.clone()));
-    let jobs: Arc<dyn JobRepository> = Arc::new(SeaJobRepository::new(db.clone()));
+    let jobs: Arc<dyn JobRepository> =
+        Arc::new(SeaJobRepository::new(db.clone()).with_events(bus.clone()));
     let sessions: Arc<dyn SessionRepository> = Arc::new(SeaSessionRepository::new(db.clone()));
     let account_tokens: Arc<dyn AccountTokenRepository> =
         Arc::new(SeaAccountTokenRepository::new(db.clone()));
@@ -116,10 +124,15 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
     };
     let hasher = PasswordHasher::with_priority(auth_settings.bcrypt_cost, priority);
     let revocations = RevocationList::new();
-    let bus = crate::events::bus(settings, &db).await?;
     // Subscribed before the load below, so that nothing revoked in between
     // is missed.
     let subscription = bus.subscribe(TopicFilter::All);
+    let (realtime, dispatcher) = RealtimeServiceImpl::new(
+        Arc::new(SeaRealtimeRepository::new(db.clone())),
+        revocations.clone(),
+        bus.subscribe(TopicFilter::All),
+        settings.realtime.service(),
+    );
     // Revocations must be in memory before the first request is served, or a
     // token revoked before a restart would work again until the first poll.
     revocations
@@ -192,9 +205,10 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         notifications: Arc::new(NotificationServiceImpl::new(Arc::new(
             SeaNotificationRepository::new(db.clone()),
         ))),
-        posts: Arc::new(PostServiceImpl::new(Arc::new(SeaPostRepository::new(
-            db.clone(),
-        )))),
+        posts: Arc::new(PostServiceImpl::new(Arc::new(
+            SeaPostRepository::new(db.clone()).with_events(bus.clone()),
+        ))),
+        realtime: Arc::new(realtime),
         health: Arc::new(
             HealthServiceImpl::new(Arc::new(SeaHealthRepository::new(db)))
                 .with_queue(jobs, Duration::from_secs(settings.jobs.backlog_warn_secs)),
@@ -209,6 +223,7 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         revocations,
         bus,
         invalidation,
+        dispatcher,
         job_deps,
     })
 }
@@ -219,6 +234,7 @@ pub struct Application {
     server: Server,
     maintenance: JoinHandle<()>,
     invalidation: JoinHandle<()>,
+    dispatcher: JoinHandle<()>,
     gauges: JoinHandle<()>,
     /// In-process workers, unless `jobs.workers` is 0 or `--no-workers`.
     workers: Option<Workers>,
@@ -265,6 +281,7 @@ impl Application {
             PRUNE_EVERY,
         );
         let invalidation = services.invalidation.spawn();
+        let dispatcher = services.dispatcher.spawn();
 
         let http = http_settings(&settings).await?;
         let gauges = crate::operations::spawn_gauges(
@@ -307,6 +324,7 @@ impl Application {
             server,
             maintenance,
             invalidation,
+            dispatcher,
             gauges,
             workers,
         })
@@ -342,6 +360,7 @@ impl Application {
         }
         self.maintenance.abort();
         self.invalidation.abort();
+        self.dispatcher.abort();
         self.gauges.abort();
         result
     }
@@ -367,6 +386,7 @@ pub async fn http_settings(settings: &Settings) -> anyhow::Result<HttpSettings> 
     Ok(HttpSettings {
         body_limit: server.body_limit_bytes,
         import_max_bytes: settings.jobs.import_max_bytes,
+        socket_limits: settings.realtime.limits(),
         edge: EdgeConfig {
             request_timeout: Duration::from_secs(server.request_timeout_secs.max(1)),
             compress_min_bytes: server.compress_min_bytes,

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::auth::Revocation;
+use crate::realtime::UserEvent;
 
 /// The longest topic name, so that names stay cheap to compare and send.
 pub const MAX_TOPIC_LEN: usize = 64;
@@ -53,23 +54,25 @@ impl Topic {
 }
 
 /// What happened. Applying the same payload twice must change nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum EventPayload {
     /// These sessions were revoked: refuse their tokens until `expires_at`.
     SessionsRevoked(Vec<Revocation>),
     /// This account changed or was deleted: forget any cached copy.
     UserChanged { user_id: Uuid },
+    /// For the user's sockets, on [`Topic::user`].
+    User(UserEvent),
 }
 
 /// An event to publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub topic: Topic,
     pub payload: EventPayload,
 }
 
 /// An event as delivered, stamped by the publishing bus.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     /// The publishing bus (one per process), new at every start.
     pub publisher: Uuid,
@@ -80,7 +83,7 @@ pub struct Envelope {
 }
 
 /// What a subscription yields.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
     Event(Envelope),
     /// The bus (re)connected to its transport: events published before may

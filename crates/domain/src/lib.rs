@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod notifications;
 pub mod page;
 pub mod posts;
+pub mod realtime;
 pub mod text;
 pub mod users;
 pub mod validation;

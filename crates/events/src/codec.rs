@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use strata_domain::auth::Revocation;
 use strata_domain::events::{Envelope, Event, EventError, EventPayload, Topic};
+use strata_domain::realtime::{UserEvent, UserEventKind};
 use uuid::Uuid;
 
 /// The largest encoded event: PostgreSQL refuses a `NOTIFY` payload of
@@ -27,8 +28,19 @@ struct Wire {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum WirePayload {
-    SessionsRevoked { revocations: Vec<WireRevocation> },
-    UserChanged { user_id: Uuid },
+    SessionsRevoked {
+        revocations: Vec<WireRevocation>,
+    },
+    UserChanged {
+        user_id: Uuid,
+    },
+    User {
+        user_id: Uuid,
+        seq: u64,
+        #[serde(rename = "type")]
+        kind: String,
+        data: serde_json::Value,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -46,6 +58,8 @@ pub enum DecodeError {
     Version(u8),
     #[error("invalid topic")]
     Topic,
+    #[error("unknown user event type")]
+    Kind,
 }
 
 /// # Errors
@@ -63,6 +77,12 @@ pub fn encode(envelope: &Envelope) -> Result<String, EventError> {
                 .collect(),
         },
         EventPayload::UserChanged { user_id } => WirePayload::UserChanged { user_id: *user_id },
+        EventPayload::User(event) => WirePayload::User {
+            user_id: event.user_id,
+            seq: event.seq,
+            kind: event.kind.as_str().to_owned(),
+            data: event.data.clone(),
+        },
     };
     let wire = Wire {
         v: VERSION,
@@ -102,6 +122,17 @@ pub fn decode(raw: &[u8]) -> Result<Envelope, DecodeError> {
                 .collect(),
         ),
         WirePayload::UserChanged { user_id } => EventPayload::UserChanged { user_id },
+        WirePayload::User {
+            user_id,
+            seq,
+            kind,
+            data,
+        } => EventPayload::User(UserEvent {
+            user_id,
+            seq,
+            kind: UserEventKind::parse(&kind).ok_or(DecodeError::Kind)?,
+            data,
+        }),
     };
     Ok(Envelope {
         publisher: wire.publisher,
@@ -129,6 +160,26 @@ mod tests {
                     revoked_at: now,
                     expires_at: now,
                 }]),
+            },
+        };
+        let encoded = encode(&envelope).unwrap();
+        assert_eq!(decode(encoded.as_bytes()).unwrap(), envelope);
+    }
+
+    #[test]
+    fn a_user_event_survives_the_round_trip() {
+        let user_id = Uuid::now_v7();
+        let envelope = Envelope {
+            publisher: Uuid::now_v7(),
+            seq: 1,
+            event: Event {
+                topic: Topic::user(user_id),
+                payload: EventPayload::User(UserEvent {
+                    user_id,
+                    seq: 42,
+                    kind: UserEventKind::JobProgress,
+                    data: serde_json::json!({"progress": {"percent": 40}}),
+                }),
             },
         };
         let encoded = encode(&envelope).unwrap();

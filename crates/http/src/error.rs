@@ -74,6 +74,14 @@ pub enum ApiError {
     /// A verification or reset token that cannot be used (any reason).
     #[error("invalid account token")]
     InvalidToken,
+    /// A socket ticket that cannot be used (any reason).
+    #[error("invalid socket ticket")]
+    InvalidTicket,
+    /// A WebSocket handshake from an origin the CORS allowlist lacks.
+    #[error("origin not allowed")]
+    ForbiddenOrigin,
+    #[error("too many sockets")]
+    TooManySockets,
     #[error("not found")]
     NotFound(&'static str),
     #[error("method not allowed")]
@@ -116,6 +124,9 @@ impl ApiError {
             Self::Forbidden => "FORBIDDEN",
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             Self::InvalidToken => "INVALID_TOKEN",
+            Self::InvalidTicket => "INVALID_TICKET",
+            Self::ForbiddenOrigin => "FORBIDDEN_ORIGIN",
+            Self::TooManySockets => "TOO_MANY_SOCKETS",
             Self::NotFound(_) => "NOT_FOUND",
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
@@ -148,6 +159,9 @@ impl ApiError {
             Self::Forbidden => "You are not allowed to do this.".into(),
             Self::EmailNotVerified => "Verify your e-mail address before making changes.".into(),
             Self::InvalidToken => "The token is invalid, expired or already used.".into(),
+            Self::InvalidTicket => "The ticket is unknown, expired or already used; request a new one with POST /api/v1/ws/tickets.".into(),
+            Self::ForbiddenOrigin => "This origin may not open a socket.".into(),
+            Self::TooManySockets => "This account has as many sockets open as allowed; close one first.".into(),
             Self::NotFound(what) => format!("{what} not found."),
             Self::MethodNotAllowed { .. } => "This method is not allowed on this resource.".into(),
             Self::Conflict(why) => (*why).to_owned(),
@@ -188,6 +202,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden => Self::Forbidden,
             ServiceError::EmailNotVerified => Self::EmailNotVerified,
             ServiceError::InvalidToken => Self::InvalidToken,
+            ServiceError::InvalidTicket => Self::InvalidTicket,
+            ServiceError::TooManySockets => Self::TooManySockets,
             ServiceError::Conflict(why) => Self::Conflict(why),
             ServiceError::PreconditionFailed => Self::PreconditionFailed,
             ServiceError::Unavailable(source) => Self::Unavailable(Box::new(source)),
@@ -217,8 +233,12 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Malformed(_) | Self::InvalidToken => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated { .. } | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::EmailNotVerified => StatusCode::FORBIDDEN,
+            Self::Unauthenticated { .. } | Self::InvalidCredentials | Self::InvalidTicket => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::Forbidden | Self::EmailNotVerified | Self::ForbiddenOrigin => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -227,7 +247,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited(_) | Self::TooManySockets => StatusCode::TOO_MANY_REQUESTS,
             Self::Timeout | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

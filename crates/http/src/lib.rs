@@ -21,6 +21,8 @@ mod openapi_responses;
 pub mod page;
 pub mod posts;
 pub mod rate_limit;
+pub mod realtime;
+mod realtime_socket;
 pub mod users;
 mod validation;
 
@@ -32,7 +34,7 @@ use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
 use strata_service::{
     AccountService, AuthService, HealthService, ItemService, JobService, NotificationService,
-    PostService, UserService,
+    PostService, RealtimeService, UserService,
 };
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
@@ -43,6 +45,7 @@ pub use error::ApiError;
 pub use metrics::MetricsEndpoint;
 pub use middleware::EdgeConfig;
 pub use rate_limit::RateLimits;
+pub use realtime_socket::SocketLimits;
 
 /// The services handlers call, behind their traits.
 #[derive(Clone)]
@@ -55,6 +58,7 @@ pub struct AppState {
     pub posts: Arc<dyn PostService>,
     pub jobs: Arc<dyn JobService>,
     pub notifications: Arc<dyn NotificationService>,
+    pub realtime: Arc<dyn RealtimeService>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -87,6 +91,8 @@ pub struct HttpSettings {
     pub cookies: auth::CookieSettings,
     /// Largest accepted CSV upload (`POST /items/imports`), in bytes.
     pub import_max_bytes: usize,
+    /// The WebSocket's per-socket limits.
+    pub socket_limits: SocketLimits,
 }
 
 impl Default for HttpSettings {
@@ -99,6 +105,7 @@ impl Default for HttpSettings {
             metrics: MetricsEndpoint::default(),
             cookies: auth::CookieSettings::default(),
             import_max_bytes: 10 * 1024 * 1024,
+            socket_limits: SocketLimits::default(),
         }
     }
 }
@@ -170,6 +177,8 @@ where
     app.openapi(openapi::ApiDoc::openapi())
         .configure(health::configure)
         .configure(metrics::configure)
+        // Before the API scope, which would otherwise claim the path.
+        .configure(realtime::configure_socket)
         .service(
             utoipa_actix_web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(rate_limit::default_budget))
@@ -185,7 +194,8 @@ where
                 .configure(items::configure)
                 .configure(posts::configure)
                 .configure(jobs::configure)
-                .configure(notifications::configure),
+                .configure(notifications::configure)
+                .configure(realtime::configure),
         )
 }
 
@@ -232,6 +242,10 @@ pub fn app(
         .app_data(web::Data::new(settings.rate_limits))
         .app_data(web::Data::new(settings.metrics))
         .app_data(web::Data::new(settings.cookies))
+        .app_data(web::Data::new(realtime::SocketSettings {
+            allowed_origins: settings.cors.allowed_origins.clone(),
+            limits: settings.socket_limits,
+        }))
         .app_data(web::Data::new(known))
         .app_data(web::Data::new(items::ImportLimit(
             settings.import_max_bytes,

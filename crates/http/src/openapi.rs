@@ -26,6 +26,7 @@ use crate::error::{FieldProblem, Problem};
         (name = "posts", description = "The public blog and its comments"),
         (name = "jobs", description = "Background jobs: progress, cancellation, retries and result files"),
         (name = "notifications", description = "What happened to the caller's things: comments, jobs, role changes"),
+        (name = "realtime", description = "A WebSocket of the caller's job progress and notifications (docs/realtime.md)"),
         (name = "health", description = "Liveness and readiness probes"),
     )
 )]

@@ -72,6 +72,8 @@ fn the_document_lists_exactly_the_contracts_routes() {
         ("GET", "/api/v1/notifications"),
         ("POST", "/api/v1/notifications/{id}/read"),
         ("POST", "/api/v1/notifications/read-all"),
+        ("POST", "/api/v1/ws/tickets"),
+        ("GET", "/api/v1/ws"),
         ("GET", "/api/v1/posts"),
         ("POST", "/api/v1/posts"),
         ("GET", "/api/v1/posts/{id}"),
@@ -132,6 +134,10 @@ async fn every_documented_operation_is_routed() {
     posts
         .expect_get_comment()
         .returning(|_, _| Err(strata_service::ServiceError::NotFound));
+    let mut realtime = strata_service::realtime::MockRealtimeService::new();
+    realtime
+        .expect_open()
+        .returning(|_, _| Err(strata_service::ServiceError::InvalidTicket));
     let state = AppState {
         auth: Arc::new(MockAuthService::new()),
         accounts: Arc::new(strata_service::accounts::MockAccountService::new()),
@@ -141,6 +147,7 @@ async fn every_documented_operation_is_routed() {
         posts: Arc::new(posts),
         jobs: Arc::new(MockJobService::new()),
         notifications: Arc::new(strata_service::notifications::MockNotificationService::new()),
+        realtime: Arc::new(realtime),
     };
     let app = test::init_service(strata_http::app(state, HttpSettings::default())).await;
     for (method, path) in operations(&document()) {

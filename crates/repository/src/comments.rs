@@ -12,6 +12,7 @@ use strata_domain::RepoError;
 use strata_domain::notifications::NewNotification;
 use strata_domain::page::{Page, PageRequest};
 use strata_domain::posts::{Author, Body, Comment, NewComment};
+use strata_domain::realtime::UserEvent;
 use uuid::Uuid;
 
 use crate::entities::{comments, posts, users};
@@ -81,10 +82,12 @@ async fn load(
         .and_then(Comment::try_from)
 }
 
+/// The comment as stored, and the event of the notification it caused, to
+/// publish now that it committed.
 pub(crate) async fn add(
     db: &DatabaseConnection,
     comment: NewComment,
-) -> Result<Comment, RepoError> {
+) -> Result<(Comment, Option<UserEvent>), RepoError> {
     let row = comments::ActiveModel {
         id: Set(comment.id),
         post_id: Set(comment.post_id),
@@ -108,7 +111,7 @@ pub(crate) async fn add(
         .await
         .or_repo("Failed to load the post's author")?
         .ok_or(RepoError::NotFound)?;
-    if let Some(told) = NewNotification::comment(
+    let told = match NewNotification::comment(
         post_author,
         created.author.id,
         &created.author.username,
@@ -116,10 +119,11 @@ pub(crate) async fn add(
         created.id,
         created.created_at,
     ) {
-        notify_in(&txn, told).await?;
-    }
+        Some(told) => Some(notify_in(&txn, told).await?),
+        None => None,
+    };
     txn.commit().await.or_repo("Failed to commit new comment")?;
-    Ok(created)
+    Ok((created, told))
 }
 
 pub(crate) async fn list(

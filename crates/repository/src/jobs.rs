@@ -16,6 +16,7 @@ use sea_orm::{
     Select, UpdateMany,
 };
 use strata_domain::RepoError;
+use strata_domain::events::EventBus;
 use strata_domain::jobs::{
     CancelResult, Claim, Heartbeat, Job, JobCount, JobFilter, JobRepository, JobStatus, NewJob,
     Outcome, Progress,
@@ -28,6 +29,7 @@ use crate::error::DbResultExt;
 use crate::jobs_lease as lease;
 use crate::jobs_wake::{CHANNEL, Wakeup};
 use crate::query::{count, invalid_row, micros, total};
+use crate::realtime::Publisher;
 use crate::tx::{WriteGate, begin_write};
 
 /// [`JobRepository`] over sea-orm.
@@ -41,13 +43,28 @@ pub struct SeaJobRepository {
     /// Taken by every write (see [`WriteGate`]).
     writes: WriteGate,
     wakeup: Arc<Wakeup>,
+    /// Where the jobs' progress and ends are announced to their creators.
+    events: Publisher,
 }
 
 impl SeaJobRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         let writes = WriteGate::of(&db);
         let wakeup = Wakeup::of(&db);
-        Self { db, writes, wakeup }
+        Self {
+            db,
+            writes,
+            wakeup,
+            events: Publisher::default(),
+        }
+    }
+
+    /// Publishes the jobs' progress, ends and notifications on `bus`, after
+    /// commit.
+    #[must_use]
+    pub fn with_events(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.events = Publisher::new(bus);
+        self
     }
 }
 
@@ -90,6 +107,7 @@ pub(crate) async fn enqueue_in(
         started_at: Set(None),
         finished_at: Set(None),
         updated_at: Set(created_at),
+        event_seq: Set(0),
     };
     // `DO NOTHING` rather than catching the violation: on PostgreSQL a
     // failed statement would abort the caller's whole transaction.
@@ -228,8 +246,12 @@ impl JobRepository for SeaJobRepository {
         lease_until: DateTime<Utc>,
         progress: Option<Progress>,
     ) -> Result<Heartbeat, RepoError> {
-        let _write = self.writes.enter().await?;
-        lease::heartbeat(&self.db, id, worker, lease_until, progress).await
+        let (heartbeat, events) = {
+            let _write = self.writes.enter().await?;
+            lease::heartbeat(&self.db, id, worker, lease_until, progress).await?
+        };
+        self.events.publish(events).await;
+        Ok(heartbeat)
     }
 
     async fn finish(
@@ -239,26 +261,39 @@ impl JobRepository for SeaJobRepository {
         outcome: Outcome,
         now: DateTime<Utc>,
     ) -> Result<bool, RepoError> {
-        let _write = self.writes.enter().await?;
-        lease::finish(&self.db, id, worker, outcome, now).await
+        let (recorded, events) = {
+            let _write = self.writes.enter().await?;
+            lease::finish(&self.db, id, worker, outcome, now).await?
+        };
+        self.events.publish(events).await;
+        Ok(recorded)
     }
 
     async fn reap_expired(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
-        let _write = self.writes.enter().await?;
-        lease::reap_expired(&self.db, now).await
+        let (reaped, events) = {
+            let _write = self.writes.enter().await?;
+            lease::reap_expired(&self.db, now).await?
+        };
+        self.events.publish(events).await;
+        Ok(reaped)
     }
 
     async fn cancel(&self, id: Uuid, now: DateTime<Utc>) -> Result<CancelResult, RepoError> {
-        let _write = self.writes.enter().await?;
-        lease::cancel(&self.db, id, now).await
+        let (result, events) = {
+            let _write = self.writes.enter().await?;
+            lease::cancel(&self.db, id, now).await?
+        };
+        self.events.publish(events).await;
+        Ok(result)
     }
 
     async fn retry(&self, id: Uuid, now: DateTime<Utc>) -> Result<Job, RepoError> {
-        let retried = {
+        let (retried, events) = {
             let _write = self.writes.enter().await?;
             lease::retry(&self.db, id, now).await?
         };
         self.wakeup.wake();
+        self.events.publish(events).await;
         Ok(retried)
     }
 

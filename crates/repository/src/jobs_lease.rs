@@ -16,6 +16,7 @@ use strata_domain::jobs::{
     CancelResult, Claim, Heartbeat, Job, JobStatus, Outcome, Progress, bounded_message,
 };
 use strata_domain::notifications::NewNotification;
+use strata_domain::realtime::UserEvent;
 use uuid::Uuid;
 
 use crate::entities::jobs::{self, Column};
@@ -23,6 +24,7 @@ use crate::error::DbResultExt;
 use crate::jobs::{to_jobs, update_returning};
 use crate::notifications::notify_in;
 use crate::query::micros;
+use crate::realtime::job_events_in;
 use crate::tx::begin_write;
 
 /// What a job whose worker vanished records as its error.
@@ -104,40 +106,60 @@ pub(crate) async fn claim(
     to_jobs(claimed)
 }
 
+/// Renews the lease; with `progress`, also records it and numbers it as an
+/// event of the job's creator (returned, to publish after commit).
 pub(crate) async fn heartbeat(
     db: &DatabaseConnection,
     id: Uuid,
     worker: &str,
     lease_until: DateTime<Utc>,
     progress: Option<Progress>,
-) -> Result<Heartbeat, RepoError> {
-    let mut update = held(id, worker)
+) -> Result<(Heartbeat, Vec<UserEvent>), RepoError> {
+    let update = held(id, worker)
         .col_expr(Column::LeaseExpiresAt, Expr::value(micros(lease_until)))
         // The port passes no `now` here: the renewal is stamped as it happens.
         .col_expr(Column::UpdatedAt, Expr::value(micros(Utc::now())));
-    if let Some(progress) = progress {
-        let message = progress.message.as_deref().map(bounded_message);
-        update = update
-            .col_expr(
-                Column::Progress,
-                Expr::value(progress.percent.clamp(0, 100)),
-            )
-            .col_expr(Column::ProgressMessage, Expr::value(message));
-    }
-    let mut statement = update.into_query();
-    statement.returning_col(Column::CancelRequested);
-    let row = db
-        .query_one(&statement)
+    let Some(progress) = progress else {
+        let mut statement = update.into_query();
+        statement.returning_col(Column::CancelRequested);
+        let row = db
+            .query_one(&statement)
+            .await
+            .or_repo("Failed to renew job lease")?;
+        let heartbeat = match row {
+            Some(row) => Heartbeat::Renewed {
+                cancel_requested: row
+                    .try_get("", "cancel_requested")
+                    .or_repo("Failed to read job lease")?,
+            },
+            None => Heartbeat::Lost,
+        };
+        return Ok((heartbeat, Vec::new()));
+    };
+    let message = progress.message.as_deref().map(bounded_message);
+    let update = update
+        .col_expr(
+            Column::Progress,
+            Expr::value(progress.percent.clamp(0, 100)),
+        )
+        .col_expr(Column::ProgressMessage, Expr::value(message));
+    let txn = begin_write(db).await?;
+    let renewed = to_jobs(
+        update_returning(&txn, update)
+            .await
+            .or_repo("Failed to record job progress")?,
+    )?;
+    let events = job_events_in(&txn, &renewed).await?;
+    txn.commit()
         .await
-        .or_repo("Failed to renew job lease")?;
-    match row {
-        Some(row) => Ok(Heartbeat::Renewed {
-            cancel_requested: row
-                .try_get("", "cancel_requested")
-                .or_repo("Failed to read job lease")?,
-        }),
-        None => Ok(Heartbeat::Lost),
-    }
+        .or_repo("Failed to commit job progress")?;
+    let heartbeat = match renewed.first() {
+        Some(job) => Heartbeat::Renewed {
+            cancel_requested: job.cancel_requested,
+        },
+        None => Heartbeat::Lost,
+    };
+    Ok((heartbeat, events))
 }
 
 pub(crate) async fn finish(
@@ -146,7 +168,7 @@ pub(crate) async fn finish(
     worker: &str,
     outcome: Outcome,
     now: DateTime<Utc>,
-) -> Result<bool, RepoError> {
+) -> Result<(bool, Vec<UserEvent>), RepoError> {
     let now = micros(now);
     let update = release_lease(held(id, worker), now);
     let finished = |update: UpdateMany<jobs::Entity>, status| {
@@ -189,36 +211,35 @@ pub(crate) async fn finish(
             JobStatus::Queued,
         ),
     };
-    // Only an end its creator is told of needs the transaction.
-    if !NewNotification::tells_of(status) {
-        let result = update.exec(db).await.or_repo("Failed to finish job")?;
-        return Ok(result.rows_affected == 1);
-    }
     let txn = begin_write(db).await?;
-    let finished = update_returning(&txn, update)
-        .await
-        .or_repo("Failed to finish job")?;
-    let recorded = !finished.is_empty();
-    notify_finished(&txn, finished, status, now).await?;
+    let finished = to_jobs(
+        update_returning(&txn, update)
+            .await
+            .or_repo("Failed to finish job")?,
+    )?;
+    let events = reported_in(&txn, &finished, status, now).await?;
     txn.commit().await.or_repo("Failed to commit job outcome")?;
-    Ok(recorded)
+    Ok((!finished.is_empty(), events))
 }
 
-/// Tells the creators of `jobs`, which just reached `status`, in `txn`.
-async fn notify_finished(
+/// The events of `jobs`, which just moved to `status` in `txn`: each job's
+/// new state for its creator, then the notification of an end they are
+/// told of.
+async fn reported_in(
     txn: &impl ConnectionTrait,
-    jobs: Vec<jobs::Model>,
+    jobs: &[Job],
     status: JobStatus,
     now: DateTime<Utc>,
-) -> Result<(), RepoError> {
+) -> Result<Vec<UserEvent>, RepoError> {
+    let mut events = job_events_in(txn, jobs).await?;
     for job in jobs {
         if let Some(told) =
             NewNotification::job_finished(job.created_by, job.id, &job.kind, status, now)
         {
-            notify_in(txn, told).await?;
+            events.push(notify_in(txn, told).await?);
         }
     }
-    Ok(())
+    Ok(events)
 }
 
 /// Two statements in one write transaction: the jobs out of attempts die,
@@ -228,7 +249,7 @@ async fn notify_finished(
 pub(crate) async fn reap_expired(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
-) -> Result<u64, RepoError> {
+) -> Result<(u64, Vec<UserEvent>), RepoError> {
     let now = micros(now);
     let expired = || in_status(JobStatus::Running).filter(Column::LeaseExpiresAt.lt(now));
     let txn = begin_write(db).await?;
@@ -236,20 +257,28 @@ pub(crate) async fn reap_expired(
         .col_expr(Column::LastError, Expr::value(LEASE_EXPIRED))
         .col_expr(Column::FinishedAt, Expr::value(now))
         .filter(Expr::col(Column::Attempts).gte(Expr::col(Column::MaxAttempts)));
-    let dead = update_returning(&txn, dead)
-        .await
-        .or_repo("Failed to reap expired jobs")?;
-    let died = dead.len() as u64;
-    notify_finished(&txn, dead, JobStatus::Dead, now).await?;
+    let mut dead = to_jobs(
+        update_returning(&txn, dead)
+            .await
+            .or_repo("Failed to reap expired jobs")?,
+    )?;
     let queued = release_lease(set_status(expired(), JobStatus::Queued), now)
         .col_expr(Column::LastError, Expr::value(LEASE_EXPIRED))
         .col_expr(Column::RunAt, Expr::value(now))
-        .filter(Expr::col(Column::Attempts).lt(Expr::col(Column::MaxAttempts)))
-        .exec(&txn)
-        .await
-        .or_repo("Failed to reap expired jobs")?;
+        .filter(Expr::col(Column::Attempts).lt(Expr::col(Column::MaxAttempts)));
+    let mut queued = to_jobs(
+        update_returning(&txn, queued)
+            .await
+            .or_repo("Failed to reap expired jobs")?,
+    )?;
+    // Every job row is locked by now; the creators' event numbers are taken
+    // after, in one order, so no two writers wait on each other in a circle.
+    dead.sort_by_key(|job| job.created_by);
+    queued.sort_by_key(|job| job.created_by);
+    let mut events = reported_in(&txn, &dead, JobStatus::Dead, now).await?;
+    events.extend(job_events_in(&txn, &queued).await?);
     txn.commit().await.or_repo("Failed to commit reaped jobs")?;
-    Ok(died + queued.rows_affected)
+    Ok(((dead.len() + queued.len()) as u64, events))
 }
 
 /// Reads job `id` inside `txn`, locked until the transaction ends: on
@@ -285,7 +314,7 @@ pub(crate) async fn cancel(
     db: &DatabaseConnection,
     id: Uuid,
     now: DateTime<Utc>,
-) -> Result<CancelResult, RepoError> {
+) -> Result<(CancelResult, Vec<UserEvent>), RepoError> {
     let now = micros(now);
     let txn = begin_write(db).await?;
     let job = locked(&txn, id).await?;
@@ -304,15 +333,21 @@ pub(crate) async fn cancel(
         }
         _ => CancelResult::AlreadyFinished(job),
     };
+    // Only a queued job's end is news: a running one ends when its handler
+    // stops, and that outcome is reported then.
+    let events = match &result {
+        CancelResult::Cancelled(job) => job_events_in(&txn, std::slice::from_ref(job)).await?,
+        _ => Vec::new(),
+    };
     txn.commit().await.or_repo("Failed to commit job cancel")?;
-    Ok(result)
+    Ok((result, events))
 }
 
 pub(crate) async fn retry(
     db: &DatabaseConnection,
     id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Job, RepoError> {
+) -> Result<(Job, Vec<UserEvent>), RepoError> {
     let now = micros(now);
     let txn = begin_write(db).await?;
     let job = locked(&txn, id).await?;
@@ -336,6 +371,7 @@ pub(crate) async fn retry(
     .col_expr(Column::Progress, Expr::value(0_i16))
     .col_expr(Column::ProgressMessage, Expr::value(None::<String>));
     let retried = changed(&txn, update, "Failed to retry job").await?;
+    let events = job_events_in(&txn, std::slice::from_ref(&retried)).await?;
     txn.commit().await.or_repo("Failed to commit job retry")?;
-    Ok(retried)
+    Ok((retried, events))
 }

@@ -16,12 +16,14 @@ use strata_domain::notifications::{
     NewNotification, Notification, NotificationFilter, NotificationKind, NotificationRepository,
 };
 use strata_domain::page::{Page, PageRequest};
+use strata_domain::realtime::UserEvent;
 use uuid::Uuid;
 
 use crate::counts::CountCache;
 use crate::entities::notifications::{self, Column};
 use crate::error::DbResultExt;
 use crate::query::{micros, total};
+use crate::realtime::next_seq_in;
 use crate::tx::{WriteGate, begin_write};
 
 /// Stored kinds the domain does not know: a row written by a newer release.
@@ -48,11 +50,21 @@ impl TryFrom<notifications::Model> for Notification {
 }
 
 /// Inserts `notification` on `conn`: the transaction of the change that
-/// causes it, so that both commit or neither does.
+/// causes it, so that both commit or neither does. Returns the event to
+/// publish once that transaction committed.
 pub(crate) async fn notify_in(
     conn: &impl ConnectionTrait,
     notification: NewNotification,
-) -> Result<(), RepoError> {
+) -> Result<UserEvent, RepoError> {
+    let seq = next_seq_in(conn, notification.user_id).await?;
+    let told = Notification {
+        id: notification.id,
+        user_id: notification.user_id,
+        kind: notification.kind,
+        data: notification.data.clone(),
+        read_at: None,
+        created_at: micros(notification.created_at),
+    };
     notifications::Entity::insert(notifications::ActiveModel {
         id: Set(notification.id),
         user_id: Set(notification.user_id),
@@ -60,11 +72,12 @@ pub(crate) async fn notify_in(
         data: Set(notification.data),
         read_at: Set(None),
         created_at: Set(micros(notification.created_at)),
+        seq: Set(i64::try_from(seq).unwrap_or(i64::MAX)),
     })
     .exec_without_returning(conn)
     .await
     .or_repo("Failed to insert notification")?;
-    Ok(())
+    Ok(UserEvent::of_notification(&told, seq))
 }
 
 /// [`NotificationRepository`] over sea-orm.

@@ -12,6 +12,7 @@ use sea_orm::{
     Select,
 };
 use strata_domain::RepoError;
+use strata_domain::events::EventBus;
 use strata_domain::items::Title;
 use strata_domain::page::{Page, PageRequest, Sort};
 use strata_domain::posts::{
@@ -25,6 +26,7 @@ use crate::counts::CountCache;
 use crate::entities::{comments as comment_rows, posts, users};
 use crate::error::DbResultExt;
 use crate::query::{count, invalid_row, lower_contains, micros, order, total, unmatchable};
+use crate::realtime::Publisher;
 use crate::tx::{WriteGate, begin_write};
 
 /// [`PostRepository`] over sea-orm. Every read of posts is one statement
@@ -37,6 +39,8 @@ pub struct SeaPostRepository {
     writes: WriteGate,
     /// List totals, reused until the next write (see [`CountCache`]).
     totals: Arc<CountCache<PostFilter>>,
+    /// Where the notifications comments cause are announced.
+    events: Publisher,
 }
 
 impl SeaPostRepository {
@@ -46,7 +50,15 @@ impl SeaPostRepository {
             db,
             writes,
             totals: Arc::default(),
+            events: Publisher::default(),
         }
+    }
+
+    /// Publishes the notifications that comments cause on `bus`, after commit.
+    #[must_use]
+    pub fn with_events(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.events = Publisher::new(bus);
+        self
     }
 }
 
@@ -272,8 +284,12 @@ impl PostRepository for SeaPostRepository {
     }
 
     async fn add_comment(&self, comment: NewComment) -> Result<Comment, RepoError> {
-        let _write = self.writes.enter().await?;
-        comments::add(&self.db, comment).await
+        let (comment, told) = {
+            let _write = self.writes.enter().await?;
+            comments::add(&self.db, comment).await?
+        };
+        self.events.publish(told.into_iter().collect()).await;
+        Ok(comment)
     }
 
     async fn list_comments(

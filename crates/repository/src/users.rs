@@ -1,5 +1,7 @@
 //! Accounts, stored in `users`.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
@@ -8,6 +10,7 @@ use sea_orm::{
     QuerySelect,
 };
 use strata_domain::RepoError;
+use strata_domain::events::EventBus;
 use strata_domain::notifications::NewNotification;
 use strata_domain::page::{Page, PageRequest, Sort};
 use strata_domain::users::{
@@ -20,6 +23,7 @@ use crate::accounts::issue_in;
 use crate::entities::users;
 use crate::error::DbResultExt;
 use crate::notifications::notify_in;
+use crate::realtime::Publisher;
 use crate::tx::{WriteGate, begin_write};
 use crate::{jobs_wake, users_admin};
 
@@ -31,12 +35,25 @@ pub struct SeaUserRepository {
     db: DatabaseConnection,
     /// Taken by every write (see [`WriteGate`]).
     writes: WriteGate,
+    /// Where the notifications of role changes are announced.
+    events: Publisher,
 }
 
 impl SeaUserRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         let writes = WriteGate::of(&db);
-        Self { db, writes }
+        Self {
+            db,
+            writes,
+            events: Publisher::default(),
+        }
+    }
+
+    /// Publishes the notifications of role changes on `bus`, after commit.
+    #[must_use]
+    pub fn with_events(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.events = Publisher::new(bus);
+        self
     }
 
     async fn find_model(&self, id: Uuid) -> Result<users::Model, RepoError> {
@@ -181,7 +198,7 @@ impl UserRepository for SeaUserRepository {
         changes: UserChanges,
         now: DateTime<Utc>,
     ) -> Result<User, RepoError> {
-        let _write = self.writes.enter().await?;
+        let write = self.writes.enter().await?;
         let mut update = users::Entity::update_many()
             .col_expr(users::Column::UpdatedAt, Expr::value(now.trunc_subsecs(6)))
             .filter(users::Column::Id.eq(id));
@@ -255,15 +272,18 @@ impl UserRepository for SeaUserRepository {
             .or_repo("Failed to load updated user")?
             .ok_or(RepoError::NotFound)?;
         let before = role_before.as_deref().and_then(|r| Role::parse(r).ok());
+        let mut told = Vec::new();
         if let (Some(before), Some(after)) = (before, changes.role)
-            && let Some(told) = NewNotification::role_changed(id, before, after, now)
+            && let Some(notification) = NewNotification::role_changed(id, before, after, now)
         {
-            notify_in(&txn, told).await?;
+            told.push(notify_in(&txn, notification).await?);
         }
         txn.commit().await.or_repo("Failed to commit user update")?;
+        drop(write);
         if mailed {
             jobs_wake::committed(&self.db);
         }
+        self.events.publish(told).await;
         User::try_from(row)
     }
 

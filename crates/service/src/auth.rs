@@ -160,6 +160,16 @@ pub trait AuthService: Send + Sync {
     /// # Errors
     /// [`ServiceError::Unauthenticated`] with the reason.
     fn authenticate(&self, access_token: &str) -> Result<Principal, ServiceError>;
+
+    /// As [`Self::authenticate`], with the instant the token expires (what
+    /// a WebSocket opened with it must not outlive).
+    ///
+    /// # Errors
+    /// As [`Self::authenticate`].
+    fn authenticate_until(
+        &self,
+        access_token: &str,
+    ) -> Result<(Principal, DateTime<Utc>), ServiceError>;
 }
 
 /// [`AuthService`] over the user and session repositories.
@@ -429,7 +439,15 @@ impl AuthService for AuthServiceImpl {
     }
 
     fn authenticate(&self, access_token: &str) -> Result<Principal, ServiceError> {
-        let principal = self.tokens.verify(access_token)?;
+        self.authenticate_until(access_token)
+            .map(|(principal, _)| principal)
+    }
+
+    fn authenticate_until(
+        &self,
+        access_token: &str,
+    ) -> Result<(Principal, DateTime<Utc>), ServiceError> {
+        let (principal, expires_at) = self.tokens.verify_until(access_token)?;
         if self
             .revoker
             .list()
@@ -437,7 +455,7 @@ impl AuthService for AuthServiceImpl {
         {
             return Err(ServiceError::Unauthenticated(TokenRejection::Revoked));
         }
-        Ok(principal)
+        Ok((principal, expires_at))
     }
 }
 

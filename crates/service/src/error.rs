@@ -43,6 +43,13 @@ pub enum ServiceError {
     /// superseded or expired; which one is deliberately not said.
     #[error("invalid or expired token")]
     InvalidToken,
+    /// A WebSocket ticket that is unknown, already used or expired, or
+    /// whose session was revoked since.
+    #[error("invalid socket ticket")]
+    InvalidTicket,
+    /// The user holds as many sockets as `realtime.max_sockets_per_user`.
+    #[error("too many sockets")]
+    TooManySockets,
     #[error("not found")]
     NotFound,
     /// The request contradicts a business rule (e.g. an admin demoting themself).

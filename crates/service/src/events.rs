@@ -80,6 +80,16 @@ impl Invalidation {
     /// Applies one delivery. Applying an event twice changes nothing.
     pub async fn apply(&mut self, delivery: Delivery) {
         match delivery {
+            // A user's events are for their sockets (see `realtime`), which
+            // have their own resync; a gap there says nothing of revocations.
+            Delivery::Event(Envelope {
+                event:
+                    Event {
+                        payload: EventPayload::User(_),
+                        ..
+                    },
+                ..
+            }) => {}
             Delivery::Event(envelope) => {
                 metrics::counter!("strata_events_applied_total").increment(1);
                 let gap = self.seen.gap(&envelope);
@@ -102,6 +112,7 @@ impl Invalidation {
                     users.invalidate(&user_id);
                 }
             }
+            EventPayload::User(_) => {}
         }
     }
 

@@ -31,6 +31,7 @@ fn envelope(publisher: Uuid, seq: u64, payload: EventPayload) -> Delivery {
     let topic = match payload {
         EventPayload::SessionsRevoked(_) => Topic::sessions(),
         EventPayload::UserChanged { .. } => Topic::users(),
+        EventPayload::User(ref event) => Topic::user(event.user_id),
     };
     Delivery::Event(Envelope {
         publisher,

@@ -16,6 +16,8 @@ pub mod mail;
 pub mod notifications;
 pub mod password;
 pub mod posts;
+pub mod realtime;
+mod realtime_feed;
 pub mod revocation;
 #[cfg(test)]
 mod test_support;
@@ -32,6 +34,10 @@ pub use jobs::{JobService, JobServiceImpl};
 pub use notifications::{NotificationService, NotificationServiceImpl};
 pub use password::{HashPriority, PasswordHasher};
 pub use posts::{PostService, PostServiceImpl};
+pub use realtime::{
+    CloseReason, Dispatcher, Feed, FeedItem, IssuedTicket, RealtimeConfig, RealtimeService,
+    RealtimeServiceImpl,
+};
 pub use revocation::RevocationList;
 pub use tokens::TokenCodec;
 pub use users::{ProfileChanges, UserCache, UserService, UserServiceImpl, UserStatsReport};

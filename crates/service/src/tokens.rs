@@ -102,6 +102,14 @@ impl TokenCodec {
     /// # Errors
     /// [`ServiceError::Unauthenticated`] with `Expired` or `Invalid`.
     pub fn verify(&self, token: &str) -> Result<Principal, ServiceError> {
+        self.verify_until(token).map(|(principal, _)| principal)
+    }
+
+    /// As [`Self::verify`], with the instant the token expires.
+    ///
+    /// # Errors
+    /// As [`Self::verify`].
+    pub fn verify_until(&self, token: &str) -> Result<(Principal, DateTime<Utc>), ServiceError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| {
                 ServiceError::Unauthenticated(match e.kind() {
@@ -111,11 +119,14 @@ impl TokenCodec {
             })?;
         let role = Role::parse(&data.claims.role)
             .map_err(|_| ServiceError::Unauthenticated(TokenRejection::Invalid))?;
-        Ok(Principal {
+        let expires_at = DateTime::from_timestamp(data.claims.exp, 0)
+            .ok_or(ServiceError::Unauthenticated(TokenRejection::Invalid))?;
+        let principal = Principal {
             user_id: data.claims.sub,
             session_id: data.claims.sid,
             role,
-        })
+        };
+        Ok((principal, expires_at))
     }
 }
 

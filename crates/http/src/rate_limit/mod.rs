@@ -279,6 +279,30 @@ pub fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
     }
 }
 
+/// The default budget of the client IP, for a route outside the `/api/v1`
+/// scope (the socket handshake).
+///
+/// # Errors
+/// [`ApiError::RateLimited`] when the budget is spent.
+pub(crate) async fn charge_ip(req: &actix_web::HttpRequest) -> Result<(), ApiError> {
+    let Some(limits) = req
+        .app_data::<web::Data<RateLimits>>()
+        .filter(|l| l.enabled)
+    else {
+        return Ok(());
+    };
+    let key = format!(
+        "ip:{}",
+        limits
+            .client_ip(req)
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+    );
+    match limits.check(Bucket::Default, &[key]).await {
+        Some(d) if !d.allowed => Err(ApiError::RateLimited(d)),
+        _ => Ok(()),
+    }
+}
+
 /// The default budget, applied to every `/api/v1` route. The key is the user
 /// when the bearer token is valid (the verified principal is kept for the
 /// extractor, so the token is checked once), else the client IP.

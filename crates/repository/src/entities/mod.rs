@@ -6,6 +6,7 @@
 
 pub(crate) mod account_tokens;
 pub(crate) mod comments;
+pub(crate) mod event_sequences;
 pub(crate) mod items;
 pub(crate) mod jobs;
 pub(crate) mod notifications;
@@ -14,3 +15,4 @@ pub(crate) mod refresh_tokens;
 pub(crate) mod revocations;
 pub(crate) mod sessions;
 pub(crate) mod users;
+pub(crate) mod ws_tickets;

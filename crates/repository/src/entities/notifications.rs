@@ -13,6 +13,8 @@ pub struct Model {
     pub data: Json,
     pub read_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// The user's event number of this notification (0: older than sockets).
+    pub seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
