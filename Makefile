@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test check fmt clippy migrate openapi bench bench-jobs build release fuzz cluster cluster-stop cluster-test
+.PHONY: run test check fmt clippy migrate openapi bench bench-jobs bench-realtime build release fuzz cluster cluster-stop cluster-test
 
 ## Serve on 127.0.0.1:8080 with SQLite (data/strata.db), migrations applied; docs at /docs
 run:
@@ -45,6 +45,10 @@ bench:
 ## Job queue benchmark: jobs/s and enqueue-to-start latency (SQLite; PostgreSQL with BENCH_POSTGRES_URL)
 bench-jobs:
 	CARGO="$(CARGO)" bash bench/jobs.sh
+
+## WebSocket benchmark: 1,000 sockets, 5,000 messages/s through Redis (needs a Redis server)
+bench-realtime:
+	bash bench/realtime.sh
 
 ## Schema fuzzing (Schemathesis, every check, fixed seed) against a fresh server as an admin.
 ## SQLite by default; FUZZ_DATABASE_URL=postgres://… for an empty PostgreSQL database;

@@ -14,7 +14,12 @@ library only). Timeline (seconds from the start of traffic):
   26  PostgreSQL restarted          (503 problems during the outage)
   34  traffic stops
 
-Then: every acknowledged write is read back, the import's rows exist exactly
+All along, a user holds a WebSocket through nginx while another comments
+on their post (deploy/cluster_ws.py); the socket reconnects with
+`after=<last seq>` whenever it drops.
+
+Then: every acknowledged write is read back, every acknowledged comment
+reached the socket exactly once, the import's rows exist exactly
 once, a login budget spent across instances is exact, and a logout is
 honoured by every instance within 100 ms (median of 5; the times are
 printed). It prints one
@@ -31,6 +36,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+
+import cluster_ws
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT = int(os.environ.get("CLUSTER_PORT", "8080"))
@@ -208,6 +215,8 @@ def main():
     threads = [threading.Thread(target=writer, args=(ledger, t, stop, n)) for n, t in enumerate(tokens)]
     for t in threads:
         t.start()
+    live = cluster_ws.start(api, PORT, register, ledger, run, stop)
+    threads.extend(live[2][1:])  # the commenter stops with the writers
     results = {}
     try:
         faults(ledger, import_token, results)
@@ -219,6 +228,8 @@ def main():
 
     wait_ready()
     failures = []
+    live_summary, live_failures = cluster_ws.check(*live)
+    failures.extend(f"socket: {f}" for f in live_failures)
     lost = 0
     for token, item in ledger.acknowledged:
         status = 0
@@ -267,7 +278,8 @@ def main():
     in_faults = sum(1 for at, s, _ in ledger.responses if (s >= 500 or s == 0) and not ledger.outside_faults(at))
     print(f"cluster-test: requests={len(ledger.responses)} acknowledged_writes={len(ledger.acknowledged)} "
           f"lost_writes={lost} 5xx_outside_faults={len(server_errors)} 5xx_in_faults={in_faults} "
-          f"import={job and job['status']} logout_everywhere_ms_median={reach:.0f} max={reaches[-1]:.0f}")
+          f"import={job and job['status']} logout_everywhere_ms_median={reach:.0f} max={reaches[-1]:.0f} "
+          f"{live_summary}")
     for failure in failures:
         print(f"cluster-test: FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0

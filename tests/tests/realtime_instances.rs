@@ -104,14 +104,20 @@ async fn across_instances(bus: &str, overrides: &[(&str, &str)]) {
     while !kinds.contains(&"job.finished".to_owned()) {
         let message = live.json(WAIT).await;
         let seq = message["seq"].as_u64().unwrap();
-        assert!(seq > last, "{bus}: in order, once each ({seq} after {last})");
+        assert!(
+            seq > last,
+            "{bus}: in order, once each ({seq} after {last})"
+        );
         last = seq;
         if message["type"] != "notification.created" {
             assert_eq!(message["data"]["job_id"], job["id"]);
         }
         kinds.push(message["type"].as_str().unwrap().to_owned());
     }
-    assert!(kinds.contains(&"job.progress".to_owned()), "{bus}: {kinds:?}");
+    assert!(
+        kinds.contains(&"job.progress".to_owned()),
+        "{bus}: {kinds:?}"
+    );
 
     // A logout through B closes A's socket of that session.
     let logout = client

@@ -153,7 +153,9 @@ async fn forward(client: &Client, channel: &str, hub: &Hub) -> Result<(), RedisE
                 None => return Ok(()),
             },
             _ = ping.tick() => {
-                tokio::time::timeout(CONNECT_TIMEOUT, sink.ping::<String>())
+                // In subscribed mode Redis answers PING with an array
+                // (`["pong", ""]`), not `PONG`: any reply proves the link.
+                tokio::time::timeout(CONNECT_TIMEOUT, sink.ping::<redis::Value>())
                     .await
                     .map_err(|_| timed_out("ping"))??;
             }

@@ -115,3 +115,28 @@ async fn a_bus_whose_redis_restarts_degrades_then_recovers_by_itself() {
         "{delivered:?}"
     );
 }
+
+/// The subscriber's keep-alive ping must not itself break the link: a
+/// subscription that outlives a few pings stays subscribed (no
+/// `Resubscribed`) and keeps receiving.
+#[tokio::test]
+async fn a_quiet_subscription_survives_its_keepalive_pings() {
+    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("TEST_REDIS_URL is not set: skipping");
+        return;
+    };
+    let channel = format!("strata-test-{}", Uuid::new_v4().simple());
+    let bus = RedisBus::connect(&url, &channel).await.unwrap();
+    let mut subscription = bus.subscribe(TopicFilter::All);
+    // Past the first ping (every 10 s).
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    bus.publish(changed()).await.unwrap();
+    let delivery = tokio::time::timeout(Duration::from_secs(5), subscription.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(delivery, Delivery::Event(_)),
+        "no reconnect in between: {delivery:?}"
+    );
+}

@@ -188,6 +188,8 @@ async fn answer(
         Err(ProtocolError::Overflow) => {
             return Some(Ending::close(1009, "frame too large", "too_large"));
         }
+        // The connection broke under the frame: nobody is left to tell.
+        Err(ProtocolError::Io(_)) => return Some(Ending::gone()),
         Err(_) => return Some(Ending::close(1002, "protocol error", "protocol")),
     };
     if matches!(frame, Message::Close(_)) {

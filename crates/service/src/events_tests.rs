@@ -188,3 +188,29 @@ async fn a_logout_all_of_many_sessions_is_split_into_events_the_transports_carry
     };
     assert_eq!(revoker.revoke(scope).await.unwrap(), 70);
 }
+
+#[tokio::test]
+async fn user_events_are_for_sockets_and_their_gaps_resync_nothing_here() {
+    // No expectation on the sessions repository: a resync would fail the test.
+    let cache = UserCache::new(10);
+    let cached = user();
+    cache.insert(cached.id, cached.clone());
+    let (mut invalidation, list) = consumer(MockSessionRepository::new(), Some(cache.clone()));
+    let publisher = Uuid::now_v7();
+    for seq in [1, 5] {
+        invalidation
+            .apply(envelope(
+                publisher,
+                seq,
+                EventPayload::User(strata_domain::realtime::UserEvent {
+                    user_id: cached.id,
+                    seq,
+                    kind: strata_domain::realtime::UserEventKind::JobProgress,
+                    data: serde_json::json!({}),
+                }),
+            ))
+            .await;
+    }
+    assert!(list.is_empty());
+    assert!(cache.get(&cached.id).is_some(), "the user cache is kept");
+}

@@ -21,6 +21,9 @@ use tokio::time::{Interval, MissedTickBehavior};
 use crate::realtime::{CloseReason, Feed, FeedItem, Membership, RealtimeConfig, Signal};
 use crate::revocation::RevocationList;
 
+/// Live events kept past a gap; beyond this the tables alone fill it.
+const MAX_HELD: usize = 64;
+
 pub(crate) struct SocketFeed {
     ticket: Ticket,
     opened_at: u64,
@@ -30,6 +33,10 @@ pub(crate) struct SocketFeed {
     pending: VecDeque<UserEvent>,
     /// The tables must be read from `position` before anything live.
     catch_up: bool,
+    /// Live events that arrived past a gap, kept until the tables are read:
+    /// whatever the tables lack beyond them is still sent (a row deleted
+    /// since, say), so a gap the tables cannot fill never stalls the feed.
+    held: Vec<UserEvent>,
     signals: mpsc::Receiver<Signal>,
     _membership: Membership,
     repo: Arc<dyn RealtimeRepository>,
@@ -61,6 +68,7 @@ impl SocketFeed {
             position: after.unwrap_or(latest),
             pending: VecDeque::new(),
             catch_up: after.is_some_and(|after| after < latest),
+            held: Vec::new(),
             signals,
             _membership: membership,
             repo,
@@ -94,8 +102,17 @@ impl SocketFeed {
                 CloseReason::Unavailable
             })?;
         metrics::counter!("strata_ws_catch_ups_total").increment(1);
-        // A full batch may have more behind it.
+        // A full batch may have more behind it; the held events wait for
+        // the last one.
         self.catch_up = events.len() as u64 >= MAX_REPLAY;
+        let mut events = events;
+        if !self.catch_up {
+            let read_up_to = events.last().map_or(self.position, |event| event.seq);
+            let mut held = std::mem::take(&mut self.held);
+            held.sort_by_key(|event| event.seq);
+            held.dedup_by_key(|event| event.seq);
+            events.extend(held.into_iter().filter(|event| event.seq > read_up_to));
+        }
         self.pending = events.into();
         Ok(())
     }
@@ -111,6 +128,9 @@ impl SocketFeed {
             return Some(event);
         }
         metrics::counter!("strata_ws_gaps_total").increment(1);
+        if self.held.len() < MAX_HELD {
+            self.held.push(event);
+        }
         self.catch_up = true;
         None
     }
@@ -165,6 +185,7 @@ impl Feed for SocketFeed {
     fn resume(&mut self, after: u64) {
         self.position = after;
         self.pending.clear();
+        self.held.clear();
         self.catch_up = true;
     }
 }

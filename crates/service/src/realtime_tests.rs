@@ -305,3 +305,17 @@ async fn a_ticket_is_stored_as_a_hash_and_never_outlives_its_token() {
     assert!(issued.ticket.len() >= 43, "256 bits, base64url");
     assert_ne!(hash_refresh_token(&issued.ticket), issued.ticket);
 }
+
+#[tokio::test]
+async fn a_gap_the_tables_cannot_fill_does_not_stall_the_feed() {
+    let (user, session) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut repo = repo_with(user, session, 0);
+    // Event 1 never reached this instance and its row is gone since.
+    repo.expect_events_after().returning(|_, _| Ok(Vec::new()));
+    let h = harness(repo, user, session, config());
+    let mut feed = h.service.open("t", None).await.unwrap();
+    h.publish(event(user, 2));
+    h.publish(event(user, 3));
+    assert_eq!(seq(next(&mut feed).await), 2);
+    assert_eq!(seq(next(&mut feed).await), 3);
+}
