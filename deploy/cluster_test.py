@@ -14,9 +14,10 @@ library only). Timeline (seconds from the start of traffic):
   26  PostgreSQL restarted          (503 problems during the outage)
   34  traffic stops
 
-All along, a user holds a WebSocket through nginx while another comments
-on their post (deploy/cluster_ws.py); the socket reconnects with
-`after=<last seq>` whenever it drops.
+All along, a user holds two WebSockets (one through nginx, one on
+instance-2, which is killed) while another comments on their post
+(deploy/cluster_ws.py); a socket that drops reconnects through nginx with
+`after=<last seq>`.
 
 Then: every acknowledged write is read back, every acknowledged comment
 reached the socket exactly once, the import's rows exist exactly
@@ -215,8 +216,8 @@ def main():
     threads = [threading.Thread(target=writer, args=(ledger, t, stop, n)) for n, t in enumerate(tokens)]
     for t in threads:
         t.start()
-    live = cluster_ws.start(api, PORT, register, ledger, run, stop)
-    threads.extend(live[2][1:])  # the commenter stops with the writers
+    live = cluster_ws.start(api, PORT, register, ledger, run, stop, INSTANCE_PORTS[1])
+    threads.append(live[2][0])  # the commenter stops with the writers
     results = {}
     try:
         faults(ledger, import_token, results)

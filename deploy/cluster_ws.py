@@ -93,10 +93,16 @@ class Watch:
         self.seqs = []
         self.reconnects = 0
         self.problems = []
+        # Set once the first socket is open: comments made before it are
+        # before its starting point, and not its to receive.
+        self.ready = threading.Event()
 
 
-def watcher(api, base_port, token, watch, stop):
+def watcher(api, base_port, token, watch, stop, first_port=None):
+    """Holds a socket through nginx (`base_port`), the first one on
+    `first_port` directly when given (an instance the timeline kills)."""
     last = None
+    port = first_port or base_port
     while not stop.is_set():
         status, _, body = api("POST", "/api/v1/ws/tickets", token=token)
         if status != 201:
@@ -104,8 +110,9 @@ def watcher(api, base_port, token, watch, stop):
             continue
         path = f"/api/v1/ws?ticket={body['ticket']}" + (f"&after={last}" if last is not None else "")
         try:
-            ws = Socket("127.0.0.1", base_port, path)
+            ws = Socket("127.0.0.1", port, path)
         except (OSError, ConnectionError):
+            port = base_port
             time.sleep(0.2)
             continue
         try:
@@ -118,6 +125,7 @@ def watcher(api, base_port, token, watch, stop):
                 if message["type"] == "ready":
                     if last is None:
                         last = message["seq"]
+                    watch.ready.set()
                     continue
                 with watch.lock:
                     if message["seq"] <= last:
@@ -127,6 +135,7 @@ def watcher(api, base_port, token, watch, stop):
                     if message["type"] == "notification.created":
                         watch.comments.append(message["data"]["data"]["comment_id"])
         except (OSError, ConnectionError, ValueError):
+            port = base_port
             with watch.lock:
                 watch.reconnects += 1
         finally:
@@ -144,43 +153,49 @@ def commenter(api, ledger, token, comments_path, acknowledged, stop):
         time.sleep(0.2)
 
 
-def start(api, base_port, register, ledger, run, stop):
-    """Starts the watcher and the commenter (which stops with `stop`);
-    returns what `check` needs."""
+def start(api, base_port, register, ledger, run, stop, killed_port):
+    """Starts two watchers of one user (one through nginx, one first held on
+    `killed_port`, the instance the timeline kills) and the commenter (which
+    stops with `stop`); returns what `check` needs."""
     _, author = register(f"author_{run}")
     _, reader = register(f"reader_{run}")
     status, _, post = api("POST", "/api/v1/posts", {"title": "Live", "body": "through faults"}, author)
     assert status == 201, (status, post)
-    watch, acknowledged, stop_watch = Watch(), [], threading.Event()
+    watches, acknowledged, stop_watch = [Watch(), Watch()], [], threading.Event()
     threads = [
-        threading.Thread(target=watcher, args=(api, base_port, author, watch, stop_watch)),
         threading.Thread(target=commenter, args=(api, ledger, reader, f"/api/v1/posts/{post['id']}/comments",
                                                  acknowledged, stop)),
+        threading.Thread(target=watcher, args=(api, base_port, author, watches[0], stop_watch)),
+        threading.Thread(target=watcher, args=(api, base_port, author, watches[1], stop_watch, killed_port)),
     ]
-    for thread in threads:
+    for thread, watch in zip(threads[1:], watches):
         thread.start()
-    return watch, acknowledged, threads, stop_watch
+        assert watch.ready.wait(10), "a socket did not open"
+    threads[0].start()
+    return watches, acknowledged, threads, stop_watch
 
 
-def check(watch, acknowledged, threads, stop_watch):
-    """Waits for the last comments to arrive, stops the watcher, and returns
+def check(watches, acknowledged, threads, stop_watch):
+    """Waits for the last comments to arrive, stops the watchers, and returns
     (summary, failures)."""
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        with watch.lock:
-            if set(acknowledged) <= set(watch.comments):
-                break
+        if all(set(acknowledged) <= set(watch.comments) for watch in watches):
+            break
         time.sleep(0.2)
     stop_watch.set()
     for thread in threads:
         thread.join()
-    failures = list(watch.problems)
-    missing = set(acknowledged) - set(watch.comments)
-    if missing:
-        failures.append(f"{len(missing)} acknowledged comments never reached the socket")
-    twice = len(watch.comments) - len(set(watch.comments))
-    if twice:
-        failures.append(f"{twice} notifications reached the socket twice")
-    summary = (f"socket_events={len(watch.seqs)} acknowledged_comments={len(acknowledged)} "
-               f"missing={len(missing)} repeated={twice} reconnects={watch.reconnects}")
+    failures, parts = [], []
+    for name, watch in zip(("via_nginx", "on_killed_instance"), watches):
+        failures.extend(f"{name}: {problem}" for problem in watch.problems)
+        missing = set(acknowledged) - set(watch.comments)
+        if missing:
+            failures.append(f"{name}: {len(missing)} acknowledged comments never reached the socket")
+        twice = len(watch.comments) - len(set(watch.comments))
+        if twice:
+            failures.append(f"{name}: {twice} notifications reached the socket twice")
+        parts.append(f"socket_{name}: events={len(watch.seqs)} missing={len(missing)} repeated={twice} "
+                     f"reconnects={watch.reconnects}")
+    summary = f"acknowledged_comments={len(acknowledged)} " + " ".join(parts)
     return summary, failures
