@@ -18,6 +18,7 @@ mod m20261205_000009_index_lists_in_sort_order;
 mod m20261205_000010_create_jobs;
 mod m20261205_000011_create_account_tokens;
 mod m20261205_000013_create_notifications;
+mod m20261206_000015_create_oidc;
 
 pub use sea_orm_migration::{DbErr, Migration, MigrationStatus, MigratorTrait};
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000010_create_jobs::Migration),
             Box::new(m20261205_000011_create_account_tokens::Migration),
             Box::new(m20261205_000013_create_notifications::Migration),
+            Box::new(m20261206_000015_create_oidc::Migration),
         ]
     }
 }
