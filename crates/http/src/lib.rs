@@ -16,6 +16,7 @@ pub mod methods;
 pub mod metrics;
 pub mod middleware;
 pub mod notifications;
+pub mod oidc;
 pub mod openapi;
 mod openapi_responses;
 pub mod page;
@@ -32,7 +33,7 @@ use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
 use strata_service::{
     AccountService, AuthService, HealthService, ItemService, JobService, NotificationService,
-    PostService, UserService,
+    OidcService, PostService, UserService,
 };
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
@@ -55,6 +56,7 @@ pub struct AppState {
     pub posts: Arc<dyn PostService>,
     pub jobs: Arc<dyn JobService>,
     pub notifications: Arc<dyn NotificationService>,
+    pub oidc: Arc<dyn OidcService>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -181,6 +183,7 @@ where
                 .wrap(actix_web::middleware::from_fn(middleware::handler_timeout))
                 .configure(auth::configure)
                 .configure(accounts::configure)
+                .configure(oidc::configure)
                 .configure(users::configure)
                 .configure(items::configure)
                 .configure(posts::configure)

@@ -18,6 +18,7 @@ use strata_service::health::MockHealthService;
 use strata_service::items::MockItemService;
 use strata_service::jobs::MockJobService;
 use strata_service::notifications::MockNotificationService;
+use strata_service::oidc::MockOidcService;
 use strata_service::posts::MockPostService;
 use strata_service::users::MockUserService;
 use strata_service::{ServiceError, TokenPair};
@@ -34,6 +35,7 @@ pub struct Mocks {
     pub posts: MockPostService,
     pub jobs: MockJobService,
     pub notifications: MockNotificationService,
+    pub oidc: MockOidcService,
 }
 
 impl Mocks {
@@ -62,6 +64,7 @@ impl Mocks {
             posts: MockPostService::new(),
             jobs: MockJobService::new(),
             notifications: MockNotificationService::new(),
+            oidc: MockOidcService::new(),
         }
     }
 
@@ -75,6 +78,7 @@ impl Mocks {
             posts: Arc::new(self.posts),
             jobs: Arc::new(self.jobs),
             notifications: Arc::new(self.notifications),
+            oidc: Arc::new(self.oidc),
         }
     }
 }
