@@ -13,6 +13,7 @@ pub use crate::config_accounts::{AppSettings, account_settings};
 pub use crate::config_jobs::{
     JobsSettings, KindSettings, MailSettings, MailTransport, SmtpTls, StorageSettings,
 };
+pub use crate::config_oidc::{OidcConfig, ProviderConfig};
 
 /// The shipped configuration, compiled in so the binary runs from any
 /// directory; files on disk (in `APP_CONFIG_DIR`) override it.
@@ -51,6 +52,7 @@ pub struct Settings {
     pub jobs: JobsSettings,
     pub storage: StorageSettings,
     pub mail: MailSettings,
+    pub oidc: OidcConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -347,6 +349,7 @@ impl Settings {
             bail!("database.max_connections must be at least 1");
         }
         self.jobs.validate()?;
+        self.oidc.validate()?;
         Ok(())
     }
 

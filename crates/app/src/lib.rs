@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 mod config_accounts;
 mod config_jobs;
+mod config_oidc;
 mod events;
 mod healthcheck;
 pub mod operations;

@@ -58,12 +58,25 @@ pub enum ClientError {
     Build(#[source] reqwest::Error),
 }
 
+/// Makes ring the process's rustls crypto provider, if none is yet.
+///
+/// This crate turns on reqwest's `rustls-no-provider` feature (TLS without
+/// aws-lc). Cargo unifies features across a build, so from then on *every*
+/// reqwest client in the process (the OTLP exporter's, the tests') panics
+/// when built before a process-wide provider exists. The binary calls this
+/// first thing; so does [`http_client`]. Calling it again does nothing.
+pub fn install_crypto_provider() {
+    // `Err` only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The HTTP client every provider shares: rustls on ring with the webpki
 /// roots, no redirects, bounded time.
 ///
 /// # Errors
 /// [`ClientError`] when TLS or the client cannot be set up.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientError> {
+    install_crypto_provider();
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
