@@ -15,25 +15,29 @@ use strata_repository::connect;
 
 const BIN: &str = env!("CARGO_BIN_EXE_strata");
 
-/// The table each migration creates, in order (`None` for index-only ones).
-const CREATES: [Option<&str>; 12] = [
-    Some("users"),
-    Some("sessions"),
-    Some("refresh_tokens"),
-    Some("revocations"),
-    Some("items"),
-    Some("posts"),
-    Some("comments"),
-    None,
-    None,
-    Some("jobs"),
-    Some("account_tokens"),
-    Some("notifications"),
+/// The tables each migration creates, in order (none for index-only ones).
+const CREATES: [&[&str]; 13] = [
+    &["users"],
+    &["sessions"],
+    &["refresh_tokens"],
+    &["revocations"],
+    &["items"],
+    &["posts"],
+    &["comments"],
+    &[],
+    &[],
+    &["jobs"],
+    &["account_tokens"],
+    &["notifications"],
+    &["user_identities", "oidc_pending_logins", "oidc_login_codes"],
 ];
 
 /// Added by the last migration: whether they exist tells whether that
 /// migration is applied.
-const LAST_MIGRATION_INDEXES: [&str; 2] = ["ix_notifications_user", "ix_notifications_user_unread"];
+const LAST_MIGRATION_INDEXES: [&str; 2] = [
+    "ux_user_identities_issuer_subject",
+    "ux_oidc_pending_logins_state_hash",
+];
 
 /// A database for one run of the sequence, removed when this value drops
 /// (even when the test panicked).
@@ -176,6 +180,7 @@ impl TestDb {
         let db = connect(&self.url, 1).await.unwrap();
         let tables: BTreeSet<String> = CREATES[..applied]
             .iter()
+            .copied()
             .flatten()
             .map(|t| (*t).to_owned())
             .collect();
