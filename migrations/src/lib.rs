@@ -19,6 +19,7 @@ mod m20261205_000010_create_jobs;
 mod m20261205_000011_create_account_tokens;
 mod m20261205_000013_create_notifications;
 mod m20261206_000014_create_realtime;
+mod m20261206_000015_create_oidc;
 
 pub use sea_orm_migration::{DbErr, Migration, MigrationStatus, MigratorTrait};
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000011_create_account_tokens::Migration),
             Box::new(m20261205_000013_create_notifications::Migration),
             Box::new(m20261206_000014_create_realtime::Migration),
+            Box::new(m20261206_000015_create_oidc::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@
 )]
 
 pub mod mail;
+pub mod oidc;
 pub mod socket;
 
 use std::collections::HashMap;
@@ -155,6 +156,8 @@ pub struct TestApp {
 }
 
 fn init_logs() {
+    // Before any reqwest client exists (see strata_oidc::install_crypto_provider).
+    strata::startup::install_crypto_provider();
     if std::env::var_os("TEST_LOG").is_some() {
         strata::telemetry::init(&strata::config::LogSettings {
             format: strata::config::LogFormat::Pretty,

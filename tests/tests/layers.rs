@@ -33,8 +33,10 @@ fn forbidden() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "strata-http",
                 "strata-migration",
                 "strata-events",
+                "strata-oidc",
                 "lettre",
                 "redis",
+                "reqwest",
             ][..],
         ),
         (
@@ -44,7 +46,9 @@ fn forbidden() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "sqlx",
                 "strata-repository",
                 "strata-migration",
+                "strata-oidc",
                 "lettre",
+                "reqwest",
             ][..],
         ),
         // New adapters and runtimes see only the service and the domain.
@@ -65,6 +69,20 @@ fn forbidden() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "actix-web",
                 "sea-orm",
                 "sqlx",
+                "strata-repository",
+                "strata-http",
+                "strata-migration",
+            ][..],
+        ),
+        // The OpenID provider adapter: the domain's port over HTTP; no use
+        // case, no storage, no edge.
+        (
+            "strata-oidc",
+            &[
+                "actix-web",
+                "sea-orm",
+                "sqlx",
+                "strata-service",
                 "strata-repository",
                 "strata-http",
                 "strata-migration",

@@ -142,6 +142,7 @@ async fn user(client: &reqwest::Client, server: &str, n: usize) -> (Uuid, String
 #[tokio::main]
 async fn main() {
     let args = args();
+    strata_oidc::install_crypto_provider();
     let client = reqwest::Client::new();
     let mut users = Vec::with_capacity(args.users);
     for n in 0..args.users {

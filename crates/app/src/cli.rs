@@ -91,6 +91,7 @@ pub enum MigrateAction {
 /// # Errors
 /// Whatever failed, with context; `main` prints it and exits non-zero.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::startup::install_crypto_provider();
     let command = cli.command.unwrap_or(Command::Serve { no_workers: false });
     if let Command::Openapi = command {
         let document = openapi_document()

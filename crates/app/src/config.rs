@@ -13,6 +13,7 @@ pub use crate::config_accounts::{AppSettings, account_settings};
 pub use crate::config_jobs::{
     JobsSettings, KindSettings, MailSettings, MailTransport, SmtpTls, StorageSettings,
 };
+pub use crate::config_oidc::{OidcConfig, ProviderConfig};
 pub use crate::config_realtime::RealtimeSettings;
 
 /// The shipped configuration, compiled in so the binary runs from any
@@ -53,6 +54,7 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub mail: MailSettings,
     pub realtime: RealtimeSettings,
+    pub oidc: OidcConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -350,6 +352,7 @@ impl Settings {
             bail!("database.max_connections must be at least 1");
         }
         self.jobs.validate()?;
+        self.oidc.validate()?;
         Ok(())
     }
 

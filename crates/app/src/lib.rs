@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 mod config_accounts;
 mod config_jobs;
+mod config_oidc;
 mod config_realtime;
 mod events;
 mod healthcheck;

@@ -15,6 +15,7 @@ use strata_domain::auth::SessionRepository;
 use strata_domain::events::{EventBus, TopicFilter};
 use strata_domain::items::ItemRepository;
 use strata_domain::jobs::JobRepository;
+use strata_domain::oidc::OidcRepository;
 use strata_domain::users::UserRepository;
 use strata_http::auth::CookieSettings;
 use strata_http::rate_limit::{MemoryStore, Quota, RateLimitStore, RedisStore};
@@ -22,16 +23,16 @@ use strata_http::{AppState, CorsSettings, EdgeConfig, HttpSettings, MetricsEndpo
 use strata_migration::{Migrator, MigratorTrait};
 use strata_repository::{
     DatabaseConnection, LocalFileStore, SeaAccountTokenRepository, SeaHealthRepository,
-    SeaItemRepository, SeaJobRepository, SeaNotificationRepository, SeaPostRepository,
-    SeaRealtimeRepository, SeaSessionRepository, SeaUserRepository,
+    SeaItemRepository, SeaJobRepository, SeaNotificationRepository, SeaOidcRepository,
+    SeaPostRepository, SeaRealtimeRepository, SeaSessionRepository, SeaUserRepository,
 };
 use strata_service::jobs::JobServiceImpl;
 use strata_service::jobs::kinds::send_email;
 use strata_service::revocation::Revoker;
 use strata_service::{
     AccountMail, AccountServiceImpl, AuthConfig, AuthServiceImpl, Dispatcher, HealthServiceImpl,
-    Invalidation, ItemServiceImpl, NotificationServiceImpl, PasswordHasher, PostServiceImpl,
-    RealtimeServiceImpl, RevocationList, TokenCodec, UserServiceImpl,
+    Invalidation, ItemServiceImpl, NotificationServiceImpl, OidcServiceImpl, PasswordHasher,
+    PostServiceImpl, RealtimeServiceImpl, RevocationList, TokenCodec, UserServiceImpl,
 };
 use tokio::task::JoinHandle;
 
@@ -41,6 +42,13 @@ use crate::workers::{self, JobDeps, Workers};
 /// How often expired revocations are dropped from memory (the `purge_auth`
 /// job deletes expired rows from the database).
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Makes ring the process's TLS crypto provider before any HTTP client is
+/// built (see [`strata_oidc::install_crypto_provider`]: without it, every
+/// reqwest client in this build panics on construction).
+pub fn install_crypto_provider() {
+    strata_oidc::install_crypto_provider();
+}
 
 /// Opens the database and applies pending migrations when configured.
 ///
@@ -111,6 +119,7 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
     let sessions: Arc<dyn SessionRepository> = Arc::new(SeaSessionRepository::new(db.clone()));
     let account_tokens: Arc<dyn AccountTokenRepository> =
         Arc::new(SeaAccountTokenRepository::new(db.clone()));
+    let oidc_store: Arc<dyn OidcRepository> = Arc::new(SeaOidcRepository::new(db.clone()));
     let auth_settings = &settings.auth;
     let tokens = Arc::new(TokenCodec::new(
         settings.jwt_secret(),
@@ -152,6 +161,7 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         items: items.clone(),
         sessions: sessions.clone(),
         account_tokens: account_tokens.clone(),
+        oidc: oidc_store.clone(),
         mailer: workers::mailer(&settings.mail)?,
     };
     let policies = workers::policies(settings, &workers::handlers(settings, &job_deps));
@@ -162,6 +172,20 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         ))
         .context("Failed to prepare the account mail templates")?,
     );
+    let auth_config = AuthConfig {
+        access_ttl_secs: auth_settings.access_ttl_secs,
+        refresh_ttl_secs: auth_settings.refresh_ttl_secs,
+    };
+    let oidc = OidcServiceImpl::new(
+        settings.oidc.providers()?,
+        users.clone(),
+        oidc_store,
+        sessions.clone(),
+        tokens.clone(),
+        auth_config,
+        settings.oidc.settings(),
+    )
+    .with_account_mail(account_mail.clone());
     let auth = Arc::new(
         AuthServiceImpl::new(
             users.clone(),
@@ -169,10 +193,7 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
             tokens,
             hasher.clone(),
             revoker.clone(),
-            AuthConfig {
-                access_ttl_secs: auth_settings.access_ttl_secs,
-                refresh_ttl_secs: auth_settings.refresh_ttl_secs,
-            },
+            auth_config,
         )
         .with_account_mail(account_mail.clone()),
     );
@@ -195,6 +216,7 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
     let state = AppState {
         auth: auth.clone(),
         accounts: Arc::new(accounts),
+        oidc: Arc::new(oidc),
         jobs: Arc::new(JobServiceImpl::new(
             jobs.clone(),
             job_deps.files.clone(),
@@ -265,6 +287,7 @@ impl Application {
     /// # Errors
     /// As [`Application::build`].
     pub async fn build_with_workers(settings: Settings, workers: usize) -> anyhow::Result<Self> {
+        install_crypto_provider();
         let db = database(&settings).await?;
         let services = services(&settings, db).await?;
         // Pay for the login-timing dummy hash now, not on the first request

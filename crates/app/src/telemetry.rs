@@ -46,6 +46,8 @@ pub fn init_with_tracing(
     log: &LogSettings,
     telemetry: &TelemetrySettings,
 ) -> anyhow::Result<Telemetry> {
+    // The OTLP exporter's reqwest client needs the process's TLS provider.
+    crate::startup::install_crypto_provider();
     let Some(endpoint) = &telemetry.otlp_endpoint else {
         init(log);
         return Ok(Telemetry::default());

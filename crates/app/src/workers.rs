@@ -13,6 +13,7 @@ use strata_domain::auth::SessionRepository;
 use strata_domain::files::FileStore;
 use strata_domain::items::ItemRepository;
 use strata_domain::jobs::JobRepository;
+use strata_domain::oidc::OidcRepository;
 use strata_domain::users::UserRepository;
 use strata_mail::{LogMailer, SmtpMailer, SmtpSettings, Tls};
 use strata_service::jobs::kinds::export_users::ExportUsers;
@@ -36,6 +37,7 @@ pub struct JobDeps {
     pub items: Arc<dyn ItemRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub account_tokens: Arc<dyn AccountTokenRepository>,
+    pub oidc: Arc<dyn OidcRepository>,
     pub mailer: Arc<dyn Mailer>,
 }
 
@@ -52,7 +54,9 @@ pub fn handlers(settings: &Settings, deps: &JobDeps) -> Handlers {
         Arc::new(ImportItems::new(deps.items.clone(), deps.files.clone())),
         Arc::new(SendEmail::new(deps.mailer.clone())),
         Arc::new(
-            PurgeAuth::new(deps.sessions.clone()).with_account_tokens(deps.account_tokens.clone()),
+            PurgeAuth::new(deps.sessions.clone())
+                .with_account_tokens(deps.account_tokens.clone())
+                .with_oidc(deps.oidc.clone()),
         ),
         Arc::new(PurgeJobs::new(
             deps.jobs.clone(),

@@ -16,7 +16,7 @@ use strata_repository::connect;
 const BIN: &str = env!("CARGO_BIN_EXE_strata");
 
 /// The tables each migration creates, in order (none for index-only ones).
-const CREATES: [&[&str]; 13] = [
+const CREATES: [&[&str]; 14] = [
     &["users"],
     &["sessions"],
     &["refresh_tokens"],
@@ -30,12 +30,15 @@ const CREATES: [&[&str]; 13] = [
     &["account_tokens"],
     &["notifications"],
     &["event_sequences", "ws_tickets"],
+    &["user_identities", "oidc_pending_logins", "oidc_login_codes"],
 ];
 
 /// Added by the last migration: whether they exist tells whether that
 /// migration is applied.
-const LAST_MIGRATION_INDEXES: [&str; 2] =
-    ["ix_notifications_user_seq", "ix_jobs_created_by_event_seq"];
+const LAST_MIGRATION_INDEXES: [&str; 2] = [
+    "ux_user_identities_issuer_subject",
+    "ux_oidc_pending_logins_state_hash",
+];
 
 /// A database for one run of the sequence, removed when this value drops
 /// (even when the test panicked).

@@ -13,6 +13,7 @@ pub mod health;
 pub mod items;
 pub mod jobs;
 pub mod notifications;
+pub mod oidc;
 pub mod page;
 pub mod posts;
 pub mod realtime;

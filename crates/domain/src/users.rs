@@ -182,13 +182,29 @@ impl fmt::Debug for Password {
     }
 }
 
-/// A password hash in PHC/modular-crypt form, as stored.
+/// A password hash in PHC/modular-crypt form, as stored, or the marker of
+/// an account that has no password (created through OpenID Connect).
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash(String);
 
 impl PasswordHash {
+    /// What `users.password_hash` holds for an account without a password:
+    /// no bcrypt hash starts with `!`, so nothing verifies against it, and
+    /// the column stays `NOT NULL` (ADR 0016).
+    pub const NONE: &'static str = "!no-password";
+
     pub fn new(encoded: String) -> Self {
         Self(encoded)
+    }
+
+    /// The marker of an account that has no password.
+    pub fn none() -> Self {
+        Self(Self::NONE.to_owned())
+    }
+
+    /// Whether this is a real hash, i.e. the account has a password.
+    pub fn is_set(&self) -> bool {
+        self.0 != Self::NONE
     }
 
     pub fn as_str(&self) -> &str {
@@ -268,6 +284,9 @@ pub struct NewUser {
     pub password_hash: PasswordHash,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+    /// Set when the address is known to be proven already (an OpenID
+    /// provider asserted `email_verified`).
+    pub email_verified_at: Option<DateTime<Utc>>,
     /// The verification mail to queue with the account, in its transaction.
     pub verification: Option<MailedToken>,
 }
@@ -500,6 +519,12 @@ mod tests {
         assert!(!format!("{password:?}").contains("Secret123"));
         let hash = PasswordHash::new("$2b$04$abc".into());
         assert!(!format!("{hash:?}").contains("abc"));
+    }
+
+    #[test]
+    fn an_account_without_a_password_carries_the_marker() {
+        assert!(!PasswordHash::none().is_set());
+        assert!(PasswordHash::new("$2b$04$abc".into()).is_set());
     }
 
     #[test]

@@ -178,7 +178,11 @@ impl Default for CookieSettings {
 
 impl CookieSettings {
     /// Sets (or, with `None`, clears) the refresh and CSRF cookies.
-    fn apply(&self, builder: &mut actix_web::HttpResponseBuilder, refresh_token: Option<&str>) {
+    pub(crate) fn apply(
+        &self,
+        builder: &mut actix_web::HttpResponseBuilder,
+        refresh_token: Option<&str>,
+    ) {
         if !self.enabled {
             return;
         }
@@ -245,7 +249,9 @@ impl CookieSettings {
 }
 
 /// Token answers must never be cached by a browser or proxy (RFC 6749 §5.1).
-fn tokens_response(status: actix_web::http::StatusCode) -> actix_web::HttpResponseBuilder {
+pub(crate) fn tokens_response(
+    status: actix_web::http::StatusCode,
+) -> actix_web::HttpResponseBuilder {
     let mut builder = HttpResponse::build(status);
     builder
         .insert_header((header::CACHE_CONTROL, "no-store"))

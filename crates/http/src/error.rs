@@ -12,7 +12,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use strata_domain::{UniqueField, ValidationErrors};
 use strata_service::ServiceError;
-use strata_service::error::TokenRejection;
+use strata_service::error::{OidcRejection, TokenRejection};
 use utoipa::ToSchema;
 
 use crate::middleware::current_request_id;
@@ -84,6 +84,22 @@ pub enum ApiError {
     TooManySockets,
     #[error("not found")]
     NotFound(&'static str),
+    /// An OpenID Connect callback whose state cannot be used (any reason).
+    #[error("invalid sign-in state")]
+    OidcState,
+    /// The provider's answer proved no identity (reason for logs only).
+    #[error("OpenID Connect sign-in failed: {0:?}")]
+    OidcRejected(OidcRejection),
+    /// An account has the provider's address: sign in and link explicitly.
+    #[error("link required")]
+    OidcLinkRequired,
+    #[error("identity taken")]
+    IdentityTaken,
+    #[error("last sign-in method")]
+    LastSignInMethod,
+    /// The identity provider is unreachable or misbehaving.
+    #[error("identity provider unavailable")]
+    ProviderUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("method not allowed")]
     MethodNotAllowed {
         /// The methods the path serves, for the `Allow` header.
@@ -128,6 +144,12 @@ impl ApiError {
             Self::ForbiddenOrigin => "FORBIDDEN_ORIGIN",
             Self::TooManySockets => "TOO_MANY_SOCKETS",
             Self::NotFound(_) => "NOT_FOUND",
+            Self::OidcState => "OIDC_STATE_INVALID",
+            Self::OidcRejected(_) => "OIDC_LOGIN_FAILED",
+            Self::OidcLinkRequired => "OIDC_LINK_REQUIRED",
+            Self::IdentityTaken => "IDENTITY_TAKEN",
+            Self::LastSignInMethod => "LAST_SIGN_IN_METHOD",
+            Self::ProviderUnavailable(_) => "OIDC_PROVIDER_UNAVAILABLE",
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
             Self::PreconditionFailed => "PRECONDITION_FAILED",
@@ -163,6 +185,12 @@ impl ApiError {
             Self::ForbiddenOrigin => "This origin may not open a socket.".into(),
             Self::TooManySockets => "This account has as many sockets open as allowed; close one first.".into(),
             Self::NotFound(what) => format!("{what} not found."),
+            Self::OidcState => "The sign-in is unknown, already completed, expired, or was started in another browser; start again.".into(),
+            Self::OidcRejected(_) => "The identity provider's answer could not be accepted; start again.".into(),
+            Self::OidcLinkRequired => "An account already uses this e-mail address. Sign in to it, then link this identity from the account.".into(),
+            Self::IdentityTaken => "This identity is linked to another account.".into(),
+            Self::LastSignInMethod => "This is the account's last way to sign in: set a password (through a password reset) or link another identity first.".into(),
+            Self::ProviderUnavailable(_) => "The identity provider is unavailable; try again later.".into(),
             Self::MethodNotAllowed { .. } => "This method is not allowed on this resource.".into(),
             Self::Conflict(why) => (*why).to_owned(),
             Self::PreconditionFailed => {
@@ -199,6 +227,15 @@ impl From<ServiceError> for ApiError {
                 token_presented: true,
             },
             ServiceError::NotFound => Self::NotFound("Resource"),
+            ServiceError::OidcState => Self::OidcState,
+            ServiceError::OidcRejected(why) => {
+                tracing::info!(reason = why.as_str(), "OpenID Connect sign-in refused");
+                Self::OidcRejected(why)
+            }
+            ServiceError::OidcLinkRequired => Self::OidcLinkRequired,
+            ServiceError::IdentityTaken => Self::IdentityTaken,
+            ServiceError::LastSignInMethod => Self::LastSignInMethod,
+            ServiceError::ProviderUnavailable(source) => Self::ProviderUnavailable(source),
             ServiceError::Forbidden => Self::Forbidden,
             ServiceError::EmailNotVerified => Self::EmailNotVerified,
             ServiceError::InvalidToken => Self::InvalidToken,
@@ -232,10 +269,15 @@ impl From<ValidationErrors> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Malformed(_) | Self::InvalidToken => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated { .. } | Self::InvalidCredentials | Self::InvalidTicket => {
-                StatusCode::UNAUTHORIZED
+            Self::Malformed(_) | Self::InvalidToken | Self::OidcState => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated { .. }
+            | Self::InvalidCredentials
+            | Self::InvalidTicket
+            | Self::OidcRejected(_) => StatusCode::UNAUTHORIZED,
+            Self::OidcLinkRequired | Self::IdentityTaken | Self::LastSignInMethod => {
+                StatusCode::CONFLICT
             }
+            Self::ProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
             Self::Forbidden | Self::EmailNotVerified | Self::ForbiddenOrigin => {
                 StatusCode::FORBIDDEN
             }
@@ -400,6 +442,20 @@ mod tests {
                 401,
             ),
             (ServiceError::NotFound, "NOT_FOUND", 404),
+            (ServiceError::OidcState, "OIDC_STATE_INVALID", 400),
+            (
+                ServiceError::OidcRejected(OidcRejection::Nonce),
+                "OIDC_LOGIN_FAILED",
+                401,
+            ),
+            (ServiceError::OidcLinkRequired, "OIDC_LINK_REQUIRED", 409),
+            (ServiceError::IdentityTaken, "IDENTITY_TAKEN", 409),
+            (ServiceError::LastSignInMethod, "LAST_SIGN_IN_METHOD", 409),
+            (
+                ServiceError::ProviderUnavailable("down".into()),
+                "OIDC_PROVIDER_UNAVAILABLE",
+                502,
+            ),
             (ServiceError::internal("x", "y"), "INTERNAL", 500),
         ];
         for (err, code, status) in cases {

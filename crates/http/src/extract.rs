@@ -275,7 +275,4 @@ pub fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {
     }
 }
 
-/// Compares secrets without leaking where they differ through timing.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub use strata_service::tokens::constant_time_eq;

@@ -16,6 +16,7 @@ pub mod methods;
 pub mod metrics;
 pub mod middleware;
 pub mod notifications;
+pub mod oidc;
 pub mod openapi;
 mod openapi_responses;
 pub mod page;
@@ -34,7 +35,7 @@ use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
 use strata_service::{
     AccountService, AuthService, HealthService, ItemService, JobService, NotificationService,
-    PostService, RealtimeService, UserService,
+    OidcService, PostService, RealtimeService, UserService,
 };
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
@@ -59,6 +60,7 @@ pub struct AppState {
     pub jobs: Arc<dyn JobService>,
     pub notifications: Arc<dyn NotificationService>,
     pub realtime: Arc<dyn RealtimeService>,
+    pub oidc: Arc<dyn OidcService>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -190,6 +192,7 @@ where
                 .wrap(actix_web::middleware::from_fn(middleware::handler_timeout))
                 .configure(auth::configure)
                 .configure(accounts::configure)
+                .configure(oidc::configure)
                 .configure(users::configure)
                 .configure(items::configure)
                 .configure(posts::configure)

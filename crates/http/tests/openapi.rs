@@ -47,6 +47,12 @@ fn the_document_lists_exactly_the_contracts_routes() {
         ("POST", "/api/v1/auth/verify-email/resend"),
         ("POST", "/api/v1/auth/password-reset"),
         ("POST", "/api/v1/auth/password-reset/confirm"),
+        ("GET", "/api/v1/auth/oidc/{provider}/authorize"),
+        ("GET", "/api/v1/auth/oidc/{provider}/callback"),
+        ("POST", "/api/v1/auth/oidc/exchange"),
+        ("GET", "/api/v1/users/me/identities"),
+        ("POST", "/api/v1/users/me/identities"),
+        ("DELETE", "/api/v1/users/me/identities/{id}"),
         ("GET", "/api/v1/users/me"),
         ("PATCH", "/api/v1/users/me"),
         ("DELETE", "/api/v1/users/me"),
@@ -138,7 +144,14 @@ async fn every_documented_operation_is_routed() {
     realtime
         .expect_open()
         .returning(|_, _| Err(strata_service::ServiceError::InvalidTicket));
+    // Unknown providers: the literal `{provider}` names none.
+    let mut oidc = strata_service::oidc::MockOidcService::new();
+    oidc.expect_authorize()
+        .returning(|_, _, _| Err(strata_service::ServiceError::NotFound));
+    oidc.expect_callback()
+        .returning(|_, _| Err(strata_service::ServiceError::NotFound));
     let state = AppState {
+        oidc: Arc::new(oidc),
         auth: Arc::new(MockAuthService::new()),
         accounts: Arc::new(strata_service::accounts::MockAccountService::new()),
         users: Arc::new(MockUserService::new()),

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QuerySelect,
 };
 use strata_domain::RepoError;
 use strata_domain::events::EventBus;
@@ -117,50 +117,66 @@ fn credentials(row: users::Model) -> Result<UserCredentials, RepoError> {
     })
 }
 
+/// Inserts `user` in the caller's transaction, with its verification token
+/// and mail when it has one; the caller wakes the workers after committing
+/// ([`jobs_wake::committed`]) if it did.
+///
+/// # Errors
+/// [`RepoError::Conflict`] for a taken address or username.
+pub(crate) async fn insert_in(
+    txn: &impl ConnectionTrait,
+    user: NewUser,
+) -> Result<User, RepoError> {
+    // PostgreSQL keeps microseconds; truncating up front makes the returned
+    // user equal to what a later read yields on every backend.
+    let created_at = user.created_at.trunc_subsecs(6);
+    let email_verified_at = user.email_verified_at.map(|at| at.trunc_subsecs(6));
+    let row = users::ActiveModel {
+        id: Set(user.id),
+        email: Set(user.email.as_str().to_owned()),
+        username: Set(user.username.as_str().to_owned()),
+        username_lower: Set(user.username.normalized()),
+        full_name: Set(user.full_name.as_ref().map(|n| n.as_str().to_owned())),
+        password_hash: Set(user.password_hash.as_str().to_owned()),
+        role: Set(user.role.as_str().to_owned()),
+        is_active: Set(true),
+        email_verified_at: Set(email_verified_at),
+        created_at: Set(created_at),
+        updated_at: Set(created_at),
+    };
+    users::Entity::insert(row)
+        .exec_without_returning(txn)
+        .await
+        .or_repo("Failed to insert user")?;
+    if let Some(verification) = &user.verification {
+        issue_in(txn, user.id, verification).await?;
+    }
+    Ok(User {
+        id: user.id,
+        email: user.email,
+        username: user.username,
+        full_name: user.full_name,
+        role: user.role,
+        is_active: true,
+        email_verified_at,
+        created_at,
+        updated_at: created_at,
+    })
+}
+
 #[async_trait]
 impl UserRepository for SeaUserRepository {
     async fn create(&self, user: NewUser) -> Result<User, RepoError> {
         let _write = self.writes.enter().await?;
-        // PostgreSQL keeps microseconds; truncating up front makes the returned
-        // user equal to what a later read yields on every backend.
-        let created_at = user.created_at.trunc_subsecs(6);
-        let row = users::ActiveModel {
-            id: Set(user.id),
-            email: Set(user.email.as_str().to_owned()),
-            username: Set(user.username.as_str().to_owned()),
-            username_lower: Set(user.username.normalized()),
-            full_name: Set(user.full_name.as_ref().map(|n| n.as_str().to_owned())),
-            password_hash: Set(user.password_hash.as_str().to_owned()),
-            role: Set(user.role.as_str().to_owned()),
-            is_active: Set(true),
-            email_verified_at: Set(None),
-            created_at: Set(created_at),
-            updated_at: Set(created_at),
-        };
         // The account and its verification mail exist together or not at all.
         let txn = begin_write(&self.db).await?;
-        users::Entity::insert(row)
-            .exec_without_returning(&txn)
-            .await
-            .or_repo("Failed to insert user")?;
-        if let Some(verification) = &user.verification {
-            issue_in(&txn, user.id, verification).await?;
-        }
+        let mailed = user.verification.is_some();
+        let user = insert_in(&txn, user).await?;
         txn.commit().await.or_repo("Failed to commit new user")?;
-        if user.verification.is_some() {
+        if mailed {
             jobs_wake::committed(&self.db);
         }
-        Ok(User {
-            id: user.id,
-            email: user.email,
-            username: user.username,
-            full_name: user.full_name,
-            role: user.role,
-            is_active: true,
-            email_verified_at: None,
-            created_at,
-            updated_at: created_at,
-        })
+        Ok(user)
     }
 
     async fn find_by_id(&self, id: Uuid) -> Result<User, RepoError> {

@@ -199,14 +199,13 @@ impl AuthServiceImpl {
         revoker: Revoker,
         config: AuthConfig,
     ) -> Self {
-        let session_secs = i64::try_from(config.refresh_ttl_secs).unwrap_or(i64::MAX / 1000);
         Self {
             users,
             sessions,
             tokens,
             hasher,
             revoker,
-            session_ttl: chrono::Duration::seconds(session_secs),
+            session_ttl: session_ttl(config),
             mail: None,
         }
     }
@@ -219,35 +218,7 @@ impl AuthServiceImpl {
     }
 
     async fn start_session(&self, user: &User) -> Result<TokenPair, ServiceError> {
-        let now = Utc::now();
-        let session = NewSession {
-            id: Uuid::now_v7(),
-            user_id: user.id,
-            created_at: now,
-            expires_at: now + self.session_ttl,
-        };
-        let principal = Principal {
-            user_id: user.id,
-            session_id: session.id,
-            role: user.role,
-        };
-        let secret = RefreshSecret::generate();
-        let token = new_refresh_token(&secret, session.id, now, session.expires_at);
-        self.sessions.create(session, token).await?;
-        self.pair(&principal, secret, now)
-    }
-
-    fn pair(
-        &self,
-        principal: &Principal,
-        refresh: RefreshSecret,
-        now: DateTime<Utc>,
-    ) -> Result<TokenPair, ServiceError> {
-        Ok(TokenPair {
-            access_token: self.tokens.issue(principal, now)?,
-            refresh_token: refresh.value,
-            expires_in: self.tokens.ttl_secs(),
-        })
+        start_session(self.sessions.as_ref(), &self.tokens, self.session_ttl, user).await
     }
 
     async fn reject_reuse(&self, session_id: Uuid) -> ServiceError {
@@ -265,6 +236,53 @@ impl AuthServiceImpl {
         }
         ServiceError::Unauthenticated(TokenRejection::Reused)
     }
+}
+
+/// The lifetime of a login: how long its refresh tokens may rotate.
+pub(crate) fn session_ttl(config: AuthConfig) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(config.refresh_ttl_secs).unwrap_or(i64::MAX / 1000))
+}
+
+/// Starts a session of `user` lasting `session_ttl` and issues its first
+/// token pair; every way of signing in ends here.
+///
+/// # Errors
+/// Storage failures; [`ServiceError::Internal`] when signing fails.
+pub(crate) async fn start_session(
+    sessions: &dyn SessionRepository,
+    tokens: &TokenCodec,
+    session_ttl: chrono::Duration,
+    user: &User,
+) -> Result<TokenPair, ServiceError> {
+    let now = Utc::now();
+    let session = NewSession {
+        id: Uuid::now_v7(),
+        user_id: user.id,
+        created_at: now,
+        expires_at: now + session_ttl,
+    };
+    let principal = Principal {
+        user_id: user.id,
+        session_id: session.id,
+        role: user.role,
+    };
+    let secret = RefreshSecret::generate();
+    let token = new_refresh_token(&secret, session.id, now, session.expires_at);
+    sessions.create(session, token).await?;
+    token_pair(tokens, &principal, secret, now)
+}
+
+fn token_pair(
+    tokens: &TokenCodec,
+    principal: &Principal,
+    refresh: RefreshSecret,
+    now: DateTime<Utc>,
+) -> Result<TokenPair, ServiceError> {
+    Ok(TokenPair {
+        access_token: tokens.issue(principal, now)?,
+        refresh_token: refresh.value,
+        expires_in: tokens.ttl_secs(),
+    })
 }
 
 fn new_refresh_token(
@@ -371,7 +389,7 @@ impl AuthService for AuthServiceImpl {
             session_id: record.session_id,
             role: user.role,
         };
-        self.pair(&principal, secret, now)
+        token_pair(&self.tokens, &principal, secret, now)
     }
 
     async fn logout(&self, principal: &Principal) -> Result<(), ServiceError> {

@@ -21,6 +21,46 @@ pub enum TokenRejection {
     AccountDisabled,
 }
 
+/// Why an OpenID Connect sign-in was refused after its state checked out.
+/// Clients all see the same 401; the reason is kept for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OidcRejection {
+    /// The provider redirected back with an error (the user declined).
+    Denied,
+    /// The token endpoint refused the code (used, expired, wrong verifier).
+    CodeRefused,
+    /// The ID token's algorithm is not allowed (`none`, HS*), or its
+    /// header is unreadable.
+    Algorithm,
+    /// No published key matches the token, even after refetching.
+    UnknownKey,
+    /// Bad signature, issuer, audience, `azp` or shape.
+    Invalid,
+    Expired,
+    /// The `nonce` is not the one this login sent.
+    Nonce,
+    /// The provider gave no usable e-mail address for a new account.
+    NoEmail,
+    /// The account behind the identity is deactivated.
+    AccountDisabled,
+}
+
+impl OidcRejection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Denied => "denied",
+            Self::CodeRefused => "code_refused",
+            Self::Algorithm => "algorithm",
+            Self::UnknownKey => "unknown_key",
+            Self::Invalid => "invalid",
+            Self::Expired => "expired",
+            Self::Nonce => "nonce",
+            Self::NoEmail => "no_email",
+            Self::AccountDisabled => "account_disabled",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
@@ -52,6 +92,28 @@ pub enum ServiceError {
     TooManySockets,
     #[error("not found")]
     NotFound,
+    /// An OpenID Connect callback whose `state` is unknown, used, expired,
+    /// for another provider, or not bound to this browser (cookie missing
+    /// or different); which one is deliberately not said.
+    #[error("invalid or expired sign-in state")]
+    OidcState,
+    /// The provider's answer did not prove an identity.
+    #[error("OpenID Connect sign-in refused: {0:?}")]
+    OidcRejected(OidcRejection),
+    /// The provider's identity is unknown but its address belongs to an
+    /// account that may not be linked automatically: the owner must sign
+    /// in and link the identity explicitly.
+    #[error("an account has this address; sign in and link the identity")]
+    OidcLinkRequired,
+    /// The identity is linked to another account already.
+    #[error("the identity is linked to another account")]
+    IdentityTaken,
+    /// Unlinking would leave the account no way to sign in.
+    #[error("the account's last way to sign in")]
+    LastSignInMethod,
+    /// The identity provider is unreachable or misbehaving.
+    #[error("the identity provider is unavailable")]
+    ProviderUnavailable(#[source] Box<dyn StdError + Send + Sync>),
     /// The request contradicts a business rule (e.g. an admin demoting themself).
     #[error("conflict: {0}")]
     Conflict(&'static str),

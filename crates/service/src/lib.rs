@@ -14,6 +14,7 @@ pub mod items;
 pub mod jobs;
 pub mod mail;
 pub mod notifications;
+pub mod oidc;
 pub mod password;
 pub mod posts;
 pub mod realtime;
@@ -32,6 +33,7 @@ pub use health::{HealthService, HealthServiceImpl, QueueHealth, Readiness};
 pub use items::{ItemDraft, ItemService, ItemServiceImpl};
 pub use jobs::{JobService, JobServiceImpl};
 pub use notifications::{NotificationService, NotificationServiceImpl};
+pub use oidc::{OidcProvider, OidcService, OidcServiceImpl, OidcSettings};
 pub use password::{HashPriority, PasswordHasher};
 pub use posts::{PostService, PostServiceImpl};
 pub use realtime::{

@@ -169,11 +169,20 @@ impl PasswordHasher {
 
     /// `true` when `clear` matches `hash`. A malformed stored hash counts as a
     /// mismatch (and is logged), never as a server error the client could
-    /// tell apart.
+    /// tell apart. An account without a password ([`PasswordHash::none`])
+    /// matches nothing, after the same work as a wrong password.
     ///
     /// # Errors
     /// [`ServiceError::Overloaded`] when too many hashes are queued.
     pub async fn verify(&self, clear: &str, hash: &PasswordHash) -> Result<bool, ServiceError> {
+        if !hash.is_set() {
+            self.verify_dummy(clear).await?;
+            return Ok(false);
+        }
+        self.verify_hash(clear, hash).await
+    }
+
+    async fn verify_hash(&self, clear: &str, hash: &PasswordHash) -> Result<bool, ServiceError> {
         let clear = clear.to_owned();
         let encoded = hash.as_str().to_owned();
         let outcome = self
@@ -196,7 +205,7 @@ impl PasswordHasher {
             .dummy
             .get_or_try_init(|| self.hash_bytes(rand::random::<[u8; 16]>().to_vec()))
             .await?;
-        self.verify(clear, dummy).await.map(drop)
+        self.verify_hash(clear, dummy).await.map(drop)
     }
 }
 
@@ -219,6 +228,18 @@ mod tests {
         let hasher = PasswordHasher::new(4);
         let broken = PasswordHash::new("not-a-hash".into());
         assert!(!hasher.verify("Secret123", &broken).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_account_without_a_password_matches_nothing() {
+        let hasher = PasswordHasher::new(4);
+        assert!(!hasher.verify("", &PasswordHash::none()).await.unwrap());
+        assert!(
+            !hasher
+                .verify(PasswordHash::NONE, &PasswordHash::none())
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]

@@ -154,6 +154,11 @@ impl RefreshSecret {
     }
 }
 
+/// Compares secrets without leaking where they differ through timing.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The stored form of a refresh token. A fast hash is right here: the input
 /// already has 256 bits of entropy, so there is nothing to brute-force.
 pub fn hash_refresh_token(value: &str) -> String {

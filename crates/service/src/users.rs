@@ -247,6 +247,7 @@ pub async fn create_account(
             password_hash,
             role,
             created_at: now,
+            email_verified_at: None,
             verification,
         })
         .await?;

@@ -18,6 +18,7 @@ use strata_service::health::MockHealthService;
 use strata_service::items::MockItemService;
 use strata_service::jobs::MockJobService;
 use strata_service::notifications::MockNotificationService;
+use strata_service::oidc::MockOidcService;
 use strata_service::posts::MockPostService;
 use strata_service::realtime::MockRealtimeService;
 use strata_service::users::MockUserService;
@@ -36,6 +37,7 @@ pub struct Mocks {
     pub jobs: MockJobService,
     pub notifications: MockNotificationService,
     pub realtime: MockRealtimeService,
+    pub oidc: MockOidcService,
 }
 
 impl Mocks {
@@ -65,6 +67,7 @@ impl Mocks {
             jobs: MockJobService::new(),
             notifications: MockNotificationService::new(),
             realtime: MockRealtimeService::new(),
+            oidc: MockOidcService::new(),
         }
     }
 
@@ -79,6 +82,7 @@ impl Mocks {
             jobs: Arc::new(self.jobs),
             notifications: Arc::new(self.notifications),
             realtime: Arc::new(self.realtime),
+            oidc: Arc::new(self.oidc),
         }
     }
 }

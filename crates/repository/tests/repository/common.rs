@@ -189,6 +189,7 @@ pub fn new_user(email: &str, username: &str) -> NewUser {
         password_hash: PasswordHash::new("$2b$04$hash".into()),
         role: Role::User,
         created_at: now(),
+        email_verified_at: None,
         verification: None,
     }
 }

@@ -15,6 +15,7 @@ mod jobs_lease;
 mod jobs_reads;
 mod jobs_wake;
 mod notifications;
+mod oidc;
 mod plans;
 mod posts;
 mod statements;

@@ -12,6 +12,7 @@ use strata_domain::accounts::AccountTokenRepository;
 use strata_domain::auth::SessionRepository;
 use strata_domain::files::{FileKey, FileStore};
 use strata_domain::jobs::{Job, JobRepository};
+use strata_domain::oidc::OidcRepository;
 
 use super::result_file;
 use crate::jobs::{JobContext, JobError, JobHandler};
@@ -24,6 +25,7 @@ const BATCH: u64 = 500;
 pub struct PurgeAuth {
     sessions: Arc<dyn SessionRepository>,
     account_tokens: Option<Arc<dyn AccountTokenRepository>>,
+    oidc: Option<Arc<dyn OidcRepository>>,
 }
 
 impl std::fmt::Debug for PurgeAuth {
@@ -37,6 +39,7 @@ impl PurgeAuth {
         Self {
             sessions,
             account_tokens: None,
+            oidc: None,
         }
     }
 
@@ -44,6 +47,13 @@ impl PurgeAuth {
     #[must_use]
     pub fn with_account_tokens(mut self, tokens: Arc<dyn AccountTokenRepository>) -> Self {
         self.account_tokens = Some(tokens);
+        self
+    }
+
+    /// Purges expired OpenID Connect pending logins and login codes too.
+    #[must_use]
+    pub fn with_oidc(mut self, oidc: Arc<dyn OidcRepository>) -> Self {
+        self.oidc = Some(oidc);
         self
     }
 }
@@ -59,6 +69,9 @@ impl JobHandler for PurgeAuth {
         let mut rows = self.sessions.purge_expired(now).await?;
         if let Some(tokens) = &self.account_tokens {
             rows += tokens.purge_expired(now).await?;
+        }
+        if let Some(oidc) = &self.oidc {
+            rows += oidc.purge_expired(now).await?;
         }
         Ok(json!({ "deleted": rows }))
     }
@@ -205,7 +218,11 @@ mod tests {
             .returning(|_| Ok(3));
         let mut tokens = strata_domain::accounts::MockAccountTokenRepository::new();
         tokens.expect_purge_expired().times(1).returning(|_| Ok(2));
-        let purge = PurgeAuth::new(Arc::new(sessions)).with_account_tokens(Arc::new(tokens));
+        let mut oidc = strata_domain::oidc::MockOidcRepository::new();
+        oidc.expect_purge_expired().times(1).returning(|_| Ok(4));
+        let purge = PurgeAuth::new(Arc::new(sessions))
+            .with_account_tokens(Arc::new(tokens))
+            .with_oidc(Arc::new(oidc));
         let result = purge
             .run(
                 &job_from(NewJob::new(PURGE_AUTH, json!({}), 1, Utc::now())),
@@ -213,6 +230,6 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(result, json!({"deleted": 5}));
+        assert_eq!(result, json!({"deleted": 9}));
     }
 }
