@@ -7,6 +7,7 @@
 #   bash deploy/cluster.sh start      (make cluster)
 #   bash deploy/cluster.sh status
 #   bash deploy/cluster.sh stop       (make cluster-stop)
+#   bash deploy/cluster.sh strata ARGS…   a strata command with the cluster's environment
 #
 # It installs nothing; what it needs (Debian packages): postgresql,
 # redis-server, nginx, curl, openssl. Strata is configured through the
@@ -279,5 +280,13 @@ restart-postgres)
     read -r version name <"$PIDS/postgres.cluster"
     as_root pg_ctlcluster "$version" "$name" restart
     ;;
-*) die "usage: bash deploy/cluster.sh start|stop|status|kill NAME|respawn NAME|restart-redis|restart-postgres" ;;
+strata)
+    # Any strata command with the cluster's environment, as an operator
+    # runs one-off tasks (`strata create-admin`, `strata backup`, …).
+    shift
+    [[ -f "$DIR/strata.bin" ]] || die "the cluster was never started"
+    set -a && . "$DIR/strata.env" && set +a
+    exec "$(cat "$DIR/strata.bin")" "$@"
+    ;;
+*) die "usage: bash deploy/cluster.sh start|stop|status|kill NAME|respawn NAME|restart-redis|restart-postgres|strata ARGS…" ;;
 esac

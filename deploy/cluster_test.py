@@ -19,6 +19,14 @@ instance-2, which is killed) while another comments on their post
 (deploy/cluster_ws.py); a socket that drops reconnects through nginx with
 `after=<last seq>`.
 
+Beside the writers, three users log in, refresh and log out every 15 s,
+and an administrator (made with `strata create-admin`) streams the CSV
+export every 3 s and asks for an export job.
+
+Readiness is polled through the Redis and PostgreSQL restarts: it must
+report the bus `degraded` (still 200) and the database failing (503), and
+everything `ok` after.
+
 Then: every acknowledged write is read back, every acknowledged comment
 reached the socket exactly once, the import's rows exist exactly
 once, a login budget spent across instances is exact, and a logout is
@@ -131,6 +139,51 @@ def writer(ledger, token, stop, n):
         time.sleep(0.15)
 
 
+def sessions(ledger, user, stop):
+    """Login traffic: log in, read one's account, refresh, log out; every
+    15 s, within the 5-a-minute login budget of a username."""
+    while not stop.is_set():
+        status, _, body = api("POST", "/api/v1/auth/login", {"username": user["username"], "password": user["password"]})
+        ledger.record(status, "POST /auth/login")
+        if status == 200:
+            ledger.record(api("GET", "/api/v1/users/me", token=body["access_token"])[0], "GET /users/me")
+            status, _, pair = api("POST", "/api/v1/auth/refresh", {"refresh_token": body["refresh_token"]})
+            ledger.record(status, "POST /auth/refresh")
+            if status == 200:
+                ledger.record(api("POST", "/api/v1/auth/logout", token=pair["access_token"])[0], "POST /auth/logout")
+        stop.wait(15)
+
+
+def admin_token(run):
+    """An administrator made the way an operator does (`strata create-admin`
+    with the cluster's environment), logged in through nginx."""
+    name, password = f"admin_{run}", "Admin-pass-123"
+    subprocess.run(["bash", os.path.join(ROOT, "deploy", "cluster.sh"), "strata", "create-admin",
+                    "--email", f"{name}@example.com", "--username", name],
+                   env={**os.environ, "STRATA_ADMIN_PASSWORD": password}, check=True, stdout=subprocess.DEVNULL)
+    status, _, body = api("POST", "/api/v1/auth/login", {"username": name, "password": password})
+    assert status == 200, (status, body)
+    return body["access_token"]
+
+
+def exports(ledger, token, results, stop):
+    """Export traffic: the streamed CSV export every 3 s, and one export job
+    asked for while a worker is about to be killed (it must still succeed)."""
+    status, headers, _ = request("POST", BASE + "/api/v1/users/exports", json.dumps({"format": "json"}).encode(),
+                                 token)
+    ledger.record(status, "POST /users/exports")
+    results["export"] = (headers.get("Location") or headers.get("location")) if status == 202 else None
+    while not stop.is_set():
+        try:
+            status, _, raw = request("GET", BASE + "/api/v1/users/export?format=csv", token=token, timeout=30)
+            if status == 200 and not raw.startswith(b"id,"):
+                status = 0
+        except Exception:  # a stream cut by a killed instance
+            status = 0
+        ledger.record(status, "GET /users/export")
+        stop.wait(3)
+
+
 def wait_ready(timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -138,6 +191,19 @@ def wait_ready(timeout=60):
             return
         time.sleep(0.2)
     raise SystemExit("the cluster did not become ready again")
+
+
+def watch_readiness(seen, stop):
+    """Polls every instance's readiness, collecting (status, events check)."""
+    while not stop.is_set():
+        for port in INSTANCE_PORTS:
+            status, _, raw = request("GET", f"http://127.0.0.1:{port}/health/ready", timeout=2)
+            try:
+                events = json.loads(raw)["checks"].get("events") if raw else None
+            except (ValueError, KeyError):
+                events = None
+            seen.add((status, events))
+        stop.wait(0.1)
 
 
 def faults(ledger, import_token, results):
@@ -170,12 +236,25 @@ def faults(ledger, import_token, results):
     cluster("respawn", "worker-1")
 
     at(20)
+    seen, watching = set(), threading.Event()
+    watcher = threading.Thread(target=watch_readiness, args=(seen, watching))
+    watcher.start()
     cluster("restart-redis")
+    time.sleep(1)
+    watching.set()
+    watcher.join()
+    results["readiness_during_redis_restart"] = seen
 
     at(26)
     start = time.monotonic()
+    seen, watching = set(), threading.Event()
+    watcher = threading.Thread(target=watch_readiness, args=(seen, watching))
+    watcher.start()
     cluster("restart-postgres")
     wait_ready()
+    watching.set()
+    watcher.join()
+    results["readiness_during_postgres_restart"] = seen
     ledger.fault(start, time.monotonic() + 2)
 
 
@@ -212,13 +291,17 @@ def main():
     run = uuid.uuid4().hex[:6]
     tokens = [register(f"writer_{run}_{n}")[1] for n in range(WRITERS)]
     import_token = register(f"importer_{run}")[1]
+    people = [register(f"session_{run}_{n}")[0] for n in range(3)]
+    admin = admin_token(run)
     stop = threading.Event()
+    results = {}
     threads = [threading.Thread(target=writer, args=(ledger, t, stop, n)) for n, t in enumerate(tokens)]
+    threads += [threading.Thread(target=sessions, args=(ledger, user, stop)) for user in people]
+    threads.append(threading.Thread(target=exports, args=(ledger, admin, results, stop)))
     for t in threads:
         t.start()
     live = cluster_ws.start(api, PORT, register, ledger, run, stop, INSTANCE_PORTS[1])
     threads.append(live[2][0])  # the commenter stops with the writers
-    results = {}
     try:
         faults(ledger, import_token, results)
         time.sleep(max(0, 34 - 26 - 4))
@@ -252,6 +335,14 @@ def main():
         time.sleep(0.2)
     if not job or job["status"] != "succeeded" or job["result"]["imported"] != IMPORT_ROWS:
         failures.append(f"import: {job}")
+    export = None
+    for _ in range(600):
+        _, _, export = api("GET", results["export"], token=admin) if results.get("export") else (0, {}, None)
+        if not export or export["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.2)
+    if not export or export["status"] != "succeeded":
+        failures.append(f"export job: {export}")
     _, _, listed = api("GET", "/api/v1/items?q=imp-&limit=1", token=import_token)
     if not listed or listed["total"] != IMPORT_ROWS:
         failures.append(f"imported rows: {listed and listed['total']} (expected {IMPORT_ROWS})")
@@ -265,6 +356,18 @@ def main():
         t0 = ledger.responses[0][0]
         print("cluster-test: fault windows (s):", [(round(a - t0, 2), round(b - t0, 2)) for a, b in ledger.windows],
               "errors at:", sorted({round(at - t0, 1) for at, _, _ in server_errors}), file=sys.stderr)
+    # Readiness reflects both restarts: the bus degraded while Redis was
+    # down (still 200), 503 while PostgreSQL was, and everything back after.
+    redis_seen = results.get("readiness_during_redis_restart", set())
+    if (200, "degraded") not in redis_seen:
+        failures.append(f"readiness never reported the bus degraded during the Redis restart: {redis_seen}")
+    postgres_seen = results.get("readiness_during_postgres_restart", set())
+    if not any(status == 503 for status, _ in postgres_seen):
+        failures.append(f"readiness never answered 503 during the PostgreSQL restart: {postgres_seen}")
+    final = {request("GET", f"http://127.0.0.1:{p}/health/ready")[2] for p in INSTANCE_PORTS}
+    if any(b'"events":"ok"' not in raw or b'"database":"ok"' not in raw for raw in final):
+        failures.append(f"readiness after the faults: {final}")
+
     exact, statuses = login_budget_is_exact()
     if not exact:
         failures.append(f"login budget across instances: {statuses}")
@@ -279,7 +382,7 @@ def main():
     in_faults = sum(1 for at, s, _ in ledger.responses if (s >= 500 or s == 0) and not ledger.outside_faults(at))
     print(f"cluster-test: requests={len(ledger.responses)} acknowledged_writes={len(ledger.acknowledged)} "
           f"lost_writes={lost} 5xx_outside_faults={len(server_errors)} 5xx_in_faults={in_faults} "
-          f"import={job and job['status']} logout_everywhere_ms_median={reach:.0f} max={reaches[-1]:.0f} "
+          f"import={job and job['status']} export={export and export['status']} logout_everywhere_ms_median={reach:.0f} max={reaches[-1]:.0f} "
           f"{live_summary}")
     for failure in failures:
         print(f"cluster-test: FAILED: {failure}", file=sys.stderr)

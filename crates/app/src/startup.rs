@@ -233,7 +233,8 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         realtime: Arc::new(realtime),
         health: Arc::new(
             HealthServiceImpl::new(Arc::new(SeaHealthRepository::new(db)))
-                .with_queue(jobs, Duration::from_secs(settings.jobs.backlog_warn_secs)),
+                .with_queue(jobs, Duration::from_secs(settings.jobs.backlog_warn_secs))
+                .with_bus(bus.clone()),
         ),
     };
     Ok(Services {

@@ -143,6 +143,12 @@ pub trait EventBus: Send + Sync {
 
     /// Which transport this is, for logs and metric labels.
     fn name(&self) -> &'static str;
+
+    /// Whether the transport listens now: `Some(false)` while it is lost
+    /// (other instances' events do not arrive; consumers rely on their polls
+    /// and resynchronise when it is back), `None` for a bus without a
+    /// transport (one process).
+    fn connected(&self) -> Option<bool>;
 }
 
 /// One subscriber's stream of deliveries.

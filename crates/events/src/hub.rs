@@ -66,8 +66,14 @@ impl Hub {
     /// The transport was lost: until it is back, only the consumers' timer
     /// polls bring other instances' changes.
     pub(crate) fn lost(&self, bus: &'static str) {
+        self.listening.send_replace(false);
         metrics::gauge!("strata_events_bus_degraded", "bus" => bus).set(1.0);
         metrics::counter!("strata_events_bus_failures_total", "bus" => bus).increment(1);
+    }
+
+    /// Whether the transport listens now.
+    pub(crate) fn is_listening(&self) -> bool {
+        *self.listening.borrow()
     }
 
     /// Resolves once the transport listens, or after [`FIRST_LISTEN`].

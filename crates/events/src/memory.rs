@@ -53,4 +53,8 @@ impl EventBus for InProcessBus {
     fn name(&self) -> &'static str {
         NAME
     }
+
+    fn connected(&self) -> Option<bool> {
+        None
+    }
 }

@@ -72,4 +72,8 @@ impl EventBus for PgBus {
     fn name(&self) -> &'static str {
         NAME
     }
+
+    fn connected(&self) -> Option<bool> {
+        Some(self.hub.is_listening())
+    }
 }

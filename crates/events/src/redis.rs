@@ -108,6 +108,10 @@ impl EventBus for RedisBus {
     fn name(&self) -> &'static str {
         NAME
     }
+
+    fn connected(&self) -> Option<bool> {
+        Some(self.hub.is_listening())
+    }
 }
 
 /// Subscribes, forwards, and after any failure subscribes again, backing

@@ -30,6 +30,12 @@ pub struct Checks {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "ok")]
     pub jobs: Option<&'static str>,
+    /// The event bus: `ok`, or `degraded` while its transport (Redis,
+    /// PostgreSQL `LISTEN`) is lost; reported, not fatal. Absent on a bus
+    /// without a transport.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "ok")]
+    pub events: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,7 +54,8 @@ pub async fn live() -> HttpResponse {
 }
 
 /// Readiness: the database answers. 503 names the failing check. The job
-/// queue's backlog is reported but never makes the instance unready.
+/// queue's backlog and a lost event bus are reported but never make the
+/// instance unready.
 #[utoipa::path(
     tag = "health",
     responses(
@@ -75,6 +82,9 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
                 QueueHealth::Backlog { .. } => "backlog",
                 QueueHealth::Unknown => "unknown",
             }),
+            events: readiness
+                .events
+                .map(|listening| if listening { "ok" } else { "degraded" }),
         },
     };
     let mut response = if readiness.is_ready() {

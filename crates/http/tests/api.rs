@@ -360,6 +360,7 @@ async fn readiness_is_503_naming_the_failing_check() {
     mocks.health.expect_readiness().returning(|| Readiness {
         database: false,
         jobs: None,
+        events: None,
     });
     let (status, _, body) = call(mocks, TestRequest::get().uri("/health/ready")).await;
     assert_eq!(status, 503);

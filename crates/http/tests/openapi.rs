@@ -125,6 +125,7 @@ async fn every_documented_operation_is_routed() {
     health.expect_readiness().returning(|| Readiness {
         database: true,
         jobs: None,
+        events: None,
     });
     // Public reads reach the service; answer them with "not found".
     let mut posts = MockPostService::new();

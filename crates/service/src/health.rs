@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use strata_domain::events::EventBus;
 use strata_domain::health::HealthRepository;
 use strata_domain::jobs::JobRepository;
 
@@ -28,6 +29,11 @@ pub struct Readiness {
     pub database: bool,
     /// `None` when this instance does not watch a queue.
     pub jobs: Option<QueueHealth>,
+    /// Whether the event bus's transport listens (`None`: not watched, or a
+    /// bus without a transport).
+    /// Reported, never fatal: without it revocations from other instances
+    /// arrive by the poll, and sockets catch up once it is back.
+    pub events: Option<bool>,
 }
 
 impl Readiness {
@@ -49,6 +55,7 @@ pub struct HealthServiceImpl {
     database: Arc<dyn HealthRepository>,
     /// The queue and the age past which a waiting job counts as a backlog.
     queue: Option<(Arc<dyn JobRepository>, Duration)>,
+    bus: Option<Arc<dyn EventBus>>,
 }
 
 impl std::fmt::Debug for HealthServiceImpl {
@@ -62,7 +69,15 @@ impl HealthServiceImpl {
         Self {
             database,
             queue: None,
+            bus: None,
         }
+    }
+
+    /// Also reports whether the event bus's transport listens.
+    #[must_use]
+    pub fn with_bus(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.bus = Some(bus);
+        self
     }
 
     /// Also reports the job queue: a due job older than `backlog_after` is
@@ -109,6 +124,7 @@ impl HealthService for HealthServiceImpl {
         Readiness {
             database,
             jobs: self.queue().await,
+            events: self.bus.as_ref().and_then(|bus| bus.connected()),
         }
     }
 }
@@ -118,6 +134,22 @@ mod tests {
     use super::*;
     use strata_domain::RepoError;
     use strata_domain::health::MockHealthRepository;
+
+    #[tokio::test]
+    async fn a_lost_bus_is_reported_without_failing_readiness() {
+        use strata_domain::events::MockEventBus;
+
+        let mut db = MockHealthRepository::new();
+        db.expect_ping().returning(|| Ok(()));
+        let mut bus = MockEventBus::new();
+        bus.expect_connected().returning(|| Some(false));
+        let readiness = HealthServiceImpl::new(Arc::new(db))
+            .with_bus(Arc::new(bus))
+            .readiness()
+            .await;
+        assert_eq!(readiness.events, Some(false));
+        assert!(readiness.is_ready());
+    }
 
     #[tokio::test]
     async fn a_failing_database_makes_the_instance_unready() {
