@@ -160,7 +160,7 @@ def admin_token(run):
     name, password = f"admin_{run}", "Admin-pass-123"
     subprocess.run(["bash", os.path.join(ROOT, "deploy", "cluster.sh"), "strata", "create-admin",
                     "--email", f"{name}@example.com", "--username", name],
-                   env={**os.environ, "STRATA_ADMIN_PASSWORD": password}, check=True, stdout=subprocess.DEVNULL)
+                   env={**os.environ, "STRATA_ADMIN_PASSWORD": password}, check=True, capture_output=True)
     status, _, body = api("POST", "/api/v1/auth/login", {"username": name, "password": password})
     assert status == 200, (status, body)
     return body["access_token"]
