@@ -357,7 +357,12 @@ pub async fn list_identities(
 pub struct LinkRequest {
     /// A configured provider, e.g. `google`.
     #[validate(length(min = 1, max = 64))]
-    #[schema(example = "google", min_length = 1, max_length = 64)]
+    #[schema(
+        example = "google",
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9_-]+$"
+    )]
     pub provider: String,
     /// How the callback ends: `api` (JSON, default) or `browser` (a
     /// redirect to `oidc.frontend_redirect` with `#linked=…`).

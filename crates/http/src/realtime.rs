@@ -60,7 +60,7 @@ pub struct TicketResponse {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "A single-use ticket", body = TicketResponse),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/ws/tickets")]
@@ -107,10 +107,10 @@ pub struct SocketQuery {
     params(SocketQuery),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 400, description = "Not a WebSocket handshake", body = Problem),
-        (status = 401, description = "Unknown, used or expired ticket", body = Problem),
-        (status = 403, description = "Origin not allowed", body = Problem),
-        (status = 429, description = "Too many sockets for this user", body = Problem),
+        (status = 400, description = "Not a WebSocket handshake", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown, used or expired ticket", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Origin not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sockets for this user", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/ws")]
