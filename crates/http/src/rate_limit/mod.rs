@@ -197,11 +197,7 @@ impl RateLimits {
     ) -> Result<Option<Decision>, ApiError> {
         let mut keys = Vec::with_capacity(subjects.len() + 1);
         if per_client {
-            keys.push(format!(
-                "ip:{}",
-                self.client_ip(req)
-                    .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-            ));
+            keys.push(self.ip_key(req));
         }
         keys.extend(subjects.iter().map(|s| format!("subject:{s}")));
         let decision = self.check(Bucket::Credentials, &keys).await;
@@ -213,6 +209,12 @@ impl RateLimits {
             Some(decision) if !decision.allowed => Err(ApiError::RateLimited(decision)),
             other => Ok(other),
         }
+    }
+
+    /// The budget key of the client's address (`ip:<address>`).
+    fn ip_key(&self, req: &HttpRequest) -> String {
+        self.client_ip(req)
+            .map_or_else(|| "ip:unknown".to_owned(), |ip| format!("ip:{ip}"))
     }
 
     /// The client's address: the peer's, unless the peer is a trusted proxy,
@@ -291,13 +293,7 @@ pub(crate) async fn charge_ip(req: &actix_web::HttpRequest) -> Result<(), ApiErr
     else {
         return Ok(());
     };
-    let key = format!(
-        "ip:{}",
-        limits
-            .client_ip(req)
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-    );
-    match limits.check(Bucket::Default, &[key]).await {
+    match limits.check(Bucket::Default, &[limits.ip_key(req)]).await {
         Some(d) if !d.allowed => Err(ApiError::RateLimited(d)),
         _ => Ok(()),
     }
@@ -329,12 +325,7 @@ pub async fn default_budget(
             req.extensions_mut().insert(p);
             format!("user:{}", p.user_id)
         }
-        None => format!(
-            "ip:{}",
-            limits
-                .client_ip(req.request())
-                .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-        ),
+        None => limits.ip_key(req.request()),
     };
     let decision = limits.check(Bucket::Default, &[key]).await;
     if let Some(d) = decision.filter(|d| !d.allowed) {
