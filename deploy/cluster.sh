@@ -255,7 +255,8 @@ status() {
 }
 
 # Fault injection for the cluster test: `kill NAME` (SIGKILL), `respawn NAME`
-# (start it again, wait until healthy), `restart-redis`, `restart-postgres`.
+# (start it again, wait until healthy), `restart-redis`, `restart-postgres`
+# (or its halves `stop-postgres` and `start-postgres`).
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
@@ -276,9 +277,9 @@ restart-redis)
     sleep "${3:-1}"
     start_redis
     ;;
-restart-postgres)
+restart-postgres | stop-postgres | start-postgres)
     read -r version name <"$PIDS/postgres.cluster"
-    as_root pg_ctlcluster "$version" "$name" restart
+    as_root pg_ctlcluster "$version" "$name" "${1%-postgres}"
     ;;
 strata)
     # Any strata command with the cluster's environment, as an operator
@@ -288,5 +289,5 @@ strata)
     set -a && . "$DIR/strata.env" && set +a
     exec "$(cat "$DIR/strata.bin")" "$@"
     ;;
-*) die "usage: bash deploy/cluster.sh start|stop|status|kill NAME|respawn NAME|restart-redis|restart-postgres|strata ARGS…" ;;
+*) die "usage: bash deploy/cluster.sh start|stop|status|kill NAME|respawn NAME|restart-redis|restart-postgres|stop-postgres|start-postgres|strata ARGS…" ;;
 esac

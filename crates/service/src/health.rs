@@ -23,6 +23,12 @@ pub enum QueueHealth {
     Unknown,
 }
 
+/// How long each check may take. A probe must answer before its caller
+/// gives up (Kubernetes waits 1 s by default): a database that cannot be
+/// reached would otherwise hold the answer for the pool's whole acquire
+/// timeout, and the caller would see no verdict at all.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The result of each dependency check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Readiness {
@@ -114,16 +120,24 @@ impl HealthServiceImpl {
 #[async_trait]
 impl HealthService for HealthServiceImpl {
     async fn readiness(&self) -> Readiness {
-        let database = match self.database.ping().await {
-            Ok(()) => true,
-            Err(err) => {
+        let (ping, queue) = tokio::join!(
+            tokio::time::timeout(CHECK_TIMEOUT, self.database.ping()),
+            tokio::time::timeout(CHECK_TIMEOUT, self.queue()),
+        );
+        let database = match ping {
+            Ok(Ok(())) => true,
+            Ok(Err(err)) => {
                 tracing::warn!(error = %err, "readiness: database check failed");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(after = ?CHECK_TIMEOUT, "readiness: database check timed out");
                 false
             }
         };
         Readiness {
             database,
-            jobs: self.queue().await,
+            jobs: queue.unwrap_or_else(|_| self.queue.as_ref().map(|_| QueueHealth::Unknown)),
             events: self.bus.as_ref().and_then(|bus| bus.connected()),
         }
     }
@@ -134,6 +148,26 @@ mod tests {
     use super::*;
     use strata_domain::RepoError;
     use strata_domain::health::MockHealthRepository;
+
+    /// A database that never answers, as when its server is gone and the
+    /// pool keeps trying to connect.
+    struct Hanging;
+
+    #[async_trait]
+    impl HealthRepository for Hanging {
+        async fn ping(&self) -> Result<(), RepoError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_database_that_does_not_answer_fails_readiness_within_the_check_timeout() {
+        let service = HealthServiceImpl::new(Arc::new(Hanging));
+        let started = tokio::time::Instant::now();
+        let readiness = service.readiness().await;
+        assert!(!readiness.is_ready());
+        assert_eq!(started.elapsed(), CHECK_TIMEOUT);
+    }
 
     #[tokio::test]
     async fn a_lost_bus_is_reported_without_failing_readiness() {
