@@ -112,14 +112,19 @@ fn sort_column(field: ItemSortField) -> items::Column {
 #[async_trait]
 impl ItemRepository for SeaItemRepository {
     async fn create(&self, item: NewItem) -> Result<Item, RepoError> {
-        let _write = self.writes.enter().await?;
         let created_at = micros(item.created_at);
         let row = new_row(&item);
         // A missing owner breaks the foreign key: NotFound.
-        items::Entity::insert(row)
-            .exec_without_returning(&self.db)
-            .await
-            .or_repo("Failed to insert item")?;
+        self.writes
+            .grouped(&self.db, move |txn| {
+                Box::pin(async move {
+                    items::Entity::insert(row)
+                        .exec_without_returning(txn)
+                        .await
+                        .or_repo("Failed to insert item")
+                })
+            })
+            .await?;
         Ok(Item {
             id: item.id,
             title: item.title,
@@ -209,7 +214,6 @@ impl ItemRepository for SeaItemRepository {
         expected_version: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<Item, RepoError> {
-        let _write = self.writes.enter().await?;
         let mut update = items::Entity::update_many()
             .col_expr(
                 items::Column::Version,
@@ -232,36 +236,41 @@ impl ItemRepository for SeaItemRepository {
 
         // Update and read back in one transaction so the caller gets exactly
         // the row (and version) its write produced.
-        let txn = begin_write(&self.db).await?;
-        let result = update.exec(&txn).await.or_repo("Failed to update item")?;
-        let row = items::Entity::find_by_id(id)
-            .one(&txn)
-            .await
-            .or_repo("Failed to load updated item")?;
-        if result.rows_affected == 0 {
-            txn.rollback()
-                .await
-                .or_repo("Failed to roll back item update")?;
-            // Nothing changed; the read only tells why.
-            return Err(match row {
-                Some(_) => RepoError::VersionMismatch,
-                None => RepoError::NotFound,
-            });
-        }
-        let row = row.ok_or(RepoError::NotFound)?;
-        txn.commit().await.or_repo("Failed to commit item update")?;
+        let row = self
+            .writes
+            .grouped(&self.db, move |txn| {
+                Box::pin(async move {
+                    let result = update.exec(txn).await.or_repo("Failed to update item")?;
+                    let row = items::Entity::find_by_id(id)
+                        .one(txn)
+                        .await
+                        .or_repo("Failed to load updated item")?;
+                    match row {
+                        Some(row) if result.rows_affected > 0 => Ok(row),
+                        // Nothing changed; the read only tells why.
+                        Some(_) => Err(RepoError::VersionMismatch),
+                        None => Err(RepoError::NotFound),
+                    }
+                })
+            })
+            .await?;
         Item::try_from(row)
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await?;
-        let result = items::Entity::delete_by_id(id)
-            .exec(&self.db)
+        self.writes
+            .grouped(&self.db, move |txn| {
+                Box::pin(async move {
+                    let result = items::Entity::delete_by_id(id)
+                        .exec(txn)
+                        .await
+                        .or_repo("Failed to delete item")?;
+                    if result.rows_affected == 0 {
+                        return Err(RepoError::NotFound);
+                    }
+                    Ok(())
+                })
+            })
             .await
-            .or_repo("Failed to delete item")?;
-        if result.rows_affected == 0 {
-            return Err(RepoError::NotFound);
-        }
-        Ok(())
     }
 }

@@ -14,6 +14,7 @@ mod db;
 mod entities;
 mod error;
 mod files;
+mod group;
 mod health;
 mod items;
 mod jobs;

@@ -14,6 +14,7 @@ use tokio::sync::{Mutex as AsyncMutex, MutexGuard};
 
 use crate::db::WAIT;
 use crate::error::DbResultExt;
+use crate::group::Queue;
 
 /// Begins a transaction that will write.
 ///
@@ -53,13 +54,24 @@ pub(crate) struct Gate {
     queue: AsyncMutex<()>,
     /// Writes finished (committed, failed or abandoned) through this gate.
     finished: AtomicU64,
+    /// Writes waiting to be committed as a group (see `group.rs`).
+    pub(crate) pending: Queue,
 }
 
 /// A place in the write queue, held until the write is over.
 #[derive(Debug)]
 pub(crate) struct WriteGuard<'a> {
     _queue: MutexGuard<'a, ()>,
-    finished: &'a AtomicU64,
+    /// `None` once known that nothing was written.
+    finished: Option<&'a AtomicU64>,
+}
+
+impl WriteGuard<'_> {
+    /// Leaves the queue without counting a write: the holder found nothing
+    /// to write, so totals counted meanwhile are still exact.
+    pub(crate) fn nothing_written(mut self) {
+        self.finished = None;
+    }
 }
 
 impl Drop for WriteGuard<'_> {
@@ -67,7 +79,25 @@ impl Drop for WriteGuard<'_> {
         // Counted only once the write is over: a total counted under the new
         // number has seen this write, and one counted under the old number
         // is known to be possibly stale.
-        self.finished.fetch_add(1, Ordering::AcqRel);
+        if let Some(finished) = self.finished {
+            finished.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Gate {
+    /// A place in the queue, once the writes ahead have finished.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] after `wait`.
+    pub(crate) async fn enter_within(&self, wait: Duration) -> Result<WriteGuard<'_>, RepoError> {
+        match tokio::time::timeout(wait, self.queue.lock()).await {
+            Ok(queue) => Ok(WriteGuard {
+                _queue: queue,
+                finished: Some(&self.finished),
+            }),
+            Err(elapsed) => Err(RepoError::Unavailable(Box::new(WriteQueueTimeout(elapsed)))),
+        }
     }
 }
 
@@ -102,13 +132,12 @@ impl WriteGate {
         let Some(gate) = &self.0 else {
             return Ok(None);
         };
-        match tokio::time::timeout(wait, gate.queue.lock()).await {
-            Ok(queue) => Ok(Some(WriteGuard {
-                _queue: queue,
-                finished: &gate.finished,
-            })),
-            Err(elapsed) => Err(RepoError::Unavailable(Box::new(WriteQueueTimeout(elapsed)))),
-        }
+        gate.enter_within(wait).await.map(Some)
+    }
+
+    /// The shared gate; `None` where writes need none.
+    pub(crate) fn gate(&self) -> Option<&Arc<Gate>> {
+        self.0.as_ref()
     }
 
     /// How many writes have finished through the gate; `None` without one.
