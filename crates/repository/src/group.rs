@@ -201,27 +201,26 @@ impl WriteGate {
 /// Waits for the gate, then runs groups until write `upto` has run.
 async fn lead(gate: Arc<Gate>, db: DatabaseConnection, upto: u64) -> Result<(), RepoError> {
     let guard: WriteGuard<'_> = gate.enter_within(WAIT).await?;
-    let mut wrote = false;
     loop {
         let group = gate.pending.next_group(upto);
         if group.is_empty() {
             break;
         }
-        run_group(&db, group).await;
-        wrote = true;
+        run_group(&gate, &db, group).await;
     }
-    if !wrote {
-        // An earlier holder already ran write `upto`.
-        guard.nothing_written();
-    }
+    // Each group was counted as it ended.
+    guard.nothing_written();
     Ok(())
 }
 
-async fn run_group(db: &DatabaseConnection, mut group: Vec<Box<dyn Queued>>) {
+async fn run_group(gate: &Gate, db: &DatabaseConnection, mut group: Vec<Box<dyn Queued>>) {
     let outcome = match begin_write(db).await {
         Ok(txn) => run_in(txn, &mut group).await,
         Err(err) => Err(err),
     };
+    // Counted before any writer hears back: a writer that lists right
+    // after its answer must not be served a total cached before its write.
+    gate.count_write();
     let outcome = outcome.map_err(Arc::new);
     for write in group {
         write.answer(outcome.as_ref().map(|_| ()));

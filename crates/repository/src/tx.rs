@@ -67,8 +67,8 @@ pub(crate) struct WriteGuard<'a> {
 }
 
 impl WriteGuard<'_> {
-    /// Leaves the queue without counting a write: the holder found nothing
-    /// to write, so totals counted meanwhile are still exact.
+    /// Leaves the queue without counting a write: the holder counted what
+    /// it wrote as it went (see `count_write`), or wrote nothing.
     pub(crate) fn nothing_written(mut self) {
         self.finished = None;
     }
@@ -86,6 +86,11 @@ impl Drop for WriteGuard<'_> {
 }
 
 impl Gate {
+    /// Records a finished write (see `writes_finished`).
+    pub(crate) fn count_write(&self) {
+        self.finished.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// A place in the queue, once the writes ahead have finished.
     ///
     /// # Errors
