@@ -17,6 +17,7 @@ ORDER = [
     "me",
     "list_items",
     "list_items_by_title",
+    "list_items_deep",
     "get_item",
     "create_item",
     "list_posts",

@@ -303,6 +303,13 @@ set_token() {
     WRITER_AUTH=(-H "Authorization: Bearer $(cat "$WORK/seed/token_writer")")
 }
 
+# The cursor of the 500th page of 20 in the default order: the next_cursor
+# of the 499th.
+deep_cursor() {
+    curl -fsS "${AUTH[@]}" "$STRATA_URL/api/v1/items?limit=20&offset=9960" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["next_cursor"])'
+}
+
 run_round() {
     local round=$1
     set_token
@@ -328,6 +335,8 @@ run_round() {
     scenario "$round" list_items strata "$CONNECTIONS" 1 -s "$report" "${AUTH[@]}" "$STRATA_URL/api/v1/items?limit=20"
     # Issue #20: a title sort must cost what the date sort costs (one index walk).
     scenario "$round" list_items_by_title strata "$CONNECTIONS" 1 -s "$report" "${AUTH[@]}" "$STRATA_URL/api/v1/items?limit=20&sort=title"
+    # The 500th page of 20 by keyset (issue #20): it must cost what the first page costs.
+    scenario "$round" list_items_deep strata "$CONNECTIONS" 1 -s "$report" "${AUTH[@]}" "$STRATA_URL/api/v1/items?limit=20&cursor=$(deep_cursor)"
     scenario "$round" get_item strata "$CONNECTIONS" 1 -s "$SCENARIOS/get_item.lua" "${AUTH[@]}" "$STRATA_URL"
     scenario "$round" list_posts strata "$CONNECTIONS" 1 -s "$report" "$STRATA_URL/api/v1/posts?limit=20"
     # As a second account: the first one keeps exactly its 10,000 seeded items

@@ -179,6 +179,51 @@ async fn list_parameters_are_bounded_searched_and_sorted() {
 }
 
 #[tokio::test]
+async fn next_cursor_walks_a_list_and_a_foreign_cursor_is_refused() {
+    for_each_backend(|app| async move {
+        let alice = app.registered(&TestUser::generate()).await;
+        for title in ["e", "b", "d", "a", "c"] {
+            create_item(&app, &alice.access, title).await;
+        }
+        let get = |q: String| {
+            let path = format!("/api/v1/items?{q}");
+            let token = alice.access.clone();
+            let app = &app;
+            async move { app.get(&path, Some(&token)).await }
+        };
+        let mut page = body(get("limit=2&sort=-title".into()).await).await;
+        let mut titles = Vec::new();
+        let mut cursors = Vec::new();
+        loop {
+            for item in page["items"].as_array().unwrap() {
+                titles.push(item["title"].as_str().unwrap().to_owned());
+            }
+            assert_eq!(page["total"], 5);
+            let Some(cursor) = page["next_cursor"].as_str().map(str::to_owned) else {
+                break;
+            };
+            page = body(get(format!("limit=2&sort=-title&cursor={cursor}")).await).await;
+            assert_eq!(page["offset"], 0);
+            cursors.push(cursor);
+        }
+        assert_eq!(titles, ["e", "d", "c", "b", "a"]);
+        // Two full pages gave a cursor; the short last one ends the walk.
+        assert_eq!(cursors.len(), 2);
+
+        let cursor = &cursors[0];
+        for q in [
+            format!("sort=title&cursor={cursor}"),
+            format!("sort=-title&offset=2&cursor={cursor}"),
+            "sort=-title&cursor=bm90LW91cnM".into(),
+            "cursor=%00".into(),
+        ] {
+            assert_problem(get(q).await, 422, "VALIDATION_FAILED").await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_blog_is_public_to_read_and_author_or_admin_to_change() {
     for_each_backend(|app| async move {
         let alice_user = TestUser::generate();

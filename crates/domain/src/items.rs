@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::RepoError;
-use crate::page::{Page, PageRequest, Sort};
+use crate::page::{After, Page, PageRequest, Sort};
 use crate::text::{self, Lines};
 use crate::validation::Violation;
 
@@ -140,6 +140,20 @@ pub trait ItemRepository: Send + Sync {
         &self,
         filter: ItemFilter,
         sort: Sort<ItemSortField>,
+        page: PageRequest,
+    ) -> Result<Page<Item>, RepoError>;
+
+    /// Like [`list`](Self::list), from a keyset position instead of an
+    /// offset (`page`'s offset is ignored): the rows after `after` in `sort`
+    /// order. The total still counts every row matching `filter`.
+    ///
+    /// # Errors
+    /// Only storage failures.
+    async fn list_after(
+        &self,
+        filter: ItemFilter,
+        sort: Sort<ItemSortField>,
+        after: After,
         page: PageRequest,
     ) -> Result<Page<Item>, RepoError>;
 

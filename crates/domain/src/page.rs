@@ -4,6 +4,9 @@
 //! `offset`, and pages of at most 100 rows keep deep offsets cheap enough for
 //! an admin UI. Exports, which walk everything, use keyset batches instead.
 
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
 use crate::validation::Violation;
 
 pub const DEFAULT_LIMIT: u64 = 20;
@@ -115,6 +118,23 @@ pub struct Sort<F> {
     pub direction: Direction,
 }
 
+/// The value of a row's sort key, as a keyset cursor carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortValue {
+    Time(DateTime<Utc>),
+    Text(String),
+}
+
+/// A keyset position: a page that starts here holds the rows that sort
+/// after the row with this sort value and id (ties are broken by id, in the
+/// sort's direction). Unlike an offset, it costs the same at any depth, and
+/// rows inserted or deleted before it do not shift the pages after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    pub value: SortValue,
+    pub id: Uuid,
+}
+
 /// Fields a list can be sorted by, named as clients write them.
 pub trait SortField: Sized + Copy {
     /// The field names accepted in `sort`, for error messages and docs.
@@ -152,6 +172,31 @@ pub enum TitledSortField {
     CreatedAt,
     UpdatedAt,
     Title,
+}
+
+impl TitledSortField {
+    /// The name clients sort by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CreatedAt => "created_at",
+            Self::UpdatedAt => "updated_at",
+            Self::Title => "title",
+        }
+    }
+
+    /// The sort value of a row with these fields.
+    pub fn value_of(
+        self,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+        title: &str,
+    ) -> SortValue {
+        match self {
+            Self::CreatedAt => SortValue::Time(created_at),
+            Self::UpdatedAt => SortValue::Time(updated_at),
+            Self::Title => SortValue::Text(title.to_owned()),
+        }
+    }
 }
 
 impl SortField for TitledSortField {

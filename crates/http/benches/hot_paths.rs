@@ -93,6 +93,7 @@ fn page_of_items(c: &mut Criterion) {
         total: 10_000,
         limit: 20,
         offset: 0,
+        next_cursor: None,
     };
     let mut group = c.benchmark_group("page_of_20_items");
     group.bench_function("serialize_to_vec", |b| {
@@ -108,6 +109,7 @@ fn page_of_items(c: &mut Criterion) {
                 total: 10_000,
                 limit: 20,
                 offset: 0,
+                next_cursor: None,
             };
             serde_json::to_vec(&page).unwrap()
         });

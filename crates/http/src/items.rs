@@ -18,7 +18,7 @@ use validator::Validate;
 use crate::AppState;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, ValidatedJson, Writer};
-use crate::page::{PageResponse, etag, if_match, list_params, query_text};
+use crate::page::{PageResponse, cursor, etag, if_match, keyset_position, list_params, query_text};
 use crate::validation;
 
 pub use imports::ImportLimit;
@@ -63,9 +63,15 @@ pub struct ItemListQuery {
     /// 1..=100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// 0..=1000000 (`strata_domain::page::MAX_OFFSET`), default 0.
+    /// 0..=1000000 (`strata_domain::page::MAX_OFFSET`), default 0. Not
+    /// with `cursor`.
     #[param(minimum = 0, maximum = 1000000)]
     pub offset: Option<i64>,
+    /// The `next_cursor` of the previous page: the rows after it, in the
+    /// same `sort` (which must be sent again), at the cost of the first page
+    /// however deep.
+    #[param(pattern = "^[A-Za-z0-9_-]*$", max_length = 2048)]
+    pub cursor: Option<String>,
     /// `created_at` (default `-created_at`), `updated_at` or `title`; `-` prefix for descending.
     #[param(pattern = "^-?(created_at|updated_at|title)$")]
     pub sort: Option<String>,
@@ -172,18 +178,28 @@ pub async fn list_items(
     let query = query.into_inner();
     let (page, sort) =
         list_params::<ItemSortField>(query.limit, query.offset, query.sort.as_deref())?;
-    let items = state
-        .items
-        .list(
-            &caller.0,
-            query.owner_id,
-            query_text("q", query.q.as_deref())?,
-            sort,
-            page,
-        )
-        .await?;
-    Ok(web::Json(PageResponse::from_page(items, |i| {
-        ItemResponse::from(&i)
+    let after = keyset_position(query.cursor.as_deref(), query.offset, sort)?;
+    let q = query_text("q", query.q.as_deref())?;
+    let items = match after {
+        Some(after) => {
+            state
+                .items
+                .list_after(&caller.0, query.owner_id, q, sort, after, page)
+                .await?
+        }
+        None => {
+            state
+                .items
+                .list(&caller.0, query.owner_id, q, sort, page)
+                .await?
+        }
+    };
+    let page = PageResponse::from_page(items, |i| ItemResponse::from(&i));
+    Ok(web::Json(page.with_next_cursor(|last| {
+        let value = sort
+            .field
+            .value_of(last.created_at, last.updated_at, &last.title);
+        cursor::encode(sort, &value, last.id)
     })))
 }
 

@@ -349,6 +349,7 @@ pub async fn list_identities(
         total,
         limit: page.limit(),
         offset: page.offset(),
+        next_cursor: None,
     }))
 }
 

@@ -13,13 +13,13 @@ use strata_domain::RepoError;
 use strata_domain::items::{
     Description, Item, ItemChanges, ItemFilter, ItemRepository, ItemSortField, NewItem, Title,
 };
-use strata_domain::page::{Page, PageRequest, Sort};
+use strata_domain::page::{After, Page, PageRequest, Sort};
 use uuid::Uuid;
 
 use crate::counts::CountCache;
 use crate::entities::items;
 use crate::error::DbResultExt;
-use crate::query::{invalid_row, lower_contains, micros, order, total};
+use crate::query::{after_row, invalid_row, lower_contains, micros, order, total};
 use crate::tx::{WriteGate, begin_write};
 
 /// [`ItemRepository`] over sea-orm. The owner's foreign key (with `ON DELETE
@@ -109,6 +109,50 @@ fn sort_column(field: ItemSortField) -> items::Column {
     }
 }
 
+impl SeaItemRepository {
+    /// One page, from an offset or (with `after`) from a keyset position.
+    async fn page(
+        &self,
+        filter: ItemFilter,
+        sort: Sort<ItemSortField>,
+        after: Option<After>,
+        page: PageRequest,
+    ) -> Result<Page<Item>, RepoError> {
+        let select = filtered(self.db.get_database_backend(), &filter);
+        let column = sort_column(sort.field);
+        // Ties broken by id in the same direction: pages stay stable, and
+        // the index (filter, sort key, id) serves the order without a sort.
+        let direction = order(sort.direction);
+        let mut rows = select
+            .clone()
+            .order_by(column, direction.clone())
+            .order_by(items::Column::Id, direction)
+            .limit(page.limit());
+        rows = match &after {
+            Some(after) => rows.filter(after_row(column, items::Column::Id, sort.direction, after)),
+            None => rows.offset(page.offset()),
+        };
+        let rows = rows.all(&self.db).await.or_repo("Failed to list items")?;
+        let counted = self.totals.count(
+            &self.writes,
+            &filter,
+            &select,
+            &self.db,
+            "Failed to count items",
+        );
+        let total = match after {
+            // Rows before the position are unknown: a short page proves nothing.
+            Some(_) => counted.await?,
+            None => total(page, rows.len(), counted).await?,
+        };
+        let items = rows
+            .into_iter()
+            .map(Item::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Page::new(items, total, page))
+    }
+}
+
 #[async_trait]
 impl ItemRepository for SeaItemRepository {
     async fn create(&self, item: NewItem) -> Result<Item, RepoError> {
@@ -180,31 +224,17 @@ impl ItemRepository for SeaItemRepository {
         sort: Sort<ItemSortField>,
         page: PageRequest,
     ) -> Result<Page<Item>, RepoError> {
-        let select = filtered(self.db.get_database_backend(), &filter);
-        // Ties broken by id in the same direction: pages stay stable.
-        let direction = order(sort.direction);
-        let rows = select
-            .clone()
-            .order_by(sort_column(sort.field), direction.clone())
-            .order_by(items::Column::Id, direction)
-            .limit(page.limit())
-            .offset(page.offset())
-            .all(&self.db)
-            .await
-            .or_repo("Failed to list items")?;
-        let counted = self.totals.count(
-            &self.writes,
-            &filter,
-            &select,
-            &self.db,
-            "Failed to count items",
-        );
-        let total = total(page, rows.len(), counted).await?;
-        let items = rows
-            .into_iter()
-            .map(Item::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok(Page::new(items, total, page))
+        self.page(filter, sort, None, page).await
+    }
+
+    async fn list_after(
+        &self,
+        filter: ItemFilter,
+        sort: Sort<ItemSortField>,
+        after: After,
+        page: PageRequest,
+    ) -> Result<Page<Item>, RepoError> {
+        self.page(filter, sort, Some(after), page).await
     }
 
     async fn update(

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{ColumnTrait, DbBackend, Order};
+use sea_orm::{ColumnTrait, DbBackend, Order, Value};
 use strata_domain::RepoError;
-use strata_domain::page::{Direction, PageRequest};
+use strata_domain::page::{After, Direction, PageRequest, SortValue};
 use uuid::Uuid;
 
 /// The escape character of every search pattern.
@@ -75,6 +75,31 @@ pub(crate) fn order(direction: Direction) -> Order {
     match direction {
         Direction::Asc => Order::Asc,
         Direction::Desc => Order::Desc,
+    }
+}
+
+/// The rows after `after` in the order `(column, id)` both in `direction`:
+/// one row-value comparison, which both databases answer by seeking the
+/// index `(…filter, column, id)` to the position and walking on from there.
+pub(crate) fn after_row(
+    column: impl ColumnTrait,
+    id: impl ColumnTrait,
+    direction: Direction,
+    after: &After,
+) -> Expr {
+    let value: Value = match &after.value {
+        SortValue::Time(at) => micros(*at).into(),
+        SortValue::Text(text) if unmatchable(text) => return Expr::value(false),
+        SortValue::Text(text) => text.clone().into(),
+    };
+    let row = Expr::tuple([
+        Expr::col(column.as_column_ref()),
+        Expr::col(id.as_column_ref()),
+    ]);
+    let position = Expr::tuple([Expr::val(value), Expr::val(after.id)]);
+    match direction {
+        Direction::Asc => row.gt(position),
+        Direction::Desc => row.lt(position),
     }
 }
 

@@ -8,7 +8,7 @@ use strata_domain::auth::Principal;
 use strata_domain::items::{
     Description, Item, ItemChanges, ItemFilter, ItemRepository, ItemSortField, NewItem, Title,
 };
-use strata_domain::page::{Page, PageRequest, Sort};
+use strata_domain::page::{After, Page, PageRequest, Sort};
 use uuid::Uuid;
 
 use crate::ServiceError;
@@ -35,6 +35,21 @@ pub trait ItemService: Send + Sync {
         owner_id: Option<Uuid>,
         q: Option<String>,
         sort: Sort<ItemSortField>,
+        page: PageRequest,
+    ) -> Result<Page<Item>, ServiceError>;
+
+    /// Like [`list`](Self::list), from a keyset position instead of an
+    /// offset.
+    ///
+    /// # Errors
+    /// As for `list`.
+    async fn list_after(
+        &self,
+        caller: &Principal,
+        owner_id: Option<Uuid>,
+        q: Option<String>,
+        sort: Sort<ItemSortField>,
+        after: After,
         page: PageRequest,
     ) -> Result<Page<Item>, ServiceError>;
 
@@ -92,6 +107,22 @@ impl ItemServiceImpl {
     }
 }
 
+/// The items `caller` may list: their own; for an admin, everyone's or
+/// one owner's.
+fn visible_filter(
+    caller: &Principal,
+    owner_id: Option<Uuid>,
+    q: Option<String>,
+) -> Result<ItemFilter, ServiceError> {
+    let owner_id = match owner_id {
+        Some(owner) if caller.is_admin() || owner == caller.user_id => Some(owner),
+        Some(_) => return Err(ServiceError::Forbidden),
+        None if caller.is_admin() => None,
+        None => Some(caller.user_id),
+    };
+    Ok(ItemFilter { owner_id, q })
+}
+
 #[async_trait]
 impl ItemService for ItemServiceImpl {
     async fn list(
@@ -102,16 +133,21 @@ impl ItemService for ItemServiceImpl {
         sort: Sort<ItemSortField>,
         page: PageRequest,
     ) -> Result<Page<Item>, ServiceError> {
-        let owner_id = match owner_id {
-            Some(owner) if caller.is_admin() || owner == caller.user_id => Some(owner),
-            Some(_) => return Err(ServiceError::Forbidden),
-            None if caller.is_admin() => None,
-            None => Some(caller.user_id),
-        };
-        Ok(self
-            .items
-            .list(ItemFilter { owner_id, q }, sort, page)
-            .await?)
+        let filter = visible_filter(caller, owner_id, q)?;
+        Ok(self.items.list(filter, sort, page).await?)
+    }
+
+    async fn list_after(
+        &self,
+        caller: &Principal,
+        owner_id: Option<Uuid>,
+        q: Option<String>,
+        sort: Sort<ItemSortField>,
+        after: After,
+        page: PageRequest,
+    ) -> Result<Page<Item>, ServiceError> {
+        let filter = visible_filter(caller, owner_id, q)?;
+        Ok(self.items.list_after(filter, sort, after, page).await?)
     }
 
     async fn create(&self, caller: &Principal, draft: ItemDraft) -> Result<Item, ServiceError> {
@@ -205,6 +241,33 @@ mod tests {
                 PageRequest::default()
             )
             .await,
+            Err(ServiceError::Forbidden)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_keyset_page_is_scoped_like_an_offset_page() {
+        use strata_domain::page::SortValue;
+        let me = caller(Role::User);
+        let after = After {
+            value: SortValue::Text("milk".into()),
+            id: Uuid::now_v7(),
+        };
+        let expected = after.clone();
+        let mut repo = MockItemRepository::new();
+        repo.expect_list_after()
+            .withf(move |filter, _, at, _| filter.owner_id == Some(me.user_id) && *at == expected)
+            .times(1)
+            .returning(|_, _, _, page| Ok(Page::new(vec![], 0, page)));
+        let s = ItemServiceImpl::new(Arc::new(repo));
+        let page = PageRequest::default();
+        s.list_after(&me, None, None, Sort::default(), after.clone(), page)
+            .await
+            .unwrap();
+        let others = Some(Uuid::now_v7());
+        assert!(matches!(
+            s.list_after(&me, others, None, Sort::default(), after, page)
+                .await,
             Err(ServiceError::Forbidden)
         ));
     }

@@ -3,7 +3,7 @@ use strata_domain::RepoError;
 use strata_domain::items::{
     Description, Item, ItemChanges, ItemFilter, ItemRepository, ItemSortField, NewItem, Title,
 };
-use strata_domain::page::{Direction, PageRequest, Sort};
+use strata_domain::page::{After, Direction, PageRequest, Sort, SortValue};
 use strata_domain::users::UserRepository;
 use strata_repository::{SeaItemRepository, SeaUserRepository};
 use uuid::Uuid;
@@ -279,6 +279,90 @@ async fn items_with_equal_sort_keys_are_ordered_by_id_so_pages_neither_repeat_no
             }
             assert_eq!(seen, expected, "{} {direction:?}", db.backend);
         }
+    }
+}
+
+#[tokio::test]
+async fn keyset_pages_walk_every_sort_like_offset_pages_ties_included() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let at = now();
+        // Equal titles and equal timestamps: only the id breaks the ties.
+        let rows = [
+            (0, "b"),
+            (1, "a"),
+            (2, "b"),
+            (0, "c"),
+            (1, "a"),
+            (2, "b"),
+            (0, "d"),
+        ];
+        for (seconds, title) in rows {
+            let mut item = new_item(ann.id, title, None);
+            item.created_at = at - Duration::seconds(seconds);
+            repo.create(item).await.unwrap();
+        }
+        let mine = search(Some(ann.id), "");
+        for field in [
+            ItemSortField::CreatedAt,
+            ItemSortField::UpdatedAt,
+            ItemSortField::Title,
+        ] {
+            for direction in [Direction::Asc, Direction::Desc] {
+                let sort = by(field, direction);
+                let all = repo.list(mine.clone(), sort, page(100, 0)).await.unwrap();
+                let mut walked = Vec::new();
+                let mut first = repo.list(mine.clone(), sort, page(2, 0)).await.unwrap();
+                loop {
+                    walked.extend(first.items.iter().map(|i| i.id));
+                    let Some(last) = first.items.last() else {
+                        break;
+                    };
+                    let after = After {
+                        value: field.value_of(
+                            last.created_at,
+                            last.updated_at,
+                            last.title.as_str(),
+                        ),
+                        id: last.id,
+                    };
+                    first = repo
+                        .list_after(mine.clone(), sort, after, page(2, 0))
+                        .await
+                        .unwrap();
+                    // Even a short last page reports every matching row.
+                    assert_eq!(first.total, 7, "{} {sort:?}", db.backend);
+                }
+                let expected: Vec<Uuid> = all.items.iter().map(|i| i.id).collect();
+                assert_eq!(walked, expected, "{} {sort:?}", db.backend);
+            }
+        }
+
+        // A row added before the position does not shift the rows after it.
+        let sort = by(ItemSortField::Title, Direction::Asc);
+        let first = repo.list(mine.clone(), sort, page(3, 0)).await.unwrap();
+        let last = first.items.last().unwrap();
+        let after = After {
+            value: SortValue::Text(last.title.as_str().to_owned()),
+            id: last.id,
+        };
+        let before = repo
+            .list_after(mine.clone(), sort, after.clone(), page(3, 0))
+            .await
+            .unwrap();
+        repo.create(new_item(ann.id, "A", None)).await.unwrap();
+        let again = repo
+            .list_after(mine, sort, after, page(3, 0))
+            .await
+            .unwrap();
+        assert_eq!(
+            titles(&again.items),
+            titles(&before.items),
+            "{}",
+            db.backend
+        );
+        assert_eq!(again.total, 8);
     }
 }
 

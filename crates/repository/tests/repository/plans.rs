@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use strata_domain::items::{ItemFilter, ItemRepository, ItemSortField, NewItem, Title};
 use strata_domain::jobs::{Claim, JobFilter, JobRepository, JobStatus, NewJob, Outcome};
 use strata_domain::notifications::{NotificationFilter, NotificationRepository};
-use strata_domain::page::{Direction, Sort};
+use strata_domain::page::{After, Direction, Sort};
 use strata_domain::posts::{Body, NewComment, NewPost, PostFilter, PostRepository};
 use strata_domain::users::{Role, UserChanges, UserFilter, UserRepository, UserSortField};
 use strata_repository::{
@@ -172,8 +172,21 @@ async fn every_list_is_read_in_index_order_without_a_sort_or_a_table_scan() {
                 let sort = Sort { field, direction };
                 for owner_id in [Some(ann.id), None] {
                     let filter = ItemFilter { owner_id, q: None };
-                    items.list(filter, sort, page(1, 0)).await.unwrap();
+                    items.list(filter.clone(), sort, page(1, 0)).await.unwrap();
                     let what = format!("items by {field:?} {direction:?}, owner {owner_id:?}");
+                    check(&conn, &seen, &what, &mut failures).await;
+                    // A keyset page seeks the same index to its position.
+                    let after = After {
+                        value: field.value_of(now(), now(), "m"),
+                        id: Uuid::now_v7(),
+                    };
+                    items
+                        .list_after(filter, sort, after, page(1, 0))
+                        .await
+                        .unwrap();
+                    let what = format!(
+                        "items after a cursor by {field:?} {direction:?}, owner {owner_id:?}"
+                    );
                     check(&conn, &seen, &what, &mut failures).await;
                 }
                 for author in [Some("ann".to_owned()), None] {
