@@ -210,6 +210,10 @@ async fn next_cursor_walks_a_list_and_a_foreign_cursor_is_refused() {
         // Two full pages gave a cursor; the short last one ends the walk.
         assert_eq!(cursors.len(), 2);
 
+        // An empty cursor names no position: the first page.
+        let first = body(get("limit=2&sort=-title&cursor=".into()).await).await;
+        assert_eq!(first["items"][0]["title"], "e");
+
         let cursor = &cursors[0];
         for q in [
             format!("sort=title&cursor={cursor}"),

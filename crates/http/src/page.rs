@@ -251,7 +251,8 @@ pub fn keyset_position(
     offset: Option<i64>,
     sort: Sort<TitledSortField>,
 ) -> Result<Option<After>, ApiError> {
-    let Some(raw) = raw else {
+    // An empty cursor names no position, like a blank `q` names no search.
+    let Some(raw) = raw.filter(|raw| !raw.is_empty()) else {
         return Ok(None);
     };
     if offset.is_some() {
