@@ -20,6 +20,7 @@ mod m20261205_000011_create_account_tokens;
 mod m20261205_000013_create_notifications;
 mod m20261206_000014_create_realtime;
 mod m20261206_000015_create_oidc;
+mod m20261206_000016_count_items_per_owner;
 
 pub use sea_orm_migration::{DbErr, Migration, MigrationStatus, MigratorTrait};
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_create_notifications::Migration),
             Box::new(m20261206_000014_create_realtime::Migration),
             Box::new(m20261206_000015_create_oidc::Migration),
+            Box::new(m20261206_000016_count_items_per_owner::Migration),
         ]
     }
 }

@@ -15,7 +15,7 @@ use sea_orm_migration::{MigrationStatus, MigratorTrait, SchemaManager};
 use strata_migration::Migrator;
 
 /// The tables each migration creates, in order (none for index-only ones).
-const CREATES: [&[&str]; 14] = [
+const CREATES: [&[&str]; 15] = [
     &["users"],
     &["sessions"],
     &["refresh_tokens"],
@@ -30,6 +30,7 @@ const CREATES: [&[&str]; 14] = [
     &["notifications"],
     &["event_sequences", "ws_tickets"],
     &["user_identities", "oidc_pending_logins", "oidc_login_codes"],
+    &["item_counts"],
 ];
 
 /// Migrations in all.

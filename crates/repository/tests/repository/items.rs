@@ -1,4 +1,5 @@
 use chrono::Duration;
+use sea_orm::ConnectionTrait;
 use strata_domain::RepoError;
 use strata_domain::items::{
     Description, Item, ItemChanges, ItemFilter, ItemRepository, ItemSortField, NewItem, Title,
@@ -363,6 +364,78 @@ async fn keyset_pages_walk_every_sort_like_offset_pages_ties_included() {
             db.backend
         );
         assert_eq!(again.total, 8);
+    }
+}
+
+#[tokio::test]
+async fn an_owners_kept_count_follows_inserts_batches_deletes_and_cascades() {
+    for db in test_databases().await {
+        let repo = SeaItemRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let bob = create_user(&db.conn, "bob@example.com", "bob").await;
+        for title in ["a", "b", "c"] {
+            repo.create(new_item(ann.id, title, None)).await.unwrap();
+        }
+        let batch: Vec<NewItem> = (0..4)
+            .map(|n| new_item(ann.id, &format!("line {n}"), None))
+            .collect();
+        assert_eq!(repo.create_batch(batch.clone()).await.unwrap(), 4);
+        // A repeated batch counts only the row it really adds.
+        let mut again = batch[..2].to_vec();
+        again.push(new_item(ann.id, "line 4", None));
+        assert_eq!(repo.create_batch(again).await.unwrap(), 1);
+        let gone = repo.create(new_item(ann.id, "gone", None)).await.unwrap();
+        repo.delete(gone.id).await.unwrap();
+        repo.create(new_item(bob.id, "b", None)).await.unwrap();
+
+        let mismatched = "c.items <> (SELECT COUNT(*) FROM items i WHERE i.owner_id = c.owner_id)";
+        assert_eq!(
+            count(&db.conn, "item_counts c", mismatched).await,
+            0,
+            "{}",
+            db.backend
+        );
+        let total = async |owner| {
+            // A repository of its own: nothing remembered from before.
+            SeaItemRepository::new(db.conn.clone())
+                .list(search(Some(owner), ""), Sort::default(), page(1, 0))
+                .await
+                .unwrap()
+                .total
+        };
+        assert_eq!(total(ann.id).await, 8, "{}", db.backend);
+        assert_eq!(total(bob.id).await, 1, "{}", db.backend);
+
+        // The total is the kept count, not a COUNT(*).
+        db.conn
+            .execute_unprepared("UPDATE item_counts SET items = items + 100")
+            .await
+            .unwrap();
+        assert_eq!(total(bob.id).await, 101, "{}", db.backend);
+        db.conn
+            .execute_unprepared("UPDATE item_counts SET items = items - 100")
+            .await
+            .unwrap();
+
+        // An owner's deletion takes their items and their count along.
+        SeaUserRepository::new(db.conn.clone())
+            .delete(ann.id)
+            .await
+            .unwrap();
+        assert_eq!(
+            count(&db.conn, "item_counts", "1 = 1").await,
+            1,
+            "{}",
+            db.backend
+        );
+        assert_eq!(
+            count(&db.conn, "item_counts c", mismatched).await,
+            0,
+            "{}",
+            db.backend
+        );
+        let cid = create_user(&db.conn, "cid@example.com", "cid").await;
+        assert_eq!(total(cid.id).await, 0);
     }
 }
 
