@@ -181,7 +181,8 @@ async fn list_parameters_are_bounded_searched_and_sorted() {
 #[tokio::test]
 async fn next_cursor_walks_a_list_and_a_foreign_cursor_is_refused() {
     for_each_backend(|app| async move {
-        let alice = app.registered(&TestUser::generate()).await;
+        let user = TestUser::generate();
+        let alice = app.registered(&user).await;
         for title in ["e", "b", "d", "a", "c"] {
             create_item(&app, &alice.access, title).await;
         }
@@ -209,6 +210,30 @@ async fn next_cursor_walks_a_list_and_a_foreign_cursor_is_refused() {
         assert_eq!(titles, ["e", "d", "c", "b", "a"]);
         // Two full pages gave a cursor; the short last one ends the walk.
         assert_eq!(cursors.len(), 2);
+
+        // Posts page the same way, anonymously.
+        for title in ["p1", "p2", "p3"] {
+            let created = app
+                .post_json(
+                    "/api/v1/posts",
+                    &json!({"title": title, "body": "b"}),
+                    Some(&alice.access),
+                )
+                .await;
+            assert_eq!(created.status(), 201);
+        }
+        let author = user.username.clone();
+        let posts = |q: String| {
+            let path = format!("/api/v1/posts?author={author}&sort=title&limit=2{q}");
+            let app = &app;
+            async move { body(app.get(&path, None).await).await }
+        };
+        let first = posts(String::new()).await;
+        let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+        let second = posts(format!("&cursor={cursor}")).await;
+        assert_eq!(second["items"][0]["title"], "p3");
+        assert_eq!(second["total"], 3);
+        assert!(second.get("next_cursor").is_none());
 
         // An empty cursor names no position: the first page.
         let first = body(get("limit=2&sort=-title&cursor=".into()).await).await;

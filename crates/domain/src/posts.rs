@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::RepoError;
 use crate::items::{Title, bounded_text};
-use crate::page::{Page, PageRequest, Sort};
+use crate::page::{After, Page, PageRequest, Sort};
 use crate::validation::Violation;
 
 /// A post or comment body: `max` characters at most, never blank.
@@ -115,6 +115,20 @@ pub trait PostRepository: Send + Sync {
         &self,
         filter: PostFilter,
         sort: Sort<PostSortField>,
+        page: PageRequest,
+    ) -> Result<Page<Post>, RepoError>;
+
+    /// Like [`list`](Self::list), from a keyset position instead of an
+    /// offset (`page`'s offset is ignored). The total still counts every
+    /// post matching `filter`.
+    ///
+    /// # Errors
+    /// Only storage failures.
+    async fn list_after(
+        &self,
+        filter: PostFilter,
+        sort: Sort<PostSortField>,
+        after: After,
         page: PageRequest,
     ) -> Result<Page<Post>, RepoError>;
 

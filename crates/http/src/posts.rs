@@ -14,7 +14,7 @@ use validator::Validate;
 use crate::AppState;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ValidatedJson, Writer};
-use crate::page::{PageResponse, list_params, query_text};
+use crate::page::{PageResponse, cursor, keyset_position, list_params, query_text};
 use crate::validation;
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -100,6 +100,10 @@ pub struct PostListQuery {
     /// 0..=1000000 (`strata_domain::page::MAX_OFFSET`), default 0.
     #[param(minimum = 0, maximum = 1000000)]
     pub offset: Option<i64>,
+    /// The `next_cursor` of the previous page: the posts after it, in the
+    /// same `sort` (which must be sent again). Not with `offset`.
+    #[param(pattern = "^[A-Za-z0-9_-]*$", max_length = 2048)]
+    pub cursor: Option<String>,
     /// `created_at` (default `-created_at`), `updated_at` or `title`; `-` prefix for descending.
     #[param(pattern = "^-?(created_at|updated_at|title)$")]
     pub sort: Option<String>,
@@ -193,9 +197,16 @@ pub async fn list_posts(
         author: query_text("author", query.author.as_deref())?,
         q: query_text("q", query.q.as_deref())?,
     };
-    let posts = state.posts.list(filter, sort, page).await?;
-    Ok(web::Json(PageResponse::from_page(posts, |p| {
-        PostResponse::from(&p)
+    let posts = match keyset_position(query.cursor.as_deref(), query.offset, sort)? {
+        Some(after) => state.posts.list_after(filter, sort, after, page).await?,
+        None => state.posts.list(filter, sort, page).await?,
+    };
+    let page = PageResponse::from_page(posts, |p| PostResponse::from(&p));
+    Ok(web::Json(page.with_next_cursor(|last| {
+        let value = sort
+            .field
+            .value_of(last.created_at, last.updated_at, &last.title);
+        cursor::encode(sort, &value, last.id)
     })))
 }
 

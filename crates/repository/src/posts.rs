@@ -14,7 +14,7 @@ use sea_orm::{
 use strata_domain::RepoError;
 use strata_domain::events::EventBus;
 use strata_domain::items::Title;
-use strata_domain::page::{Page, PageRequest, Sort};
+use strata_domain::page::{After, Page, PageRequest, Sort};
 use strata_domain::posts::{
     Author, Body, Comment, NewComment, NewPost, Post, PostChanges, PostFilter, PostRepository,
     PostSortField,
@@ -25,7 +25,9 @@ use crate::comments;
 use crate::counts::CountCache;
 use crate::entities::{comments as comment_rows, posts, users};
 use crate::error::DbResultExt;
-use crate::query::{count, invalid_row, lower_contains, micros, order, total, unmatchable};
+use crate::query::{
+    after_row, count, invalid_row, lower_contains, micros, order, total, unmatchable,
+};
 use crate::realtime::Publisher;
 use crate::tx::{WriteGate, begin_write};
 
@@ -176,6 +178,52 @@ fn sort_column(field: PostSortField) -> posts::Column {
     }
 }
 
+impl SeaPostRepository {
+    /// One page, from an offset or (with `after`) from a keyset position.
+    async fn page(
+        &self,
+        filter: PostFilter,
+        sort: Sort<PostSortField>,
+        after: Option<After>,
+        page: PageRequest,
+    ) -> Result<Page<Post>, RepoError> {
+        let select = filtered(self.db.get_database_backend(), &filter);
+        let column = sort_column(sort.field);
+        // Ties broken by id in the same direction: pages stay stable.
+        let direction = order(sort.direction);
+        let mut rows = with_author_and_count(select.clone())
+            .order_by(column, direction.clone())
+            .order_by(posts::Column::Id, direction)
+            .limit(page.limit());
+        rows = match &after {
+            Some(after) => rows.filter(after_row(column, posts::Column::Id, sort.direction, after)),
+            None => rows.offset(page.offset()),
+        };
+        let rows = rows
+            .into_model::<PostRow>()
+            .all(&self.db)
+            .await
+            .or_repo("Failed to list posts")?;
+        let counted = self.totals.count(
+            &self.writes,
+            &filter,
+            &select,
+            &self.db,
+            "Failed to count posts",
+        );
+        let total = match after {
+            // Rows before the position are unknown: a short page proves nothing.
+            Some(_) => counted.await?,
+            None => total(page, rows.len(), counted).await?,
+        };
+        let posts = rows
+            .into_iter()
+            .map(Post::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Page::new(posts, total, page))
+    }
+}
+
 #[async_trait]
 impl PostRepository for SeaPostRepository {
     async fn create(&self, post: NewPost) -> Result<Post, RepoError> {
@@ -211,31 +259,17 @@ impl PostRepository for SeaPostRepository {
         sort: Sort<PostSortField>,
         page: PageRequest,
     ) -> Result<Page<Post>, RepoError> {
-        let select = filtered(self.db.get_database_backend(), &filter);
-        // Ties broken by id in the same direction: pages stay stable.
-        let direction = order(sort.direction);
-        let rows = with_author_and_count(select.clone())
-            .order_by(sort_column(sort.field), direction.clone())
-            .order_by(posts::Column::Id, direction)
-            .limit(page.limit())
-            .offset(page.offset())
-            .into_model::<PostRow>()
-            .all(&self.db)
-            .await
-            .or_repo("Failed to list posts")?;
-        let counted = self.totals.count(
-            &self.writes,
-            &filter,
-            &select,
-            &self.db,
-            "Failed to count posts",
-        );
-        let total = total(page, rows.len(), counted).await?;
-        let posts = rows
-            .into_iter()
-            .map(Post::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok(Page::new(posts, total, page))
+        self.page(filter, sort, None, page).await
+    }
+
+    async fn list_after(
+        &self,
+        filter: PostFilter,
+        sort: Sort<PostSortField>,
+        after: After,
+        page: PageRequest,
+    ) -> Result<Page<Post>, RepoError> {
+        self.page(filter, sort, Some(after), page).await
     }
 
     async fn update(

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use strata_domain::auth::Principal;
 use strata_domain::items::Title;
-use strata_domain::page::{Page, PageRequest, Sort};
+use strata_domain::page::{After, Page, PageRequest, Sort};
 use strata_domain::posts::{
     Body, Comment, NewComment, NewPost, Post, PostChanges, PostFilter, PostRepository,
     PostSortField,
@@ -26,6 +26,19 @@ pub trait PostService: Send + Sync {
         &self,
         filter: PostFilter,
         sort: Sort<PostSortField>,
+        page: PageRequest,
+    ) -> Result<Page<Post>, ServiceError>;
+
+    /// Like [`list`](Self::list), from a keyset position instead of an
+    /// offset.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn list_after(
+        &self,
+        filter: PostFilter,
+        sort: Sort<PostSortField>,
+        after: After,
         page: PageRequest,
     ) -> Result<Page<Post>, ServiceError>;
 
@@ -127,6 +140,16 @@ impl PostService for PostServiceImpl {
         page: PageRequest,
     ) -> Result<Page<Post>, ServiceError> {
         Ok(self.posts.list(filter, sort, page).await?)
+    }
+
+    async fn list_after(
+        &self,
+        filter: PostFilter,
+        sort: Sort<PostSortField>,
+        after: After,
+        page: PageRequest,
+    ) -> Result<Page<Post>, ServiceError> {
+        Ok(self.posts.list_after(filter, sort, after, page).await?)
     }
 
     async fn create(

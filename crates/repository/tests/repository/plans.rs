@@ -194,8 +194,20 @@ async fn every_list_is_read_in_index_order_without_a_sort_or_a_table_scan() {
                         author: author.clone(),
                         q: None,
                     };
-                    posts.list(filter, sort, page(1, 0)).await.unwrap();
+                    posts.list(filter.clone(), sort, page(1, 0)).await.unwrap();
                     let what = format!("posts by {field:?} {direction:?}, author {author:?}");
+                    check(&conn, &seen, &what, &mut failures).await;
+                    let after = After {
+                        value: field.value_of(now(), now(), "m"),
+                        id: Uuid::now_v7(),
+                    };
+                    posts
+                        .list_after(filter, sort, after, page(1, 0))
+                        .await
+                        .unwrap();
+                    let what = format!(
+                        "posts after a cursor by {field:?} {direction:?}, author {author:?}"
+                    );
                     check(&conn, &seen, &what, &mut failures).await;
                 }
             }
