@@ -18,7 +18,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, ExecResult, Statement,
+    TransactionTrait,
+};
 use strata_domain::RepoError;
 use tokio::sync::oneshot;
 
@@ -195,6 +198,30 @@ impl WriteGate {
                 "the group ended without an answer",
             ))
         })
+    }
+}
+
+impl WriteGate {
+    /// One statement, the commonest write. Without a gate it commits by
+    /// itself, with no BEGIN and COMMIT round trips around it; with a gate it
+    /// joins a group like any write (see [`grouped`](Self::grouped)).
+    ///
+    /// # Errors
+    /// The statement's failure, labelled with `context`; otherwise as for
+    /// `grouped`.
+    pub(crate) async fn execute(
+        &self,
+        db: &DatabaseConnection,
+        statement: Statement,
+        context: &'static str,
+    ) -> Result<ExecResult, RepoError> {
+        if self.gate().is_none() {
+            return db.execute_raw(statement).await.or_repo(context);
+        }
+        self.grouped(db, move |txn| {
+            Box::pin(async move { txn.execute_raw(statement).await.or_repo(context) })
+        })
+        .await
     }
 }
 

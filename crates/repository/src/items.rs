@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    DeriveIden, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    DeriveIden, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Select,
 };
 use strata_domain::RepoError;
 use strata_domain::items::{
@@ -101,25 +102,6 @@ fn filtered(backend: DbBackend, filter: &ItemFilter) -> Select<items::Entity> {
     select
 }
 
-async fn insert_item(row: items::ActiveModel, db: &impl ConnectionTrait) -> Result<(), RepoError> {
-    items::Entity::insert(row)
-        .exec_without_returning(db)
-        .await
-        .or_repo("Failed to insert item")
-        .map(|_| ())
-}
-
-async fn delete_item(id: Uuid, db: &impl ConnectionTrait) -> Result<(), RepoError> {
-    let result = items::Entity::delete_by_id(id)
-        .exec(db)
-        .await
-        .or_repo("Failed to delete item")?;
-    if result.rows_affected == 0 {
-        return Err(RepoError::NotFound);
-    }
-    Ok(())
-}
-
 /// `item_counts`: each owner's items (spread over a few rows), kept by the
 /// triggers of migration 16 in every transaction that adds or removes items.
 #[derive(DeriveIden)]
@@ -210,15 +192,10 @@ impl ItemRepository for SeaItemRepository {
         let created_at = micros(item.created_at);
         let row = new_row(&item);
         // A missing owner breaks the foreign key: NotFound.
-        if self.writes.gate().is_none() {
-            // No group to join (PostgreSQL): one statement commits by
-            // itself, without a BEGIN and a COMMIT round trip around it.
-            insert_item(row, &self.db).await?;
-        } else {
-            self.writes
-                .grouped(&self.db, move |txn| Box::pin(insert_item(row, txn)))
-                .await?;
-        }
+        let insert = items::Entity::insert(row).build(self.db.get_database_backend());
+        self.writes
+            .execute(&self.db, insert, "Failed to insert item")
+            .await?;
         Ok(Item {
             id: item.id,
             title: item.title,
@@ -338,12 +315,14 @@ impl ItemRepository for SeaItemRepository {
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
-        if self.writes.gate().is_none() {
-            // As for `create`: one statement needs no transaction around it.
-            return delete_item(id, &self.db).await;
+        let delete = items::Entity::delete_by_id(id).build(self.db.get_database_backend());
+        let result = self
+            .writes
+            .execute(&self.db, delete, "Failed to delete item")
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(RepoError::NotFound);
         }
-        self.writes
-            .grouped(&self.db, move |txn| Box::pin(delete_item(id, txn)))
-            .await
+        Ok(())
     }
 }
