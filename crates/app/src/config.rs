@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use config::{Config, Environment, File, FileFormat};
@@ -44,6 +45,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub cache: CacheSettings,
+    pub idempotency: IdempotencyConfig,
     pub rate_limit: RateLimitSettings,
     pub redis: RedisSettings,
     pub cors: CorsSettings,
@@ -61,6 +63,21 @@ pub struct Settings {
 pub struct CacheSettings {
     pub user_ttl_secs: u64,
     pub user_capacity: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdempotencyConfig {
+    pub ttl_secs: u64,
+    pub lease_secs: u64,
+}
+
+impl IdempotencyConfig {
+    pub fn settings(&self) -> strata_service::IdempotencySettings {
+        strata_service::IdempotencySettings {
+            ttl: Duration::from_secs(self.ttl_secs),
+            lease: Duration::from_secs(self.lease_secs),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -311,6 +328,17 @@ impl Settings {
             Some(_) => {}
         }
         self.realtime.validate()?;
+        if self.idempotency.lease_secs <= self.server.request_timeout_secs {
+            bail!(
+                "idempotency.lease_secs ({}) must be longer than server.request_timeout_secs ({}): \
+                 a retry could otherwise run beside a request still in progress",
+                self.idempotency.lease_secs,
+                self.server.request_timeout_secs
+            );
+        }
+        if self.idempotency.ttl_secs < self.idempotency.lease_secs {
+            bail!("idempotency.ttl_secs must be at least idempotency.lease_secs");
+        }
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             bail!(
                 "auth.bcrypt_cost must be between 4 and 31, not {}",

@@ -23,16 +23,18 @@ use strata_http::{AppState, CorsSettings, EdgeConfig, HttpSettings, MetricsEndpo
 use strata_migration::{Migrator, MigratorTrait};
 use strata_repository::{
     DatabaseConnection, LocalFileStore, SeaAccountTokenRepository, SeaHealthRepository,
-    SeaItemRepository, SeaJobRepository, SeaNotificationRepository, SeaOidcRepository,
-    SeaPostRepository, SeaRealtimeRepository, SeaSessionRepository, SeaUserRepository,
+    SeaIdempotencyRepository, SeaItemRepository, SeaJobRepository, SeaNotificationRepository,
+    SeaOidcRepository, SeaPostRepository, SeaRealtimeRepository, SeaSessionRepository,
+    SeaUserRepository,
 };
 use strata_service::jobs::JobServiceImpl;
 use strata_service::jobs::kinds::send_email;
 use strata_service::revocation::Revoker;
 use strata_service::{
     AccountMail, AccountServiceImpl, AuthConfig, AuthServiceImpl, Dispatcher, HealthServiceImpl,
-    Invalidation, ItemServiceImpl, NotificationServiceImpl, OidcServiceImpl, PasswordHasher,
-    PostServiceImpl, RealtimeServiceImpl, RevocationList, TokenCodec, UserServiceImpl,
+    IdempotencyServiceImpl, Invalidation, ItemServiceImpl, NotificationServiceImpl,
+    OidcServiceImpl, PasswordHasher, PostServiceImpl, RealtimeServiceImpl, RevocationList,
+    TokenCodec, UserServiceImpl,
 };
 use tokio::task::JoinHandle;
 
@@ -162,6 +164,7 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         sessions: sessions.clone(),
         account_tokens: account_tokens.clone(),
         oidc: oidc_store.clone(),
+        idempotency: Arc::new(SeaIdempotencyRepository::new(db.clone())),
         mailer: workers::mailer(&settings.mail)?,
     };
     let policies = workers::policies(settings, &workers::handlers(settings, &job_deps));
@@ -214,6 +217,10 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         AccountServiceImpl::new(users, account_tokens, account_mail, hasher.clone(), revoker)
             .forgetting_through(user_service.forgetter());
     let state = AppState {
+        idempotency: Arc::new(IdempotencyServiceImpl::new(
+            job_deps.idempotency.clone(),
+            settings.idempotency.settings(),
+        )),
         auth: auth.clone(),
         accounts: Arc::new(accounts),
         oidc: Arc::new(oidc),

@@ -11,6 +11,7 @@ use serde_json::Value;
 use strata_domain::accounts::AccountTokenRepository;
 use strata_domain::auth::SessionRepository;
 use strata_domain::files::FileStore;
+use strata_domain::idempotency::IdempotencyRepository;
 use strata_domain::items::ItemRepository;
 use strata_domain::jobs::JobRepository;
 use strata_domain::oidc::OidcRepository;
@@ -38,6 +39,7 @@ pub struct JobDeps {
     pub sessions: Arc<dyn SessionRepository>,
     pub account_tokens: Arc<dyn AccountTokenRepository>,
     pub oidc: Arc<dyn OidcRepository>,
+    pub idempotency: Arc<dyn IdempotencyRepository>,
     pub mailer: Arc<dyn Mailer>,
 }
 
@@ -56,7 +58,8 @@ pub fn handlers(settings: &Settings, deps: &JobDeps) -> Handlers {
         Arc::new(
             PurgeAuth::new(deps.sessions.clone())
                 .with_account_tokens(deps.account_tokens.clone())
-                .with_oidc(deps.oidc.clone()),
+                .with_oidc(deps.oidc.clone())
+                .with_idempotency(deps.idempotency.clone()),
         ),
         Arc::new(PurgeJobs::new(
             deps.jobs.clone(),

@@ -24,6 +24,11 @@ pub enum RepoError {
     /// A uniqueness constraint rejected the write.
     #[error("unique constraint violated on {0:?}")]
     Conflict(UniqueField),
+    /// The idempotency key this write was to complete is no longer held by
+    /// its attempt (its lease ran out and a retry took it over); the write
+    /// was rolled back.
+    #[error("the idempotency key was taken over by another attempt")]
+    ClaimLost,
     /// The store could not be reached (pool exhausted, connection refused).
     #[error("storage unavailable")]
     Unavailable(#[source] Box<dyn StdError + Send + Sync>),

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::RepoError;
+use crate::idempotency::Completion;
 use crate::page::{After, Page, PageRequest, Sort};
 use crate::text::{self, Lines};
 use crate::validation::Violation;
@@ -113,9 +114,28 @@ pub struct ItemFilter {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ItemRepository: Send + Sync {
+    /// Inserts an item.
+    ///
+    /// With `once`, its attempt is completed in the same transaction (see
+    /// [`crate::idempotency`]).
+    ///
     /// # Errors
-    /// [`RepoError::NotFound`] when the owner does not exist.
-    async fn create(&self, item: NewItem) -> Result<Item, RepoError>;
+    /// [`RepoError::NotFound`] when the owner does not exist;
+    /// [`RepoError::ClaimLost`] when `once`'s attempt lost its key (nothing
+    /// is written).
+    async fn create_keyed(
+        &self,
+        item: NewItem,
+        once: Option<Completion<Item>>,
+    ) -> Result<Item, RepoError>;
+
+    /// [`Self::create_keyed`] without a key.
+    ///
+    /// # Errors
+    /// As [`Self::create_keyed`].
+    async fn create(&self, item: NewItem) -> Result<Item, RepoError> {
+        self.create_keyed(item, None).await
+    }
 
     /// Inserts every item in one transaction, skipping any whose id already
     /// exists, and returns how many were inserted. Callers that derive ids

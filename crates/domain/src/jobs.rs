@@ -14,6 +14,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::RepoError;
+use crate::idempotency::Completion;
 use crate::page::{Page, PageRequest};
 
 /// Where a job is in its life. `Queued` and `Running` are live; the other
@@ -278,9 +279,26 @@ pub trait JobRepository: Send + Sync {
     /// Returns `false`, writing nothing, when a job with the same
     /// `unique_key` already exists.
     ///
+    /// With `once`, its attempt is completed in the same transaction (see
+    /// [`crate::idempotency`]).
+    ///
     /// # Errors
-    /// Storage failures.
-    async fn enqueue(&self, job: NewJob) -> Result<bool, RepoError>;
+    /// Storage failures;
+    /// [`RepoError::ClaimLost`] when `once`'s attempt lost its key (nothing
+    /// is written).
+    async fn enqueue_keyed(
+        &self,
+        job: NewJob,
+        once: Option<Completion<NewJob>>,
+    ) -> Result<bool, RepoError>;
+
+    /// [`Self::enqueue_keyed`] without a key.
+    ///
+    /// # Errors
+    /// As [`Self::enqueue_keyed`].
+    async fn enqueue(&self, job: NewJob) -> Result<bool, RepoError> {
+        self.enqueue_keyed(job, None).await
+    }
 
     /// Atomically moves up to `claim.limit` due queued jobs of the given
     /// kinds, oldest `run_at` first, to `Running` under `claim.worker`'s

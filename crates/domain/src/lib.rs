@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod files;
 pub mod health;
+pub mod idempotency;
 pub mod items;
 pub mod jobs;
 pub mod notifications;

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::RepoError;
+use crate::idempotency::Completion;
 use crate::items::{Title, bounded_text};
 use crate::page::{After, Page, PageRequest, Sort};
 use crate::validation::Violation;
@@ -98,9 +99,28 @@ pub struct PostFilter {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PostRepository: Send + Sync {
+    /// Inserts a post.
+    ///
+    /// With `once`, its attempt is completed in the same transaction (see
+    /// [`crate::idempotency`]).
+    ///
     /// # Errors
-    /// [`RepoError::NotFound`] when the author does not exist.
-    async fn create(&self, post: NewPost) -> Result<Post, RepoError>;
+    /// [`RepoError::NotFound`] when the author does not exist;
+    /// [`RepoError::ClaimLost`] when `once`'s attempt lost its key (nothing
+    /// is written).
+    async fn create_keyed(
+        &self,
+        post: NewPost,
+        once: Option<Completion<Post>>,
+    ) -> Result<Post, RepoError>;
+
+    /// [`Self::create_keyed`] without a key.
+    ///
+    /// # Errors
+    /// As [`Self::create_keyed`].
+    async fn create(&self, post: NewPost) -> Result<Post, RepoError> {
+        self.create_keyed(post, None).await
+    }
 
     /// # Errors
     /// [`RepoError::NotFound`] when no post has this id.
@@ -147,9 +167,28 @@ pub trait PostRepository: Send + Sync {
     /// [`RepoError::NotFound`] when the post is already gone.
     async fn delete(&self, id: Uuid) -> Result<(), RepoError>;
 
+    /// Inserts a comment (and the notification it causes).
+    ///
+    /// With `once`, its attempt is completed in the same transaction (see
+    /// [`crate::idempotency`]).
+    ///
     /// # Errors
-    /// [`RepoError::NotFound`] when the post (or author) does not exist.
-    async fn add_comment(&self, comment: NewComment) -> Result<Comment, RepoError>;
+    /// [`RepoError::NotFound`] when the post (or author) does not exist;
+    /// [`RepoError::ClaimLost`] when `once`'s attempt lost its key (nothing
+    /// is written).
+    async fn add_comment_keyed(
+        &self,
+        comment: NewComment,
+        once: Option<Completion<Comment>>,
+    ) -> Result<Comment, RepoError>;
+
+    /// [`Self::add_comment_keyed`] without a key.
+    ///
+    /// # Errors
+    /// As [`Self::add_comment_keyed`].
+    async fn add_comment(&self, comment: NewComment) -> Result<Comment, RepoError> {
+        self.add_comment_keyed(comment, None).await
+    }
 
     /// A page of the post's comments, oldest first.
     ///

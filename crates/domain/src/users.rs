@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::RepoError;
 use crate::accounts::MailedToken;
+use crate::idempotency::Completion;
 use crate::page::{Direction, Page, PageRequest, Sort, SortField};
 use crate::text::{self, Lines};
 use crate::validation::Violation;
@@ -372,11 +373,28 @@ pub trait UserRepository: Send + Sync {
     /// Inserts an account and, in the same transaction, stores and queues
     /// its `verification` token and mail when there is one.
     ///
+    /// With `once`, its attempt is completed in the same transaction (see
+    /// [`crate::idempotency`]).
+    ///
     /// # Errors
     /// [`RepoError::Conflict`] with [`crate::UniqueField::Email`] or
     /// [`crate::UniqueField::Username`] when either is taken
-    /// (case-insensitively), even when two inserts race.
-    async fn create(&self, user: NewUser) -> Result<User, RepoError>;
+    /// (case-insensitively), even when two inserts race;
+    /// [`RepoError::ClaimLost`] when `once`'s attempt lost its key (nothing
+    /// is written).
+    async fn create_keyed(
+        &self,
+        user: NewUser,
+        once: Option<Completion<User>>,
+    ) -> Result<User, RepoError>;
+
+    /// [`Self::create_keyed`] without a key.
+    ///
+    /// # Errors
+    /// As [`Self::create_keyed`].
+    async fn create(&self, user: NewUser) -> Result<User, RepoError> {
+        self.create_keyed(user, None).await
+    }
 
     /// # Errors
     /// [`RepoError::NotFound`] when no account has this id.

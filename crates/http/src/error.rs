@@ -109,6 +109,13 @@ pub enum ApiError {
     Conflict(&'static str),
     #[error("precondition failed")]
     PreconditionFailed,
+    /// An `Idempotency-Key` header that is not a valid key.
+    #[error("invalid idempotency key: {0}")]
+    InvalidIdempotencyKey(String),
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
+    #[error("idempotency key in progress")]
+    IdempotencyInProgress { retry_after_secs: u64 },
     #[error("{0:?} taken")]
     Taken(UniqueField),
     #[error("payload too large")]
@@ -153,6 +160,9 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
             Self::PreconditionFailed => "PRECONDITION_FAILED",
+            Self::InvalidIdempotencyKey(_) => "INVALID_IDEMPOTENCY_KEY",
+            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Self::IdempotencyInProgress { .. } => "IDEMPOTENCY_IN_PROGRESS",
             Self::Taken(UniqueField::Email) => "EMAIL_TAKEN",
             Self::Taken(UniqueField::Username) => "USERNAME_TAKEN",
             Self::Taken(UniqueField::Other) => "CONFLICT",
@@ -168,9 +178,10 @@ impl ApiError {
     /// What the client is told. Never includes the source of a 5xx.
     fn detail(&self) -> String {
         match self {
-            Self::Malformed(why) | Self::PayloadTooLarge(why) | Self::UnsupportedMediaType(why) => {
-                why.clone()
-            }
+            Self::Malformed(why)
+            | Self::PayloadTooLarge(why)
+            | Self::UnsupportedMediaType(why)
+            | Self::InvalidIdempotencyKey(why) => why.clone(),
             Self::Unauthenticated {
                 token_presented: true,
             } => "The token is invalid, expired or revoked.".into(),
@@ -196,6 +207,10 @@ impl ApiError {
             Self::PreconditionFailed => {
                 "The resource changed since the ETag in If-Match was issued.".into()
             }
+            Self::IdempotencyKeyReused => "This Idempotency-Key was used with another request; use a new key for a new request.".into(),
+            Self::IdempotencyInProgress { retry_after_secs } => format!(
+                "A request with this Idempotency-Key is still running; retry in {retry_after_secs} s."
+            ),
             Self::Taken(UniqueField::Email) => "This e-mail address is already registered.".into(),
             Self::Taken(UniqueField::Username) => "This username is already taken.".into(),
             Self::Taken(UniqueField::Other) => "The request conflicts with existing data.".into(),
@@ -243,6 +258,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::TooManySockets => Self::TooManySockets,
             ServiceError::Conflict(why) => Self::Conflict(why),
             ServiceError::PreconditionFailed => Self::PreconditionFailed,
+            ServiceError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
+            ServiceError::IdempotencyInProgress { retry_after_secs } => {
+                Self::IdempotencyInProgress { retry_after_secs }
+            }
             ServiceError::Unavailable(source) => Self::Unavailable(Box::new(source)),
             ServiceError::Overloaded => Self::Unavailable("password hashing queue is full".into()),
             err @ ServiceError::Internal { .. } => Self::Internal(Box::new(err)),
@@ -269,7 +288,10 @@ impl From<ValidationErrors> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Malformed(_) | Self::InvalidToken | Self::OidcState => StatusCode::BAD_REQUEST,
+            Self::Malformed(_)
+            | Self::InvalidToken
+            | Self::OidcState
+            | Self::InvalidIdempotencyKey(_) => StatusCode::BAD_REQUEST,
             Self::Unauthenticated { .. }
             | Self::InvalidCredentials
             | Self::InvalidTicket
@@ -283,7 +305,8 @@ impl ResponseError for ApiError {
             }
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::IdempotencyInProgress { .. } => StatusCode::CONFLICT,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Taken(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -317,6 +340,11 @@ impl ResponseError for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+        }
+        if let Self::IdempotencyInProgress { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         if let Self::MethodNotAllowed { allow: Some(allow) } = self
             && let Ok(value) = HeaderValue::from_str(allow)

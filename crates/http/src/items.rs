@@ -18,6 +18,7 @@ use validator::Validate;
 use crate::AppState;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, ValidatedJson, Writer};
+use crate::idempotency::{IdempotencyKeyParam, KeyHeader, fingerprint_json, once};
 use crate::page::{PageResponse, cursor, etag, if_match, keyset_position, list_params, query_text};
 use crate::validation;
 
@@ -83,7 +84,7 @@ pub struct ItemListQuery {
     pub owner_id: Option<Uuid>,
 }
 
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateItemRequest {
     #[validate(custom(function = "validation::title"))]
@@ -207,6 +208,7 @@ pub async fn list_items(
 #[utoipa::path(
     tag = "items",
     security(("bearer" = []), ("oauth2" = [])),
+    params(IdempotencyKeyParam),
     request_body = CreateItemRequest,
     responses(
         (status = 403, description = "`EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
@@ -215,18 +217,22 @@ pub async fn list_items(
 )]
 #[post("/items")]
 pub async fn create_item(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Writer,
+    key: KeyHeader,
     body: ValidatedJson<CreateItemRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let item = state
-        .items
-        .create(&caller.0, body.0.try_into_domain()?)
-        .await?;
-    Ok(item_response(
-        crate::created(format!("/api/v1/items/{}", item.id)),
-        &item,
-    ))
+    let keyed = key.with(|| fingerprint_json(&req, &body.0));
+    let draft = body.0.try_into_domain()?;
+    once(
+        &state.idempotency,
+        &caller.0,
+        keyed,
+        |item: &Item| item_response(crate::created(format!("/api/v1/items/{}", item.id)), item),
+        |once| state.items.create(&caller.0, draft, once),
+    )
+    .await
 }
 
 /// One item, with its `ETag`. Another user's item is 404, never 403.

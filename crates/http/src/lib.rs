@@ -10,6 +10,7 @@ pub mod body;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod items;
 pub mod jobs;
 pub mod methods;
@@ -34,8 +35,8 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
 use strata_service::{
-    AccountService, AuthService, HealthService, ItemService, JobService, NotificationService,
-    OidcService, PostService, RealtimeService, UserService,
+    AccountService, AuthService, HealthService, IdempotencyService, ItemService, JobService,
+    NotificationService, OidcService, PostService, RealtimeService, UserService,
 };
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
@@ -61,6 +62,7 @@ pub struct AppState {
     pub notifications: Arc<dyn NotificationService>,
     pub realtime: Arc<dyn RealtimeService>,
     pub oidc: Arc<dyn OidcService>,
+    pub idempotency: Arc<dyn IdempotencyService>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -120,8 +122,9 @@ pub(crate) fn created(location: String) -> actix_web::HttpResponseBuilder {
 }
 
 /// Headers browsers may read from cross-origin answers.
-const EXPOSED_HEADERS: [&str; 7] = [
+const EXPOSED_HEADERS: [&str; 8] = [
     "x-request-id",
+    "idempotent-replayed",
     "etag",
     "location",
     "retry-after",
@@ -153,6 +156,7 @@ fn cors(settings: &CorsSettings) -> actix_cors::Cors {
             "if-match",
             "x-request-id",
             "x-csrf-token",
+            "idempotency-key",
         ])
     } else {
         cors.allowed_headers(settings.allowed_headers.iter().map(String::as_str))

@@ -12,11 +12,11 @@ use utoipa::openapi::{ContentBuilder, OpenApi, RefOr, Response};
 use crate::error::PROBLEM_JSON;
 
 /// (component name, status, description) of each standard answer.
-const STANDARD: [(&str, &str, &str); 8] = [
+const STANDARD: [(&str, &str, &str); 9] = [
     (
         "MalformedRequest",
         "400",
-        "`MALFORMED_REQUEST`: the body is not valid JSON, or a path or query parameter has the wrong type",
+        "`MALFORMED_REQUEST`: the body is not valid JSON, or a path or query parameter has the wrong type; `INVALID_IDEMPOTENCY_KEY`: the `Idempotency-Key` header is not a valid key",
     ),
     (
         "Unauthenticated",
@@ -27,6 +27,11 @@ const STANDARD: [(&str, &str, &str); 8] = [
         "NotFound",
         "404",
         "`NOT_FOUND`: no such resource, or one the caller may not see",
+    ),
+    (
+        "IdempotencyInProgress",
+        "409",
+        "`IDEMPOTENCY_IN_PROGRESS`: a request with this `Idempotency-Key` is still running; `Retry-After` says when to retry",
     ),
     (
         "PayloadTooLarge",
@@ -111,6 +116,9 @@ fn applicable(path: &str, operation: &Operation) -> Vec<&'static str> {
             .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
     };
     let (query, in_path) = (has(ParameterIn::Query), has(ParameterIn::Path));
+    let keyed = params.iter().any(
+        |p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Header && p.name == "Idempotency-Key"),
+    );
     let body = operation.request_body.is_some();
     let bearer = operation
         .security
@@ -125,7 +133,7 @@ fn applicable(path: &str, operation: &Operation) -> Vec<&'static str> {
         });
     let api = path.starts_with("/api/");
     let mut statuses = Vec::new();
-    if query || in_path || body {
+    if query || in_path || body || keyed {
         statuses.push("400");
     }
     if bearer {
@@ -137,7 +145,10 @@ fn applicable(path: &str, operation: &Operation) -> Vec<&'static str> {
     if body {
         statuses.extend(["413", "415"]);
     }
-    if body || query {
+    if keyed {
+        statuses.push("409");
+    }
+    if body || query || keyed {
         statuses.push("422");
     }
     if api {

@@ -1,6 +1,6 @@
 //! `/api/v1/posts`: the public blog and its comments.
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use strata_domain::ValidationErrors;
@@ -14,6 +14,7 @@ use validator::Validate;
 use crate::AppState;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ValidatedJson, Writer};
+use crate::idempotency::{IdempotencyKeyParam, KeyHeader, fingerprint_json, once};
 use crate::page::{PageResponse, cursor, keyset_position, list_params, query_text};
 use crate::validation;
 
@@ -127,7 +128,7 @@ pub struct CommentListQuery {
     pub offset: Option<i64>,
 }
 
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePostRequest {
     #[validate(custom(function = "validation::title"))]
@@ -165,7 +166,7 @@ pub struct UpdatePostRequest {
     pub body: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCommentRequest {
     #[validate(custom(function = "validation::comment_body"))]
@@ -214,6 +215,7 @@ pub async fn list_posts(
 #[utoipa::path(
     tag = "posts",
     security(("bearer" = []), ("oauth2" = [])),
+    params(IdempotencyKeyParam),
     request_body = CreatePostRequest,
     responses(
         (status = 403, description = "`EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
@@ -222,19 +224,30 @@ pub async fn list_posts(
 )]
 #[post("/posts")]
 pub async fn create_post(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Writer,
+    key: KeyHeader,
     body: ValidatedJson<CreatePostRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    let keyed = key.with(|| fingerprint_json(&req, &body));
     let mut errors = ValidationErrors::default();
     let title = errors.check("title", Title::parse(&body.title));
     let text = errors.check("body", Body::parse(&body.body, Body::POST_MAX));
     let (Some(title), Some(text)) = (title, text) else {
         return Err(errors.into());
     };
-    let post = state.posts.create(&caller.0, title, text).await?;
-    Ok(crate::created(format!("/api/v1/posts/{}", post.id)).json(PostResponse::from(&post)))
+    once(
+        &state.idempotency,
+        &caller.0,
+        keyed,
+        |post: &Post| {
+            crate::created(format!("/api/v1/posts/{}", post.id)).json(PostResponse::from(post))
+        },
+        |once| state.posts.create(&caller.0, title, text, once),
+    )
+    .await
 }
 
 /// One post. Public.
@@ -341,7 +354,7 @@ pub async fn list_comments(
 #[utoipa::path(
     tag = "posts",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IdempotencyKeyParam),
     request_body = CreateCommentRequest,
     responses(
         (status = 403, description = "`EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
@@ -351,22 +364,34 @@ pub async fn list_comments(
 )]
 #[post("/posts/{id}/comments")]
 pub async fn create_comment(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Writer,
+    key: KeyHeader,
     id: web::Path<Uuid>,
     body: ValidatedJson<CreateCommentRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let keyed = key.with(|| fingerprint_json(&req, &body.0));
     let text = Body::parse(&body.0.body, Body::COMMENT_MAX)
         .map_err(|v| ValidationErrors::single("body", v))?;
-    let comment = state
-        .posts
-        .add_comment(&caller.0, id.into_inner(), text)
-        .await?;
-    Ok(crate::created(format!(
-        "/api/v1/posts/{}/comments/{}",
-        comment.post_id, comment.id
-    ))
-    .json(CommentResponse::from(&comment)))
+    once(
+        &state.idempotency,
+        &caller.0,
+        keyed,
+        |comment: &Comment| {
+            crate::created(format!(
+                "/api/v1/posts/{}/comments/{}",
+                comment.post_id, comment.id
+            ))
+            .json(CommentResponse::from(comment))
+        },
+        |once| {
+            state
+                .posts
+                .add_comment(&caller.0, id.into_inner(), text, once)
+        },
+    )
+    .await
 }
 
 /// One comment. Public.

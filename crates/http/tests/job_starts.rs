@@ -25,8 +25,8 @@ async fn an_export_is_queued_with_202_and_location() {
         mocks
             .jobs
             .expect_start_user_export()
-            .withf(move |caller, f| *caller == admin() && *f == format)
-            .returning(|_, _| Ok(job(JobStatus::Queued)));
+            .withf(move |caller, f, once| *caller == admin() && *f == format && once.is_none())
+            .returning(|_, _, _| Ok(job(JobStatus::Queued)));
         let req = TestRequest::post()
             .uri("/api/v1/users/exports")
             .insert_header(bearer(ADMIN_TOKEN))
@@ -55,7 +55,7 @@ async fn an_unknown_export_format_is_named_and_a_non_admin_refused() {
     mocks
         .jobs
         .expect_start_user_export()
-        .returning(|_, _| Err(ServiceError::Forbidden));
+        .returning(|_, _, _| Err(ServiceError::Forbidden));
     let req = TestRequest::post()
         .uri("/api/v1/users/exports")
         .insert_header(bearer(TOKEN))
@@ -86,8 +86,10 @@ async fn an_import_takes_csv_and_answers_202_with_location() {
         mocks
             .jobs
             .expect_start_item_import()
-            .withf(|caller, csv| *caller == principal() && csv.as_slice() == CSV.as_bytes())
-            .returning(|_, _| {
+            .withf(|caller, csv, once| {
+                *caller == principal() && csv.as_slice() == CSV.as_bytes() && once.is_none()
+            })
+            .returning(|_, _, _| {
                 let mut job = job(JobStatus::Queued);
                 job.kind = "import_items".into();
                 Ok(job)
@@ -134,7 +136,7 @@ async fn an_import_over_the_limit_is_413_declared_or_not() {
 #[actix_web::test]
 async fn an_import_the_service_refuses_is_422_on_body() {
     let mut mocks = Mocks::new();
-    mocks.jobs.expect_start_item_import().returning(|_, _| {
+    mocks.jobs.expect_start_item_import().returning(|_, _, _| {
         Err(ServiceError::Validation(ValidationErrors::single(
             "body",
             Violation::new("format", "the header row must be `title,description`"),

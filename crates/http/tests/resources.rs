@@ -81,7 +81,7 @@ async fn item_pages_use_the_envelope_and_pass_filters_to_the_service() {
 #[actix_web::test]
 async fn creating_an_item_answers_201_with_location_and_etag() {
     let mut mocks = Mocks::new();
-    mocks.items.expect_create().returning(|_, _| Ok(item(1)));
+    mocks.items.expect_create().returning(|_, _, _| Ok(item(1)));
     let req = TestRequest::post()
         .uri("/api/v1/items")
         .insert_header(bearer(TOKEN))

@@ -9,6 +9,7 @@ use sea_orm::{
     Select,
 };
 use strata_domain::RepoError;
+use strata_domain::idempotency::Completion;
 use strata_domain::notifications::NewNotification;
 use strata_domain::page::{Page, PageRequest};
 use strata_domain::posts::{Author, Body, Comment, NewComment};
@@ -17,6 +18,7 @@ use uuid::Uuid;
 
 use crate::entities::{comments, posts, users};
 use crate::error::DbResultExt;
+use crate::idempotency;
 use crate::notifications::notify_in;
 use crate::query::{invalid_row, micros, total};
 use crate::tx::begin_write;
@@ -87,6 +89,7 @@ async fn load(
 pub(crate) async fn add(
     db: &DatabaseConnection,
     comment: NewComment,
+    once: Option<Completion<Comment>>,
 ) -> Result<(Comment, Option<UserEvent>), RepoError> {
     let row = comments::ActiveModel {
         id: Set(comment.id),
@@ -122,6 +125,7 @@ pub(crate) async fn add(
         Some(told) => Some(notify_in(&txn, told).await?),
         None => None,
     };
+    idempotency::complete(&txn, once, &created).await?;
     txn.commit().await.or_repo("Failed to commit new comment")?;
     Ok((created, told))
 }

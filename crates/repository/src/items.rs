@@ -11,6 +11,7 @@ use sea_orm::{
     Select,
 };
 use strata_domain::RepoError;
+use strata_domain::idempotency::Completion;
 use strata_domain::items::{
     Description, Item, ItemChanges, ItemFilter, ItemRepository, ItemSortField, NewItem, Title,
 };
@@ -20,6 +21,7 @@ use uuid::Uuid;
 use crate::counts::CountCache;
 use crate::entities::items;
 use crate::error::DbResultExt;
+use crate::idempotency;
 use crate::query::{after_row, count, invalid_row, lower_contains, micros, order, total};
 use crate::tx::{WriteGate, begin_write};
 
@@ -188,15 +190,16 @@ impl SeaItemRepository {
 
 #[async_trait]
 impl ItemRepository for SeaItemRepository {
-    async fn create(&self, item: NewItem) -> Result<Item, RepoError> {
+    async fn create_keyed(
+        &self,
+        item: NewItem,
+        once: Option<Completion<Item>>,
+    ) -> Result<Item, RepoError> {
         let created_at = micros(item.created_at);
         let row = new_row(&item);
         // A missing owner breaks the foreign key: NotFound.
         let insert = items::Entity::insert(row).build(self.db.get_database_backend());
-        self.writes
-            .execute(&self.db, insert, "Failed to insert item")
-            .await?;
-        Ok(Item {
+        let created = Item {
             id: item.id,
             title: item.title,
             description: item.description,
@@ -204,7 +207,24 @@ impl ItemRepository for SeaItemRepository {
             version: 1,
             created_at,
             updated_at: created_at,
-        })
+        };
+        let Some(once) = once else {
+            self.writes
+                .execute(&self.db, insert, "Failed to insert item")
+                .await?;
+            return Ok(created);
+        };
+        self.writes
+            .grouped(&self.db, move |txn| {
+                Box::pin(async move {
+                    txn.execute_raw(insert)
+                        .await
+                        .or_repo("Failed to insert item")?;
+                    idempotency::complete(txn, Some(once), &created).await?;
+                    Ok(created)
+                })
+            })
+            .await
     }
 
     async fn create_batch(&self, batch: Vec<NewItem>) -> Result<u64, RepoError> {

@@ -17,6 +17,7 @@ use sea_orm::{
 };
 use strata_domain::RepoError;
 use strata_domain::events::EventBus;
+use strata_domain::idempotency::Completion;
 use strata_domain::jobs::{
     CancelResult, Claim, Heartbeat, Job, JobCount, JobFilter, JobRepository, JobStatus, NewJob,
     Outcome, Progress,
@@ -26,6 +27,7 @@ use uuid::Uuid;
 
 use crate::entities::jobs;
 use crate::error::DbResultExt;
+use crate::idempotency;
 use crate::jobs_lease as lease;
 use crate::jobs_wake::{CHANNEL, Wakeup};
 use crate::query::{count, invalid_row, micros, total};
@@ -216,11 +218,16 @@ struct UnknownStatus(String);
 
 #[async_trait]
 impl JobRepository for SeaJobRepository {
-    async fn enqueue(&self, job: NewJob) -> Result<bool, RepoError> {
+    async fn enqueue_keyed(
+        &self,
+        job: NewJob,
+        once: Option<Completion<NewJob>>,
+    ) -> Result<bool, RepoError> {
         let inserted = {
             let _write = self.writes.enter().await?;
             let txn = begin_write(&self.db).await?;
             let inserted = enqueue_in(&txn, &job).await?;
+            idempotency::complete(&txn, once, &job).await?;
             txn.commit().await.or_repo("Failed to commit job")?;
             inserted
         };

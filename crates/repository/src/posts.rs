@@ -13,6 +13,7 @@ use sea_orm::{
 };
 use strata_domain::RepoError;
 use strata_domain::events::EventBus;
+use strata_domain::idempotency::Completion;
 use strata_domain::items::Title;
 use strata_domain::page::{After, Page, PageRequest, Sort};
 use strata_domain::posts::{
@@ -25,6 +26,7 @@ use crate::comments;
 use crate::counts::CountCache;
 use crate::entities::{comments as comment_rows, posts, users};
 use crate::error::DbResultExt;
+use crate::idempotency;
 use crate::query::{
     after_row, count, invalid_row, lower_contains, micros, order, total, unmatchable,
 };
@@ -226,7 +228,11 @@ impl SeaPostRepository {
 
 #[async_trait]
 impl PostRepository for SeaPostRepository {
-    async fn create(&self, post: NewPost) -> Result<Post, RepoError> {
+    async fn create_keyed(
+        &self,
+        post: NewPost,
+        once: Option<Completion<Post>>,
+    ) -> Result<Post, RepoError> {
         let _write = self.writes.enter().await?;
         let created_at = micros(post.created_at);
         let row = posts::ActiveModel {
@@ -245,6 +251,7 @@ impl PostRepository for SeaPostRepository {
             .await
             .or_repo("Failed to insert post")?;
         let created = load_post(&txn, post.id).await?;
+        idempotency::complete(&txn, once, &created).await?;
         txn.commit().await.or_repo("Failed to commit new post")?;
         Ok(created)
     }
@@ -317,10 +324,14 @@ impl PostRepository for SeaPostRepository {
         Ok(())
     }
 
-    async fn add_comment(&self, comment: NewComment) -> Result<Comment, RepoError> {
+    async fn add_comment_keyed(
+        &self,
+        comment: NewComment,
+        once: Option<Completion<Comment>>,
+    ) -> Result<Comment, RepoError> {
         let (comment, told) = {
             let _write = self.writes.enter().await?;
-            comments::add(&self.db, comment).await?
+            comments::add(&self.db, comment, once).await?
         };
         self.events.publish(told.into_iter().collect()).await;
         Ok(comment)

@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use strata_domain::RepoError;
 use strata_domain::events::EventBus;
+use strata_domain::idempotency::Completion;
 use strata_domain::notifications::NewNotification;
 use strata_domain::page::{Page, PageRequest, Sort};
 use strata_domain::users::{
@@ -22,6 +23,7 @@ use uuid::Uuid;
 use crate::accounts::issue_in;
 use crate::entities::users;
 use crate::error::DbResultExt;
+use crate::idempotency;
 use crate::notifications::notify_in;
 use crate::realtime::Publisher;
 use crate::tx::{WriteGate, begin_write};
@@ -166,12 +168,17 @@ pub(crate) async fn insert_in(
 
 #[async_trait]
 impl UserRepository for SeaUserRepository {
-    async fn create(&self, user: NewUser) -> Result<User, RepoError> {
+    async fn create_keyed(
+        &self,
+        user: NewUser,
+        once: Option<Completion<User>>,
+    ) -> Result<User, RepoError> {
         let _write = self.writes.enter().await?;
         // The account and its verification mail exist together or not at all.
         let txn = begin_write(&self.db).await?;
         let mailed = user.verification.is_some();
         let user = insert_in(&txn, user).await?;
+        idempotency::complete(&txn, once, &user).await?;
         txn.commit().await.or_repo("Failed to commit new user")?;
         if mailed {
             jobs_wake::committed(&self.db);

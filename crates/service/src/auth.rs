@@ -312,6 +312,7 @@ impl AuthService for AuthServiceImpl {
             self.mail.as_deref(),
             registration,
             Role::User,
+            None,
         )
         .await?;
         let tokens = self.start_session(&user).await?;
@@ -329,6 +330,7 @@ impl AuthService for AuthServiceImpl {
             self.mail.as_deref(),
             registration,
             role,
+            None,
         )
         .await
     }

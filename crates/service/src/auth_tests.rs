@@ -91,7 +91,7 @@ fn record(consumed: bool, revoked: bool) -> RefreshTokenRecord {
 #[tokio::test]
 async fn register_stores_a_bcrypt_hash_and_returns_a_working_token_pair() {
     let mut users = MockUserRepository::new();
-    users.expect_create().times(1).returning(|new| {
+    users.expect_create_keyed().times(1).returning(|new, _| {
         assert!(bcrypt::verify(PASSWORD, new.password_hash.as_str()).unwrap());
         assert_eq!(new.role, Role::User);
         let mut u = user(true);
@@ -115,8 +115,8 @@ async fn register_stores_a_bcrypt_hash_and_returns_a_working_token_pair() {
 async fn registration_queues_the_verification_mail_with_the_account() {
     let mut users = MockUserRepository::new();
     users
-        .expect_create()
-        .withf(|new| {
+        .expect_create_keyed()
+        .withf(|new, _| {
             new.verification.as_ref().is_some_and(|v| {
                 v.token.purpose == strata_domain::accounts::TokenPurpose::VerifyEmail
                     && v.token.email == new.email
@@ -124,7 +124,7 @@ async fn registration_queues_the_verification_mail_with_the_account() {
             })
         })
         .times(1)
-        .returning(|new| {
+        .returning(|new, _| {
             let mut u = user(true);
             u.id = new.id;
             Ok(u)
@@ -142,8 +142,8 @@ async fn registration_queues_the_verification_mail_with_the_account() {
 async fn register_with_a_taken_email_is_a_conflict_and_starts_no_session() {
     let mut users = MockUserRepository::new();
     users
-        .expect_create()
-        .returning(|_| Err(RepoError::Conflict(UniqueField::Email)));
+        .expect_create_keyed()
+        .returning(|_, _| Err(RepoError::Conflict(UniqueField::Email)));
     let mut sessions = MockSessionRepository::new();
     sessions.expect_create().never();
     let (service, _) = build(users, sessions);

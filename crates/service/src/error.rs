@@ -117,6 +117,13 @@ pub enum ServiceError {
     /// The request contradicts a business rule (e.g. an admin demoting themself).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The idempotency key was used before with another request.
+    #[error("idempotency key reused with another request")]
+    IdempotencyKeyReused,
+    /// The first request under this idempotency key has not finished; retry
+    /// after this many seconds.
+    #[error("a request with this idempotency key is in progress")]
+    IdempotencyInProgress { retry_after_secs: u64 },
     /// An `If-Match` precondition no longer holds.
     #[error("precondition failed")]
     PreconditionFailed,
@@ -151,6 +158,10 @@ impl From<RepoError> for ServiceError {
             RepoError::NotFound => Self::NotFound,
             RepoError::Conflict(field) => Self::Taken(field),
             RepoError::VersionMismatch => Self::PreconditionFailed,
+            // A retry took the key over while this attempt ran: it answers.
+            RepoError::ClaimLost => Self::IdempotencyInProgress {
+                retry_after_secs: 1,
+            },
             err @ RepoError::Unavailable(_) => Self::Unavailable(err),
             err @ RepoError::Unexpected { .. } => Self::internal("Storage call failed", err),
         }

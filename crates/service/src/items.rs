@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 use strata_domain::auth::Principal;
+use strata_domain::idempotency::Completion;
 use strata_domain::items::{
     Description, Item, ItemChanges, ItemFilter, ItemRepository, ItemSortField, NewItem, Title,
 };
@@ -53,9 +54,18 @@ pub trait ItemService: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<Item>, ServiceError>;
 
+    /// Creates an item owned by the caller.
+    /// With `once`, the request's idempotency attempt completes with it.
+    ///
     /// # Errors
-    /// Storage failures only.
-    async fn create(&self, caller: &Principal, draft: ItemDraft) -> Result<Item, ServiceError>;
+    /// Storage failures; [`ServiceError::IdempotencyInProgress`] when `once`
+    /// lost its key.
+    async fn create(
+        &self,
+        caller: &Principal,
+        draft: ItemDraft,
+        once: Option<Completion<Item>>,
+    ) -> Result<Item, ServiceError>;
 
     /// # Errors
     /// [`ServiceError::NotFound`] when it does not exist or is not the
@@ -150,7 +160,12 @@ impl ItemService for ItemServiceImpl {
         Ok(self.items.list_after(filter, sort, after, page).await?)
     }
 
-    async fn create(&self, caller: &Principal, draft: ItemDraft) -> Result<Item, ServiceError> {
+    async fn create(
+        &self,
+        caller: &Principal,
+        draft: ItemDraft,
+        once: Option<Completion<Item>>,
+    ) -> Result<Item, ServiceError> {
         let item = NewItem {
             id: Uuid::now_v7(),
             title: draft.title,
@@ -158,7 +173,7 @@ impl ItemService for ItemServiceImpl {
             owner_id: caller.user_id,
             created_at: Utc::now(),
         };
-        Ok(self.items.create(item).await?)
+        Ok(self.items.create_keyed(item, once).await?)
     }
 
     async fn get(&self, caller: &Principal, id: Uuid) -> Result<Item, ServiceError> {
@@ -394,10 +409,10 @@ mod tests {
     async fn created_items_belong_to_the_caller() {
         let me = caller(Role::User);
         let mut repo = MockItemRepository::new();
-        repo.expect_create()
-            .withf(move |new| new.owner_id == me.user_id)
+        repo.expect_create_keyed()
+            .withf(move |new, once| new.owner_id == me.user_id && once.is_none())
             .times(1)
-            .returning(|new| {
+            .returning(|new, _| {
                 let mut i = item(new.owner_id);
                 i.id = new.id;
                 Ok(i)
@@ -407,6 +422,9 @@ mod tests {
             title: Title::parse("Milk").unwrap(),
             description: None,
         };
-        assert_eq!(s.create(&me, draft).await.unwrap().owner_id, me.user_id);
+        assert_eq!(
+            s.create(&me, draft, None).await.unwrap().owner_id,
+            me.user_id
+        );
     }
 }

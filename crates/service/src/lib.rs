@@ -10,6 +10,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod idempotency;
 pub mod items;
 pub mod jobs;
 pub mod mail;
@@ -30,6 +31,7 @@ pub use auth::{AuthConfig, AuthService, AuthServiceImpl, Registration, TokenPair
 pub use error::ServiceError;
 pub use events::Invalidation;
 pub use health::{HealthService, HealthServiceImpl, QueueHealth, Readiness};
+pub use idempotency::{IdempotencyService, IdempotencyServiceImpl, IdempotencySettings, Keyed};
 pub use items::{ItemDraft, ItemService, ItemServiceImpl};
 pub use jobs::{JobService, JobServiceImpl};
 pub use notifications::{NotificationService, NotificationServiceImpl};

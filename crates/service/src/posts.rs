@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 use strata_domain::auth::Principal;
+use strata_domain::idempotency::Completion;
 use strata_domain::items::Title;
 use strata_domain::page::{After, Page, PageRequest, Sort};
 use strata_domain::posts::{
@@ -42,13 +43,18 @@ pub trait PostService: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<Post>, ServiceError>;
 
+    /// Publishes a post by the caller.
+    /// With `once`, the request's idempotency attempt completes with it.
+    ///
     /// # Errors
-    /// Storage failures only.
+    /// Storage failures; [`ServiceError::IdempotencyInProgress`] when `once`
+    /// lost its key.
     async fn create(
         &self,
         caller: &Principal,
         title: Title,
         body: Body,
+        once: Option<Completion<Post>>,
     ) -> Result<Post, ServiceError>;
 
     /// # Errors
@@ -85,13 +91,18 @@ pub trait PostService: Send + Sync {
     /// [`ServiceError::NotFound`] when the comment is not under this post.
     async fn get_comment(&self, post_id: Uuid, comment_id: Uuid) -> Result<Comment, ServiceError>;
 
+    /// Comments on a post as the caller.
+    /// With `once`, the request's idempotency attempt completes with it.
+    ///
     /// # Errors
-    /// [`ServiceError::NotFound`] when the post does not exist.
+    /// [`ServiceError::NotFound`] when the post does not exist;
+    /// [`ServiceError::IdempotencyInProgress`] when `once` lost its key.
     async fn add_comment(
         &self,
         caller: &Principal,
         post_id: Uuid,
         body: Body,
+        once: Option<Completion<Comment>>,
     ) -> Result<Comment, ServiceError>;
 
     /// # Errors
@@ -157,6 +168,7 @@ impl PostService for PostServiceImpl {
         caller: &Principal,
         title: Title,
         body: Body,
+        once: Option<Completion<Post>>,
     ) -> Result<Post, ServiceError> {
         let post = NewPost {
             id: Uuid::now_v7(),
@@ -165,7 +177,7 @@ impl PostService for PostServiceImpl {
             author_id: caller.user_id,
             created_at: Utc::now(),
         };
-        Ok(self.posts.create(post).await?)
+        Ok(self.posts.create_keyed(post, once).await?)
     }
 
     async fn get(&self, id: Uuid) -> Result<Post, ServiceError> {
@@ -208,6 +220,7 @@ impl PostService for PostServiceImpl {
         caller: &Principal,
         post_id: Uuid,
         body: Body,
+        once: Option<Completion<Comment>>,
     ) -> Result<Comment, ServiceError> {
         let comment = NewComment {
             id: Uuid::now_v7(),
@@ -216,7 +229,7 @@ impl PostService for PostServiceImpl {
             author_id: caller.user_id,
             created_at: Utc::now(),
         };
-        Ok(self.posts.add_comment(comment).await?)
+        Ok(self.posts.add_comment_keyed(comment, once).await?)
     }
 
     async fn delete_comment(

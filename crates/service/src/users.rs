@@ -8,6 +8,7 @@ use strata_domain::RepoError;
 use strata_domain::accounts::MailedToken;
 use strata_domain::auth::{Principal, RevocationScope};
 use strata_domain::events::EventBus;
+use strata_domain::idempotency::Completion;
 use strata_domain::page::{Page, PageRequest, Sort};
 use strata_domain::users::{
     DailyCount, Email, FullName, NewUser, Role, User, UserChanges, UserFilter, UserRepository,
@@ -84,12 +85,14 @@ pub trait UserService: Send + Sync {
     ///
     /// # Errors
     /// [`ServiceError::Forbidden`] unless the caller is an admin;
-    /// [`ServiceError::Taken`] when the e-mail or username is in use.
+    /// [`ServiceError::Taken`] when the e-mail or username is in use;
+    /// [`ServiceError::IdempotencyInProgress`] when `once` lost its key.
     async fn create(
         &self,
         caller: &Principal,
         registration: Registration,
         role: Role,
+        once: Option<Completion<User>>,
     ) -> Result<User, ServiceError>;
 
     /// # Errors
@@ -232,6 +235,7 @@ pub async fn create_account(
     mail: Option<&AccountMail>,
     registration: Registration,
     role: Role,
+    once: Option<Completion<User>>,
 ) -> Result<User, ServiceError> {
     let password_hash = hasher.hash(&registration.password).await?;
     let now = Utc::now();
@@ -239,17 +243,20 @@ pub async fn create_account(
         .map(|mail| mail.verification(&registration.username, &registration.email, now))
         .transpose()?;
     let user = users
-        .create(NewUser {
-            id: Uuid::now_v7(),
-            email: registration.email,
-            username: registration.username,
-            full_name: registration.full_name,
-            password_hash,
-            role,
-            created_at: now,
-            email_verified_at: None,
-            verification,
-        })
+        .create_keyed(
+            NewUser {
+                id: Uuid::now_v7(),
+                email: registration.email,
+                username: registration.username,
+                full_name: registration.full_name,
+                password_hash,
+                role,
+                created_at: now,
+                email_verified_at: None,
+                verification,
+            },
+            once,
+        )
         .await?;
     Ok(user)
 }
@@ -355,6 +362,7 @@ impl UserService for UserServiceImpl {
         caller: &Principal,
         registration: Registration,
         role: Role,
+        once: Option<Completion<User>>,
     ) -> Result<User, ServiceError> {
         require_admin(caller)?;
         create_account(
@@ -363,6 +371,7 @@ impl UserService for UserServiceImpl {
             self.mail.as_deref(),
             registration,
             role,
+            once,
         )
         .await
     }

@@ -187,7 +187,7 @@ async fn every_admin_use_case_is_forbidden_to_plain_users() {
     forbidden(s.stats(&p).await.map(drop));
     forbidden(s.export_batch(&p, None, 10).await.map(drop));
     let reg = Registration::parse("x@example.com", "xyz", "Secret123", None).unwrap();
-    forbidden(s.create(&p, reg, Role::Admin).await.map(drop));
+    forbidden(s.create(&p, reg, Role::Admin, None).await.map(drop));
 }
 
 #[tokio::test]

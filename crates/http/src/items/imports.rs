@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use crate::AppState;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Writer, bounded_body, require_csv};
+use crate::idempotency::{IdempotencyKeyParam, KeyHeader, fingerprint, once};
 use crate::jobs::{JobResponse, accepted};
 
 /// The largest upload accepted, in bytes (`HttpSettings::import_max_bytes`).
@@ -28,6 +29,7 @@ pub struct CsvUpload(String);
 #[utoipa::path(
     tag = "items",
     security(("bearer" = []), ("oauth2" = [])),
+    params(IdempotencyKeyParam),
     request_body(content = CsvUpload, content_type = "text/csv", description = "UTF-8 CSV with a `title,description` header row"),
     responses(
         (status = 403, description = "`EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
@@ -42,11 +44,15 @@ pub async fn import_items(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Writer,
+    key: KeyHeader,
     limit: web::Data<ImportLimit>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     require_csv(&req)?;
     let csv = bounded_body(&req, payload, limit.0).await?;
-    let job = state.jobs.start_item_import(&caller.0, csv).await?;
-    Ok(accepted(&job))
+    let keyed = key.with(|| fingerprint(&req, &csv));
+    once(&state.idempotency, &caller.0, keyed, accepted, |once| {
+        state.jobs.start_item_import(&caller.0, csv, once)
+    })
+    .await
 }

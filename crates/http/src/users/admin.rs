@@ -1,11 +1,11 @@
 //! Administration of every account. Authorization is the service's decision;
 //! these handlers only parse and render.
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use strata_domain::ValidationErrors;
-use strata_domain::users::{Role as DomainRole, UserChanges, UserFilter, UserSortField};
+use strata_domain::users::{Role as DomainRole, User, UserChanges, UserFilter, UserSortField};
 use strata_service::Registration;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -15,6 +15,7 @@ use super::{Role, UserResponse};
 use crate::AppState;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, ValidatedJson};
+use crate::idempotency::{IdempotencyKeyParam, KeyHeader, fingerprint_json, once};
 use crate::page::{PageResponse, list_params, query_text};
 use crate::validation;
 
@@ -38,7 +39,7 @@ pub struct UserListQuery {
     pub is_active: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     #[validate(custom(function = "validation::email"))]
@@ -139,6 +140,7 @@ pub async fn list_users(
 #[utoipa::path(
     tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
+    params(IdempotencyKeyParam),
     request_body = CreateUserRequest,
     responses(
         (status = 201, body = UserResponse, headers(("Location" = String))),
@@ -148,11 +150,24 @@ pub async fn list_users(
 )]
 #[post("/users")]
 pub async fn create_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Authenticated,
+    key: KeyHeader,
     body: ValidatedJson<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    // The password stays out of the fingerprint: a fast hash of it, kept
+    // for a day, would be easier to attack than the account's bcrypt hash.
+    let keyed = key.with(|| {
+        fingerprint_json(
+            &req,
+            &CreateUserRequest {
+                password: String::new(),
+                ..body.clone()
+            },
+        )
+    });
     let registration = Registration::parse(
         &body.email,
         &body.username,
@@ -160,8 +175,16 @@ pub async fn create_user(
         body.full_name.as_deref(),
     )?;
     let role = body.role.map_or(DomainRole::User, Into::into);
-    let user = state.users.create(&caller.0, registration, role).await?;
-    Ok(crate::created(format!("/api/v1/users/{}", user.id)).json(UserResponse::from(&user)))
+    once(
+        &state.idempotency,
+        &caller.0,
+        keyed,
+        |user: &User| {
+            crate::created(format!("/api/v1/users/{}", user.id)).json(UserResponse::from(user))
+        },
+        |once| state.users.create(&caller.0, registration, role, once),
+    )
+    .await
 }
 
 /// One account. Admins only.

@@ -4,9 +4,9 @@
 
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::web::Bytes;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use futures_util::stream;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use strata_domain::auth::Principal;
 use strata_domain::users::User;
 use strata_service::jobs::ExportFormat as Encoding;
@@ -20,11 +20,12 @@ use super::UserResponse;
 use crate::AppState;
 use crate::error::{ApiError, ErrorChain, Problem};
 use crate::extract::{Authenticated, ValidatedJson};
+use crate::idempotency::{IdempotencyKeyParam, KeyHeader, fingerprint_json, once};
 use crate::jobs::{JobResponse, accepted};
 
 /// `csv` or `json`; the encoding is the export job's
 /// ([`strata_service::jobs::ExportFormat`]), so both exports write the same bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     #[default]
@@ -166,7 +167,7 @@ pub async fn export(
 }
 
 /// The body of `POST /users/exports`.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartExportRequest {
     /// `csv` (default) or `json`.
@@ -181,6 +182,7 @@ pub struct StartExportRequest {
 #[utoipa::path(
     tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
+    params(IdempotencyKeyParam),
     request_body = StartExportRequest,
     responses(
         (status = 202, description = "The export is queued", body = JobResponse, headers(("Location" = String))),
@@ -189,11 +191,16 @@ pub struct StartExportRequest {
 )]
 #[post("/users/exports")]
 pub async fn start_export(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Authenticated,
+    key: KeyHeader,
     body: ValidatedJson<StartExportRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let keyed = key.with(|| fingerprint_json(&req, &body.0));
     let format = Encoding::from(body.0.format.unwrap_or_default());
-    let job = state.jobs.start_user_export(&caller.0, format).await?;
-    Ok(accepted(&job))
+    once(&state.idempotency, &caller.0, keyed, accepted, |once| {
+        state.jobs.start_user_export(&caller.0, format, once)
+    })
+    .await
 }

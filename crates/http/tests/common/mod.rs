@@ -15,6 +15,7 @@ use strata_service::accounts::MockAccountService;
 use strata_service::auth::MockAuthService;
 use strata_service::error::TokenRejection;
 use strata_service::health::MockHealthService;
+use strata_service::idempotency::MockIdempotencyService;
 use strata_service::items::MockItemService;
 use strata_service::jobs::MockJobService;
 use strata_service::notifications::MockNotificationService;
@@ -38,6 +39,7 @@ pub struct Mocks {
     pub notifications: MockNotificationService,
     pub realtime: MockRealtimeService,
     pub oidc: MockOidcService,
+    pub idempotency: MockIdempotencyService,
 }
 
 impl Mocks {
@@ -68,6 +70,7 @@ impl Mocks {
             notifications: MockNotificationService::new(),
             realtime: MockRealtimeService::new(),
             oidc: MockOidcService::new(),
+            idempotency: MockIdempotencyService::new(),
         }
     }
 
@@ -83,6 +86,7 @@ impl Mocks {
             notifications: Arc::new(self.notifications),
             realtime: Arc::new(self.realtime),
             oidc: Arc::new(self.oidc),
+            idempotency: Arc::new(self.idempotency),
         }
     }
 }

@@ -7,6 +7,7 @@
 pub(crate) mod account_tokens;
 pub(crate) mod comments;
 pub(crate) mod event_sequences;
+pub(crate) mod idempotency_keys;
 pub(crate) mod items;
 pub(crate) mod jobs;
 pub(crate) mod notifications;

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use strata_domain::RepoError;
 use strata_domain::auth::Principal;
 use strata_domain::files::{FileError, FileKey, FileStore};
+use strata_domain::idempotency::Completion;
 use strata_domain::jobs::{CancelResult, Job, JobFilter, JobRepository, JobStatus, NewJob};
 use strata_domain::page::{Page, PageRequest};
 use uuid::Uuid;
@@ -99,6 +100,7 @@ pub trait JobService: Send + Sync {
         &self,
         caller: &Principal,
         format: ExportFormat,
+        once: Option<Completion<Job>>,
     ) -> Result<Job, ServiceError>;
 
     /// Stores `csv` and queues its import as the caller's items. The header
@@ -111,6 +113,7 @@ pub trait JobService: Send + Sync {
         &self,
         caller: &Principal,
         csv: Vec<u8>,
+        once: Option<Completion<Job>>,
     ) -> Result<Job, ServiceError>;
 }
 
@@ -151,8 +154,13 @@ impl JobServiceImpl {
 
     /// Jobs started through the API carry no unique key, so the insert
     /// always happens and the queued job is known without reading it back.
-    async fn enqueue(&self, job: NewJob) -> Result<Job, ServiceError> {
-        self.jobs.enqueue(job.clone()).await?;
+    async fn enqueue(
+        &self,
+        job: NewJob,
+        once: Option<Completion<Job>>,
+    ) -> Result<Job, ServiceError> {
+        let once = once.map(|once| once.from_written(|job: &NewJob| job.clone().queued()));
+        self.jobs.enqueue_keyed(job.clone(), once).await?;
         Ok(job.queued())
     }
 
@@ -251,6 +259,7 @@ impl JobService for JobServiceImpl {
         &self,
         caller: &Principal,
         format: ExportFormat,
+        once: Option<Completion<Job>>,
     ) -> Result<Job, ServiceError> {
         require_admin(caller)?;
         let job = self.new_job(
@@ -258,13 +267,14 @@ impl JobService for JobServiceImpl {
             json!({ "format": format.as_str() }),
             caller,
         );
-        self.enqueue(job).await
+        self.enqueue(job, once).await
     }
 
     async fn start_item_import(
         &self,
         caller: &Principal,
         csv: Vec<u8>,
+        once: Option<Completion<Job>>,
     ) -> Result<Job, ServiceError> {
         kinds::import_items::check_upload(&csv)?;
         let job = self.new_job(kinds::import_items::KIND, Value::Null, caller);
@@ -274,7 +284,7 @@ impl JobService for JobServiceImpl {
             payload: json!({ "file": key.as_str(), "owner_id": caller.user_id }),
             ..job
         };
-        match self.enqueue(job).await {
+        match self.enqueue(job, once).await {
             Ok(job) => Ok(job),
             Err(err) => {
                 // No job will ever read the upload: do not keep it.

@@ -1,5 +1,6 @@
 //! The housekeeping kinds the scheduler fires: expired sessions, refresh
-//! tokens, revocations and mailed account tokens (`purge_auth`), and finished jobs with their
+//! tokens, revocations, mailed account tokens, OIDC logins and idempotency
+//! keys (`purge_auth`), and finished jobs with their
 //! files past the retention period (`purge_jobs`).
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use serde_json::{Value, json};
 use strata_domain::accounts::AccountTokenRepository;
 use strata_domain::auth::SessionRepository;
 use strata_domain::files::{FileKey, FileStore};
+use strata_domain::idempotency::IdempotencyRepository;
 use strata_domain::jobs::{Job, JobRepository};
 use strata_domain::oidc::OidcRepository;
 
@@ -26,6 +28,7 @@ pub struct PurgeAuth {
     sessions: Arc<dyn SessionRepository>,
     account_tokens: Option<Arc<dyn AccountTokenRepository>>,
     oidc: Option<Arc<dyn OidcRepository>>,
+    idempotency: Option<Arc<dyn IdempotencyRepository>>,
 }
 
 impl std::fmt::Debug for PurgeAuth {
@@ -40,6 +43,7 @@ impl PurgeAuth {
             sessions,
             account_tokens: None,
             oidc: None,
+            idempotency: None,
         }
     }
 
@@ -47,6 +51,13 @@ impl PurgeAuth {
     #[must_use]
     pub fn with_account_tokens(mut self, tokens: Arc<dyn AccountTokenRepository>) -> Self {
         self.account_tokens = Some(tokens);
+        self
+    }
+
+    /// Purges expired idempotency keys too.
+    #[must_use]
+    pub fn with_idempotency(mut self, keys: Arc<dyn IdempotencyRepository>) -> Self {
+        self.idempotency = Some(keys);
         self
     }
 
@@ -72,6 +83,9 @@ impl JobHandler for PurgeAuth {
         }
         if let Some(oidc) = &self.oidc {
             rows += oidc.purge_expired(now).await?;
+        }
+        if let Some(keys) = &self.idempotency {
+            rows += keys.purge_expired(now).await?;
         }
         Ok(json!({ "deleted": rows }))
     }
