@@ -96,16 +96,20 @@ async fn a_keyed_create_stores_the_answer_it_gives() {
 #[actix_web::test]
 async fn a_completed_key_replays_without_creating() {
     let mut mocks = Mocks::new();
-    mocks.idempotency.expect_claim().times(1).returning(|_, _, _| {
-        Ok(Keyed::Replay(StoredResponse {
-            status: 201,
-            headers: vec![
-                ("location".into(), "/api/v1/items/1".into()),
-                ("content-type".into(), "application/json".into()),
-            ],
-            body: br#"{"id":"first"}"#.to_vec(),
-        }))
-    });
+    mocks
+        .idempotency
+        .expect_claim()
+        .times(1)
+        .returning(|_, _, _| {
+            Ok(Keyed::Replay(StoredResponse {
+                status: 201,
+                headers: vec![
+                    ("location".into(), "/api/v1/items/1".into()),
+                    ("content-type".into(), "application/json".into()),
+                ],
+                body: br#"{"id":"first"}"#.to_vec(),
+            }))
+        });
     mocks.items.expect_create().never();
     let (status, headers, body) = call(mocks, keyed_post("k-1")).await;
     assert_eq!(status, 201);

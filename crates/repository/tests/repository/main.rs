@@ -9,6 +9,7 @@ mod auth;
 mod common;
 mod db;
 mod health;
+mod idempotency;
 mod items;
 mod jobs;
 mod jobs_lease;
