@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod body;
+pub mod catalog;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod notifications;
 pub mod oidc;
+pub mod orders;
 pub mod openapi;
 mod openapi_responses;
 pub mod page;
@@ -34,8 +36,8 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
 use strata_service::{
-    AccountService, AuthService, HealthService, ItemService, JobService, NotificationService,
-    OidcService, PostService, RealtimeService, UserService,
+    AccountService, AuthService, CatalogService, HealthService, ItemService, JobService, NotificationService,
+    OidcService, OrderService, PostService, RealtimeService, UserService,
 };
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
@@ -61,6 +63,8 @@ pub struct AppState {
     pub notifications: Arc<dyn NotificationService>,
     pub realtime: Arc<dyn RealtimeService>,
     pub oidc: Arc<dyn OidcService>,
+    pub catalog: Arc<dyn CatalogService>,
+    pub orders: Arc<dyn OrderService>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -196,6 +200,8 @@ where
                 .configure(users::configure)
                 .configure(items::configure)
                 .configure(posts::configure)
+                .configure(catalog::configure)
+                .configure(orders::configure)
                 .configure(jobs::configure)
                 .configure(notifications::configure)
                 .configure(realtime::configure),

@@ -162,6 +162,8 @@ async fn every_documented_operation_is_routed() {
         jobs: Arc::new(MockJobService::new()),
         notifications: Arc::new(strata_service::notifications::MockNotificationService::new()),
         realtime: Arc::new(realtime),
+        catalog: Arc::new(strata_service::catalog::MockCatalogService::new()),
+        orders: Arc::new(strata_service::orders::MockOrderService::new()),
     };
     let app = test::init_service(strata_http::app(state, HttpSettings::default())).await;
     for (method, path) in operations(&document()) {

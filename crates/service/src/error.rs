@@ -117,6 +117,20 @@ pub enum ServiceError {
     /// The request contradicts a business rule (e.g. an admin demoting themself).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A write that must name the version it replaces came without
+    /// `If-Match` (admin catalog writes).
+    #[error("precondition required")]
+    PreconditionRequired,
+    /// Fewer units in stock than an order asks for; nothing was reserved.
+    #[error("not enough stock of product {product_id}")]
+    OutOfStock { product_id: uuid::Uuid },
+    /// An order status change the status machine forbids (or a status that
+    /// moved on meanwhile).
+    #[error("an order cannot go from {from} to {to}")]
+    InvalidTransition {
+        from: &'static str,
+        to: &'static str,
+    },
     /// An `If-Match` precondition no longer holds.
     #[error("precondition failed")]
     PreconditionFailed,
@@ -151,6 +165,7 @@ impl From<RepoError> for ServiceError {
             RepoError::NotFound => Self::NotFound,
             RepoError::Conflict(field) => Self::Taken(field),
             RepoError::VersionMismatch => Self::PreconditionFailed,
+            RepoError::InUse => Self::Conflict("The resource is still in use."),
             err @ RepoError::Unavailable(_) => Self::Unavailable(err),
             err @ RepoError::Unexpected { .. } => Self::internal("Storage call failed", err),
         }

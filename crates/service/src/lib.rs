@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod catalog;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -15,6 +16,7 @@ pub mod jobs;
 pub mod mail;
 pub mod notifications;
 pub mod oidc;
+pub mod orders;
 pub mod password;
 pub mod posts;
 pub mod realtime;
@@ -26,6 +28,7 @@ pub mod tokens;
 pub mod users;
 
 pub use accounts::{AccountMail, AccountService, AccountServiceImpl, AccountSettings};
+pub use catalog::{CatalogService, CatalogServiceImpl, CategoryDraft, ProductDraft};
 pub use auth::{AuthConfig, AuthService, AuthServiceImpl, Registration, TokenPair};
 pub use error::ServiceError;
 pub use events::Invalidation;
@@ -33,6 +36,7 @@ pub use health::{HealthService, HealthServiceImpl, QueueHealth, Readiness};
 pub use items::{ItemDraft, ItemService, ItemServiceImpl};
 pub use jobs::{JobService, JobServiceImpl};
 pub use notifications::{NotificationService, NotificationServiceImpl};
+pub use orders::{OrderService, OrderServiceImpl};
 pub use oidc::{OidcProvider, OidcService, OidcServiceImpl, OidcSettings};
 pub use password::{HashPriority, PasswordHasher};
 pub use posts::{PostService, PostServiceImpl};
