@@ -39,7 +39,7 @@ impl TryFrom<products::Model> for Product {
                 .map_err(|v| bad("description", v))?,
             price: Price::parse(row.price).map_err(|v| bad("price", v))?,
             currency: Currency::parse(&row.currency).map_err(|v| bad("currency", v))?,
-            stock_quantity: StockQuantity::parse(row.stock_quantity)
+            stock_quantity: StockQuantity::stored(row.stock_quantity)
                 .map_err(|v| bad("stock_quantity", v))?,
             category_id: row.category_id,
             is_active: row.is_active,

@@ -80,6 +80,20 @@ impl StockQuantity {
         }
     }
 
+    /// A stored stock: never negative (the database's `CHECK`), but it may
+    /// exceed [`MAX_STOCK`], the bound of what an admin may set, when a
+    /// cancellation puts units back on top of it.
+    ///
+    /// # Errors
+    /// A [`Violation`] (`range`) below 0.
+    pub fn stored(units: i64) -> Result<Self, Violation> {
+        if units >= 0 {
+            Ok(Self(units))
+        } else {
+            Err(Violation::new("range", "must not be negative"))
+        }
+    }
+
     pub fn units(self) -> i64 {
         self.0
     }
@@ -118,5 +132,7 @@ mod tests {
         assert_eq!(StockQuantity::parse(0).unwrap().units(), 0);
         assert!(StockQuantity::parse(-1).is_err());
         assert!(StockQuantity::parse(MAX_STOCK + 1).is_err());
+        assert!(StockQuantity::stored(MAX_STOCK + 1).is_ok());
+        assert!(StockQuantity::stored(-1).is_err());
     }
 }
