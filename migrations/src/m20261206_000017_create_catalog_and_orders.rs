@@ -60,9 +60,30 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "ux_categories_slug", Categories::Table, &[Categories::Slug], true).await?;
-        index(manager, "ix_categories_name", Categories::Table, &[Categories::Name, Categories::Id], false).await?;
-        index(manager, "ix_categories_parent_id", Categories::Table, &[Categories::ParentId], false).await?;
+        index(
+            manager,
+            "ux_categories_slug",
+            Categories::Table,
+            &[Categories::Slug],
+            true,
+        )
+        .await?;
+        index(
+            manager,
+            "ix_categories_name",
+            Categories::Table,
+            &[Categories::Name, Categories::Id],
+            false,
+        )
+        .await?;
+        index(
+            manager,
+            "ix_categories_parent_id",
+            Categories::Table,
+            &[Categories::ParentId],
+            false,
+        )
+        .await?;
 
         manager
             .create_table(
@@ -93,7 +114,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "ux_products_slug", Products::Table, &[Products::Slug], true).await?;
+        index(
+            manager,
+            "ux_products_slug",
+            Products::Table,
+            &[Products::Slug],
+            true,
+        )
+        .await?;
         // Each list reads one activity state (public: active), optionally one
         // category, in one of three orders.
         for (name, sort) in [
@@ -144,7 +172,12 @@ impl MigrationTrait for Migration {
             ),
             (
                 "ix_orders_user_status_created",
-                &[Orders::UserId, Orders::Status, Orders::CreatedAt, Orders::Id][..],
+                &[
+                    Orders::UserId,
+                    Orders::Status,
+                    Orders::CreatedAt,
+                    Orders::Id,
+                ][..],
             ),
         ] {
             index(manager, name, Orders::Table, columns, false).await?;
@@ -158,7 +191,10 @@ impl MigrationTrait for Migration {
                     .col(uuid(OrderItems::ProductId))
                     .col(string_len(OrderItems::ProductName, 200))
                     .col(big_integer(OrderItems::UnitPrice))
-                    .col(big_integer(OrderItems::Quantity).check(Expr::col(OrderItems::Quantity).gt(0)))
+                    .col(
+                        big_integer(OrderItems::Quantity)
+                            .check(Expr::col(OrderItems::Quantity).gt(0)),
+                    )
                     .col(big_integer(OrderItems::LineTotal))
                     .primary_key(
                         Index::create()
@@ -183,7 +219,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "ix_order_items_product_id", OrderItems::Table, &[OrderItems::ProductId], false).await
+        index(
+            manager,
+            "ix_order_items_product_id",
+            OrderItems::Table,
+            &[OrderItems::ProductId],
+            false,
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -31,7 +31,13 @@ const CREATES: [&[&str]; 16] = [
     &["event_sequences", "ws_tickets"],
     &["user_identities", "oidc_pending_logins", "oidc_login_codes"],
     &["item_counts"],
-    &["catalog_version", "categories", "products", "orders", "order_items"],
+    &[
+        "catalog_version",
+        "categories",
+        "products",
+        "orders",
+        "order_items",
+    ],
 ];
 
 /// Migrations in all.

@@ -34,7 +34,11 @@ async fn category(app: &TestApp, admin: &str, name: &str) -> Value {
 }
 
 async fn product(app: &TestApp, admin: &str, fields: Value) -> Value {
-    created(app.post_json("/api/v1/products", &fields, Some(admin)).await).await
+    created(
+        app.post_json("/api/v1/products", &fields, Some(admin))
+            .await,
+    )
+    .await
 }
 
 fn id(value: &Value) -> &str {
@@ -65,7 +69,11 @@ fn etag(response: &reqwest::Response) -> String {
 }
 
 async fn stock(app: &TestApp, product_id: &str) -> i64 {
-    let product = body(app.get(&format!("/api/v1/products/{product_id}"), None).await).await;
+    let product = body(
+        app.get(&format!("/api/v1/products/{product_id}"), None)
+            .await,
+    )
+    .await;
     product["stock_quantity"].as_i64().unwrap()
 }
 
@@ -248,18 +256,42 @@ async fn admin_writes_need_a_current_if_match_and_used_categories_stay() {
         )
         .await;
         assert_problem(
-            with_tag(&app, Method::PATCH, &path, &admin, Some("\"7\""), Some(&patch)).await,
+            with_tag(
+                &app,
+                Method::PATCH,
+                &path,
+                &admin,
+                Some("\"7\""),
+                Some(&patch),
+            )
+            .await,
             412,
             "PRECONDITION_FAILED",
         )
         .await;
-        let updated = with_tag(&app, Method::PATCH, &path, &admin, Some("\"1\""), Some(&patch)).await;
+        let updated = with_tag(
+            &app,
+            Method::PATCH,
+            &path,
+            &admin,
+            Some("\"1\""),
+            Some(&patch),
+        )
+        .await;
         assert_eq!(updated.status(), 200);
         assert_eq!(etag(&updated), "\"2\"");
         assert_eq!(body(updated).await["price"], 650);
         // The old tag is stale now.
         assert_problem(
-            with_tag(&app, Method::PATCH, &path, &admin, Some("\"1\""), Some(&patch)).await,
+            with_tag(
+                &app,
+                Method::PATCH,
+                &path,
+                &admin,
+                Some("\"1\""),
+                Some(&patch),
+            )
+            .await,
             412,
             "PRECONDITION_FAILED",
         )
@@ -269,7 +301,15 @@ async fn admin_writes_need_a_current_if_match_and_used_categories_stay() {
         let user = app.registered(&TestUser::generate()).await.access;
         assert_eq!(order(&app, &user, &[(id(&mug), 1)]).await.status(), 201);
         assert_problem(
-            with_tag(&app, Method::PATCH, &path, &admin, Some("\"2\""), Some(&patch)).await,
+            with_tag(
+                &app,
+                Method::PATCH,
+                &path,
+                &admin,
+                Some("\"2\""),
+                Some(&patch),
+            )
+            .await,
             412,
             "PRECONDITION_FAILED",
         )
@@ -284,7 +324,15 @@ async fn admin_writes_need_a_current_if_match_and_used_categories_stay() {
         )
         .await;
         assert_problem(
-            with_tag(&app, Method::DELETE, &kitchen_path, &admin, Some("\"1\""), None).await,
+            with_tag(
+                &app,
+                Method::DELETE,
+                &kitchen_path,
+                &admin,
+                Some("\"1\""),
+                None,
+            )
+            .await,
             409,
             "CONFLICT",
         )
@@ -327,17 +375,41 @@ async fn admin_writes_need_a_current_if_match_and_used_categories_stay() {
         )
         .await;
         assert_problem(
-            with_tag(&app, Method::DELETE, &empty_path, &admin, Some("\"1\""), None).await,
+            with_tag(
+                &app,
+                Method::DELETE,
+                &empty_path,
+                &admin,
+                Some("\"1\""),
+                None,
+            )
+            .await,
             412,
             "PRECONDITION_FAILED",
         )
         .await;
-        let deleted = with_tag(&app, Method::DELETE, &empty_path, &admin, Some("\"2\""), None).await;
+        let deleted = with_tag(
+            &app,
+            Method::DELETE,
+            &empty_path,
+            &admin,
+            Some("\"2\""),
+            None,
+        )
+        .await;
         assert_eq!(deleted.status(), 204);
         assert_problem(app.get(&empty_path, None).await, 404, "NOT_FOUND").await;
         // A non-admin is refused before any precondition is judged.
         assert_problem(
-            with_tag(&app, Method::DELETE, &kitchen_path, &user, Some("junk"), None).await,
+            with_tag(
+                &app,
+                Method::DELETE,
+                &kitchen_path,
+                &user,
+                Some("junk"),
+                None,
+            )
+            .await,
             403,
             "FORBIDDEN",
         )
@@ -371,7 +443,10 @@ async fn sixty_four_racing_orders_for_ten_units_sell_exactly_ten() {
             racers.push(tokio::spawn(async move {
                 let response = order(&app, &token, &[(&product_id, 1)]).await;
                 let status = response.status().as_u16();
-                let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+                let content_type = response.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
                 (status, content_type, body(response).await)
             }));
         }
@@ -410,8 +485,13 @@ async fn orders_price_from_the_catalog_and_cancelling_restocks_once() {
         let a = product(&app, &admin, new("Apple", 120, "EUR", 50)).await;
         let b = product(&app, &admin, new("Bread", 349, "EUR", 5)).await;
         let dollar = product(&app, &admin, new("Dollar Thing", 100, "USD", 5)).await;
-        let off = product(&app, &admin, json!({"name": "Off", "price": 1, "currency": "EUR",
-            "stock_quantity": 5, "category_id": id(&shop), "is_active": false})).await;
+        let off = product(
+            &app,
+            &admin,
+            json!({"name": "Off", "price": 1, "currency": "EUR",
+            "stock_quantity": 5, "category_id": id(&shop), "is_active": false}),
+        )
+        .await;
         let alice = app.registered(&TestUser::generate()).await.access;
         let bob = app.registered(&TestUser::generate()).await.access;
 
@@ -419,7 +499,10 @@ async fn orders_price_from_the_catalog_and_cancelling_restocks_once() {
         assert_eq!(placed["status"], "pending");
         assert_eq!(placed["currency"], "EUR");
         let items = placed["items"].as_array().unwrap();
-        let sum: i64 = items.iter().map(|i| i["line_total"].as_i64().unwrap()).sum();
+        let sum: i64 = items
+            .iter()
+            .map(|i| i["line_total"].as_i64().unwrap())
+            .sum();
         assert_eq!(placed["total"], sum);
         assert_eq!(sum, 3 * 120 + 2 * 349);
         for item in items {
@@ -434,32 +517,58 @@ async fn orders_price_from_the_catalog_and_cancelling_restocks_once() {
         // A later price change leaves the placed order as it was.
         let a_path = format!("/api/v1/products/{}", id(&a));
         let tag = etag(&app.get(&a_path, None).await);
-        let repriced = with_tag(&app, Method::PATCH, &a_path, &admin, Some(&tag),
-            Some(&json!({"price": 9999}))).await;
+        let repriced = with_tag(
+            &app,
+            Method::PATCH,
+            &a_path,
+            &admin,
+            Some(&tag),
+            Some(&json!({"price": 9999})),
+        )
+        .await;
         assert_eq!(repriced.status(), 200);
         let order_path = format!("/api/v1/orders/{}", id(&placed));
         let fetched = body(app.get(&order_path, Some(&alice)).await).await;
         assert_eq!(fetched["total"], placed["total"]);
 
         // Short stock, mixed currencies, inactive products, duplicates: refused, nothing taken.
-        assert_problem(order(&app, &alice, &[(id(&a), 1), (id(&b), 4)]).await, 409, "OUT_OF_STOCK")
-            .await;
+        assert_problem(
+            order(&app, &alice, &[(id(&a), 1), (id(&b), 4)]).await,
+            409,
+            "OUT_OF_STOCK",
+        )
+        .await;
         assert_problem(
             order(&app, &alice, &[(id(&a), 1), (id(&dollar), 1)]).await,
             422,
             "VALIDATION_FAILED",
         )
         .await;
-        let refused = assert_problem(order(&app, &alice, &[(id(&off), 1)]).await, 422,
-            "VALIDATION_FAILED").await;
+        let refused = assert_problem(
+            order(&app, &alice, &[(id(&off), 1)]).await,
+            422,
+            "VALIDATION_FAILED",
+        )
+        .await;
         assert_eq!(refused["errors"][0]["field"], "items[0].product_id");
-        let refused = assert_problem(order(&app, &alice, &[(id(&a), 1), (id(&a), 1)]).await, 422,
-            "VALIDATION_FAILED").await;
+        let refused = assert_problem(
+            order(&app, &alice, &[(id(&a), 1), (id(&a), 1)]).await,
+            422,
+            "VALIDATION_FAILED",
+        )
+        .await;
         assert_eq!(refused["errors"][0]["code"], "duplicate");
-        for bad in [json!({"items": []}), json!({"items": [{"product_id": id(&a), "quantity": 0}]}),
-            json!({"items": [{"product_id": id(&a), "quantity": 1001}]})] {
-            assert_problem(app.post_json("/api/v1/orders", &bad, Some(&alice)).await, 422,
-                "VALIDATION_FAILED").await;
+        for bad in [
+            json!({"items": []}),
+            json!({"items": [{"product_id": id(&a), "quantity": 0}]}),
+            json!({"items": [{"product_id": id(&a), "quantity": 1001}]}),
+        ] {
+            assert_problem(
+                app.post_json("/api/v1/orders", &bad, Some(&alice)).await,
+                422,
+                "VALIDATION_FAILED",
+            )
+            .await;
         }
         assert_eq!(stock(&app, id(&a)).await, 47);
         assert_eq!(stock(&app, id(&b)).await, 3);
@@ -467,19 +576,36 @@ async fn orders_price_from_the_catalog_and_cancelling_restocks_once() {
         // Bob sees nothing of it.
         assert_problem(app.get(&order_path, Some(&bob)).await, 404, "NOT_FOUND").await;
         let cancel_path = format!("{order_path}/cancel");
-        assert_problem(app.post_json(&cancel_path, &json!({}), Some(&bob)).await, 404, "NOT_FOUND")
-            .await;
-        assert_eq!(body(app.get("/api/v1/orders", Some(&bob)).await).await["total"], 0);
-        assert_eq!(body(app.get("/api/v1/orders", Some(&alice)).await).await["total"], 1);
+        assert_problem(
+            app.post_json(&cancel_path, &json!({}), Some(&bob)).await,
+            404,
+            "NOT_FOUND",
+        )
+        .await;
+        assert_eq!(
+            body(app.get("/api/v1/orders", Some(&bob)).await).await["total"],
+            0
+        );
+        assert_eq!(
+            body(app.get("/api/v1/orders", Some(&alice)).await).await["total"],
+            1
+        );
 
         // Cancelling restocks exactly; a second cancel is refused and restocks nothing.
-        let cancelled = app.send(Method::POST, &cancel_path, Some(&alice), None).await;
+        let cancelled = app
+            .send(Method::POST, &cancel_path, Some(&alice), None)
+            .await;
         assert_eq!(cancelled.status(), 200);
         assert_eq!(body(cancelled).await["status"], "cancelled");
         assert_eq!(stock(&app, id(&a)).await, 50);
         assert_eq!(stock(&app, id(&b)).await, 5);
-        assert_problem(app.send(Method::POST, &cancel_path, Some(&alice), None).await, 409,
-            "INVALID_TRANSITION").await;
+        assert_problem(
+            app.send(Method::POST, &cancel_path, Some(&alice), None)
+                .await,
+            409,
+            "INVALID_TRANSITION",
+        )
+        .await;
         assert_eq!(stock(&app, id(&a)).await, 50);
         assert_eq!(stock(&app, id(&b)).await, 5);
 
@@ -487,23 +613,59 @@ async fn orders_price_from_the_catalog_and_cancelling_restocks_once() {
         let second = created(order(&app, &alice, &[(id(&b), 1)]).await).await;
         let second_path = format!("/api/v1/orders/{}", id(&second));
         let to = |status: &str| json!({"status": status});
-        assert_problem(app.send(Method::PATCH, &second_path, Some(&alice), Some(&to("paid"))).await,
-            403, "FORBIDDEN").await;
-        assert_problem(app.send(Method::PATCH, &second_path, Some(&admin), Some(&to("shipped")))
-            .await, 409, "INVALID_TRANSITION").await;
+        assert_problem(
+            app.send(Method::PATCH, &second_path, Some(&alice), Some(&to("paid")))
+                .await,
+            403,
+            "FORBIDDEN",
+        )
+        .await;
+        assert_problem(
+            app.send(
+                Method::PATCH,
+                &second_path,
+                Some(&admin),
+                Some(&to("shipped")),
+            )
+            .await,
+            409,
+            "INVALID_TRANSITION",
+        )
+        .await;
         for status in ["paid", "shipped", "delivered"] {
-            let moved = app.send(Method::PATCH, &second_path, Some(&admin), Some(&to(status))).await;
+            let moved = app
+                .send(Method::PATCH, &second_path, Some(&admin), Some(&to(status)))
+                .await;
             assert_eq!(moved.status(), 200);
             assert_eq!(body(moved).await["status"], status);
         }
-        assert_problem(app.send(Method::POST, &format!("{second_path}/cancel"), Some(&alice), None)
-            .await, 409, "INVALID_TRANSITION").await;
+        assert_problem(
+            app.send(
+                Method::POST,
+                &format!("{second_path}/cancel"),
+                Some(&alice),
+                None,
+            )
+            .await,
+            409,
+            "INVALID_TRANSITION",
+        )
+        .await;
         assert_eq!(stock(&app, id(&b)).await, 4);
 
         // Admin lists with filters, and the statistics.
-        let delivered = body(app.get("/api/v1/orders?status=delivered", Some(&admin)).await).await;
+        let delivered = body(
+            app.get("/api/v1/orders?status=delivered", Some(&admin))
+                .await,
+        )
+        .await;
         assert_eq!(delivered["total"], 1);
-        assert_problem(app.get("/api/v1/orders/stats", Some(&alice)).await, 403, "FORBIDDEN").await;
+        assert_problem(
+            app.get("/api/v1/orders/stats", Some(&alice)).await,
+            403,
+            "FORBIDDEN",
+        )
+        .await;
         let stats = body(app.get("/api/v1/orders/stats", Some(&admin)).await).await;
         assert_eq!(stats["revenue_per_day"][0]["orders"], 1);
         assert_eq!(stats["revenue_per_day"][0]["revenue"], 349);

@@ -22,17 +22,19 @@ use strata_http::rate_limit::{MemoryStore, Quota, RateLimitStore, RedisStore};
 use strata_http::{AppState, CorsSettings, EdgeConfig, HttpSettings, MetricsEndpoint, RateLimits};
 use strata_migration::{Migrator, MigratorTrait};
 use strata_repository::{
-    DatabaseConnection, LocalFileStore, SeaCatalogRepository, SeaOrderRepository, SeaAccountTokenRepository, SeaHealthRepository,
-    SeaItemRepository, SeaJobRepository, SeaNotificationRepository, SeaOidcRepository,
-    SeaPostRepository, SeaRealtimeRepository, SeaSessionRepository, SeaUserRepository,
+    DatabaseConnection, LocalFileStore, SeaAccountTokenRepository, SeaCatalogRepository,
+    SeaHealthRepository, SeaItemRepository, SeaJobRepository, SeaNotificationRepository,
+    SeaOidcRepository, SeaOrderRepository, SeaPostRepository, SeaRealtimeRepository,
+    SeaSessionRepository, SeaUserRepository,
 };
 use strata_service::jobs::JobServiceImpl;
 use strata_service::jobs::kinds::send_email;
 use strata_service::revocation::Revoker;
 use strata_service::{
-    AccountMail, AccountServiceImpl, CatalogServiceImpl, OrderServiceImpl, AuthConfig, AuthServiceImpl, Dispatcher, HealthServiceImpl,
-    Invalidation, ItemServiceImpl, NotificationServiceImpl, OidcServiceImpl, PasswordHasher,
-    PostServiceImpl, RealtimeServiceImpl, RevocationList, TokenCodec, UserServiceImpl,
+    AccountMail, AccountServiceImpl, AuthConfig, AuthServiceImpl, CatalogServiceImpl, Dispatcher,
+    HealthServiceImpl, Invalidation, ItemServiceImpl, NotificationServiceImpl, OidcServiceImpl,
+    OrderServiceImpl, PasswordHasher, PostServiceImpl, RealtimeServiceImpl, RevocationList,
+    TokenCodec, UserServiceImpl,
 };
 use tokio::task::JoinHandle;
 

@@ -197,7 +197,9 @@ pub fn price_lines(
         let line_total = unit_price
             .times(line.quantity)
             .ok_or(PricingError::Overflow)?;
-        total = total.checked_add(line_total).ok_or(PricingError::Overflow)?;
+        total = total
+            .checked_add(line_total)
+            .ok_or(PricingError::Overflow)?;
         items.push(OrderItem {
             product_id: line.product_id,
             product_name,
@@ -306,8 +308,7 @@ pub trait OrderRepository: Send + Sync {
     ///
     /// # Errors
     /// Only storage failures.
-    async fn list(&self, filter: OrderFilter, page: PageRequest)
-    -> Result<Page<Order>, RepoError>;
+    async fn list(&self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>, RepoError>;
 
     /// Moves the order from `from` to `to`, only if it is still in `from`
     /// (a compare-and-set on the status). Moving to `cancelled` puts every
@@ -389,7 +390,11 @@ mod tests {
         assert!(OrderLines::parse(&many[..MAX_LINES]).is_ok());
 
         let errors = OrderLines::parse(&[(a, 0), (b, 1001), (a, 1)]).unwrap_err();
-        let fields: Vec<_> = errors.0.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        let fields: Vec<_> = errors
+            .0
+            .iter()
+            .map(|e| (e.field.as_str(), e.code))
+            .collect();
         assert_eq!(
             fields,
             [

@@ -73,10 +73,20 @@ pub struct CategoryListQuery {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCategoryRequest {
-    #[schema(example = "Kitchen", min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        example = "Kitchen",
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
     /// Derived from the name when absent (`Crème brûlée` → `creme-brulee`).
-    #[schema(example = "kitchen", min_length = 1, max_length = 100, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
+    #[schema(
+        example = "kitchen",
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"
+    )]
     pub slug: Option<String>,
     pub parent_id: Option<Uuid>,
 }
@@ -85,7 +95,11 @@ pub struct CreateCategoryRequest {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCategoryRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: Option<String>,
     #[schema(min_length = 1, max_length = 100, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub slug: Option<String>,
@@ -116,8 +130,12 @@ impl CreateCategoryRequest {
 impl UpdateCategoryRequest {
     fn try_into_domain(self) -> Result<CategoryChanges, ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let name = self.name.and_then(|n| errors.check("name", Title::parse(&n)));
-        let slug = self.slug.and_then(|s| errors.check("slug", Slug::parse(&s)));
+        let name = self
+            .name
+            .and_then(|n| errors.check("name", Title::parse(&n)));
+        let slug = self
+            .slug
+            .and_then(|s| errors.check("slug", Slug::parse(&s)));
         errors.into_result()?;
         Ok(CategoryChanges {
             name,

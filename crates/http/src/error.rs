@@ -489,7 +489,11 @@ mod tests {
                 502,
             ),
             (ServiceError::Taken(UniqueField::Slug), "SLUG_TAKEN", 409),
-            (ServiceError::PreconditionRequired, "PRECONDITION_REQUIRED", 428),
+            (
+                ServiceError::PreconditionRequired,
+                "PRECONDITION_REQUIRED",
+                428,
+            ),
             (
                 ServiceError::OutOfStock {
                     product_id: uuid::Uuid::nil(),

@@ -18,9 +18,9 @@ pub mod metrics;
 pub mod middleware;
 pub mod notifications;
 pub mod oidc;
-pub mod orders;
 pub mod openapi;
 mod openapi_responses;
+pub mod orders;
 pub mod page;
 pub mod posts;
 pub mod rate_limit;
@@ -36,8 +36,8 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
 use strata_service::{
-    AccountService, AuthService, CatalogService, HealthService, ItemService, JobService, NotificationService,
-    OidcService, OrderService, PostService, RealtimeService, UserService,
+    AccountService, AuthService, CatalogService, HealthService, ItemService, JobService,
+    NotificationService, OidcService, OrderService, PostService, RealtimeService, UserService,
 };
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};

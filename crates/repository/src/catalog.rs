@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbErr, DeriveIden, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    DeriveIden, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use strata_domain::RepoError;
 use strata_domain::catalog::{
@@ -223,7 +223,11 @@ impl CatalogRepository for SeaCatalogRepository {
             Some(row) if result.rows_affected > 0 => row,
             other => {
                 let version = other.map(|row| row.version);
-                return Err(why_unchanged(version, expected_version, RepoError::NotFound));
+                return Err(why_unchanged(
+                    version,
+                    expected_version,
+                    RepoError::NotFound,
+                ));
             }
         };
         bump_version(&txn).await?;
@@ -309,7 +313,10 @@ impl CatalogRepository for SeaCatalogRepository {
         let row = self.db.query_one(&query).await.or_repo(CONTEXT)?;
         match row {
             Some(row) => row.try_get_by_index(0).or_repo(CONTEXT),
-            None => Err(RepoError::unexpected(CONTEXT, "the catalog_version row is missing")),
+            None => Err(RepoError::unexpected(
+                CONTEXT,
+                "the catalog_version row is missing",
+            )),
         }
     }
 }

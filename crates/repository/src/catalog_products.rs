@@ -227,7 +227,10 @@ pub(crate) async fn update(
     }
     let _write = repo.writes.enter().await?;
     let txn = begin_write(&repo.db).await?;
-    let result = update.exec(&txn).await.or_repo("Failed to update product")?;
+    let result = update
+        .exec(&txn)
+        .await
+        .or_repo("Failed to update product")?;
     let row = products::Entity::find_by_id(id)
         .one(&txn)
         .await
@@ -236,7 +239,11 @@ pub(crate) async fn update(
         Some(row) if result.rows_affected > 0 => row,
         other => {
             let version = other.map(|row| row.version);
-            return Err(why_unchanged(version, expected_version, RepoError::NotFound));
+            return Err(why_unchanged(
+                version,
+                expected_version,
+                RepoError::NotFound,
+            ));
         }
     };
     bump_version(&txn).await?;

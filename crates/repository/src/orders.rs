@@ -258,11 +258,7 @@ impl OrderRepository for SeaOrderRepository {
         load(&self.db, id).await
     }
 
-    async fn list(
-        &self,
-        filter: OrderFilter,
-        page: PageRequest,
-    ) -> Result<Page<Order>, RepoError> {
+    async fn list(&self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>, RepoError> {
         let mut select = orders::Entity::find();
         if let Some(user_id) = filter.user_id {
             select = select.filter(orders::Column::UserId.eq(user_id));
@@ -338,7 +334,9 @@ impl OrderRepository for SeaOrderRepository {
             bump_version(&txn).await?;
         }
         let order = load(&txn, id).await?;
-        txn.commit().await.or_repo("Failed to commit order status")?;
+        txn.commit()
+            .await
+            .or_repo("Failed to commit order status")?;
         Ok(order)
     }
 

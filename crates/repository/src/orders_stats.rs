@@ -4,8 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, Order as Direction,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, Order as Direction, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use strata_domain::RepoError;
 use strata_domain::orders::{DailyRevenue, OrderStats, OrderStatus, TopProduct};

@@ -208,8 +208,7 @@ fn cycle() -> ServiceError {
 fn slug_or_derived(slug: Option<Slug>, name: &Title) -> Result<Slug, ServiceError> {
     match slug {
         Some(slug) => Ok(slug),
-        None => Slug::derive(name.as_str())
-            .map_err(|v| ValidationErrors::single("slug", v).into()),
+        None => Slug::derive(name.as_str()).map_err(|v| ValidationErrors::single("slug", v).into()),
     }
 }
 

@@ -28,16 +28,16 @@ pub mod tokens;
 pub mod users;
 
 pub use accounts::{AccountMail, AccountService, AccountServiceImpl, AccountSettings};
-pub use catalog::{CatalogService, CatalogServiceImpl, CategoryDraft, ProductDraft};
 pub use auth::{AuthConfig, AuthService, AuthServiceImpl, Registration, TokenPair};
+pub use catalog::{CatalogService, CatalogServiceImpl, CategoryDraft, ProductDraft};
 pub use error::ServiceError;
 pub use events::Invalidation;
 pub use health::{HealthService, HealthServiceImpl, QueueHealth, Readiness};
 pub use items::{ItemDraft, ItemService, ItemServiceImpl};
 pub use jobs::{JobService, JobServiceImpl};
 pub use notifications::{NotificationService, NotificationServiceImpl};
-pub use orders::{OrderService, OrderServiceImpl};
 pub use oidc::{OidcProvider, OidcService, OidcServiceImpl, OidcSettings};
+pub use orders::{OrderService, OrderServiceImpl};
 pub use password::{HashPriority, PasswordHasher};
 pub use posts::{PostService, PostServiceImpl};
 pub use realtime::{

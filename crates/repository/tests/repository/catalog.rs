@@ -74,14 +74,20 @@ async fn every_catalog_write_bumps_the_version_and_reads_do_not() {
             price: Some(Price::parse(650).unwrap()),
             ..ProductChanges::default()
         };
-        let updated = repo.update_product(mug.id, changes, 1, now()).await.unwrap();
+        let updated = repo
+            .update_product(mug.id, changes, 1, now())
+            .await
+            .unwrap();
         assert_eq!((updated.version, updated.price.minor_units()), (2, 650));
         assert_eq!(repo.version().await.unwrap(), start + 3);
         // A failed write (stale version) bumps nothing.
         let stale = repo
             .update_product(mug.id, ProductChanges::default(), 1, now())
             .await;
-        assert!(matches!(stale, Err(RepoError::VersionMismatch)), "{stale:?}");
+        assert!(
+            matches!(stale, Err(RepoError::VersionMismatch)),
+            "{stale:?}"
+        );
         let renamed = CategoryChanges {
             name: Some(Title::parse("Cooking").unwrap()),
             ..CategoryChanges::default()
@@ -126,7 +132,10 @@ async fn slugs_are_unique_and_deletes_wait_until_nothing_refers() {
         assert!(matches!(orphan, Err(RepoError::NotFound)), "{orphan:?}");
 
         let in_use = repo.delete_category(kitchen.id, 1).await;
-        assert!(matches!(in_use, Err(RepoError::InUse)), "{backend}: {in_use:?}");
+        assert!(
+            matches!(in_use, Err(RepoError::InUse)),
+            "{backend}: {in_use:?}"
+        );
         let stale = repo.delete_category(kitchen.id, 9).await;
         assert!(matches!(stale, Err(RepoError::VersionMismatch)));
         let child = repo
@@ -174,7 +183,10 @@ async fn products_are_filtered_sorted_and_counted() {
         repo.create_product(hidden).await.unwrap();
 
         let names = |products: &[Product]| -> Vec<String> {
-            products.iter().map(|p| p.name.as_str().to_owned()).collect()
+            products
+                .iter()
+                .map(|p| p.name.as_str().to_owned())
+                .collect()
         };
         let by = |field, direction| Sort { field, direction };
         let all = repo
@@ -193,7 +205,11 @@ async fn products_are_filtered_sorted_and_counted() {
             ..ProductFilter::default()
         };
         let listed = repo
-            .list_products(filter, by(ProductSortField::Name, Direction::Desc), page(10, 0))
+            .list_products(
+                filter,
+                by(ProductSortField::Name, Direction::Desc),
+                page(10, 0),
+            )
             .await
             .unwrap();
         assert_eq!(names(&listed.items), ["Mug"]);
@@ -204,7 +220,11 @@ async fn products_are_filtered_sorted_and_counted() {
             ..ProductFilter::default()
         };
         let listed = repo
-            .list_products(filter, by(ProductSortField::CreatedAt, Direction::Desc), page(10, 0))
+            .list_products(
+                filter,
+                by(ProductSortField::CreatedAt, Direction::Desc),
+                page(10, 0),
+            )
             .await
             .unwrap();
         assert_eq!(names(&listed.items), ["Pot"]);
@@ -226,7 +246,10 @@ async fn products_are_filtered_sorted_and_counted() {
             )
             .await
             .unwrap();
-        assert_eq!((names(&first.items), first.total), (vec!["Mug".into(), "Pot".into()], 3));
+        assert_eq!(
+            (names(&first.items), first.total),
+            (vec!["Mug".into(), "Pot".into()], 3)
+        );
 
         let categories = repo.list_categories(page(1, 0)).await.unwrap();
         assert_eq!(categories.total, 2);

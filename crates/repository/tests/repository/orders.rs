@@ -54,9 +54,18 @@ async fn an_order_takes_its_stock_and_prices_or_writes_nothing() {
             .await
             .unwrap();
         assert_eq!(placed.total, 3 * 120 + 2 * 349, "{backend}");
-        assert_eq!(placed.items.iter().map(|i| i.line_total).sum::<i64>(), placed.total);
+        assert_eq!(
+            placed.items.iter().map(|i| i.line_total).sum::<i64>(),
+            placed.total
+        );
         assert_eq!(placed.status, OrderStatus::Pending);
-        assert_eq!((stock(&catalog, apple.id).await, stock(&catalog, bread.id).await), (7, 0));
+        assert_eq!(
+            (
+                stock(&catalog, apple.id).await,
+                stock(&catalog, bread.id).await
+            ),
+            (7, 0)
+        );
         assert_eq!(catalog.version().await.unwrap(), version + 1);
         assert_eq!(orders.find(placed.id).await.unwrap(), placed);
 
@@ -71,7 +80,10 @@ async fn an_order_takes_its_stock_and_prices_or_writes_nothing() {
         let mixed = orders
             .place(new_order(ann.id, &[(apple.id, 1), (usd.id, 1)]))
             .await;
-        assert!(matches!(mixed, Err(PlaceOrderError::Pricing(_))), "{mixed:?}");
+        assert!(
+            matches!(mixed, Err(PlaceOrderError::Pricing(_))),
+            "{mixed:?}"
+        );
         catalog
             .update_product(
                 usd.id,
@@ -96,7 +108,11 @@ async fn an_order_takes_its_stock_and_prices_or_writes_nothing() {
         assert_eq!(stock(&catalog, usd.id).await, 5);
         assert_eq!(catalog.version().await.unwrap(), version);
         assert_eq!(
-            orders.list(OrderFilter::default(), page(10, 0)).await.unwrap().total,
+            orders
+                .list(OrderFilter::default(), page(10, 0))
+                .await
+                .unwrap()
+                .total,
             1
         );
     }
@@ -131,14 +147,25 @@ async fn cancelling_restocks_once_and_statuses_move_by_compare_and_set() {
         let again = orders
             .set_status(placed.id, OrderStatus::Paid, OrderStatus::Cancelled, now())
             .await;
-        assert!(matches!(again, Err(RepoError::VersionMismatch)), "{again:?}");
+        assert!(
+            matches!(again, Err(RepoError::VersionMismatch)),
+            "{again:?}"
+        );
         assert_eq!(stock(&catalog, apple.id).await, 10);
         let missing = orders
-            .set_status(Uuid::now_v7(), OrderStatus::Paid, OrderStatus::Shipped, now())
+            .set_status(
+                Uuid::now_v7(),
+                OrderStatus::Paid,
+                OrderStatus::Shipped,
+                now(),
+            )
             .await;
         assert!(matches!(missing, Err(RepoError::NotFound)));
         // An ordered product cannot be deleted.
-        let current = catalog.find_product(ProductKey::Id(apple.id)).await.unwrap();
+        let current = catalog
+            .find_product(ProductKey::Id(apple.id))
+            .await
+            .unwrap();
         let refused = catalog.delete_product(apple.id, current.version).await;
         assert!(matches!(refused, Err(RepoError::InUse)), "{refused:?}");
 
@@ -185,7 +212,10 @@ async fn racing_orders_never_take_more_than_the_stock() {
             }
         }
         assert_eq!(placed, 5, "{backend}");
-        assert_eq!((stock(&catalog, a.id).await, stock(&catalog, b.id).await), (0, 0));
+        assert_eq!(
+            (stock(&catalog, a.id).await, stock(&catalog, b.id).await),
+            (0, 0)
+        );
 
         let stats = orders.stats(now() - Duration::days(1), 10).await.unwrap();
         assert_eq!(stats.days.len(), 1, "{backend}");

@@ -405,9 +405,12 @@ async fn the_catalog_and_orders_are_read_and_written_from_indexes() {
                 ProductSortField::CreatedAt,
             ] {
                 let sort = Sort { field, direction };
-                for (category_id, is_active) in
-                    [(None, true), (Some(shop.id), true), (None, false), (Some(shop.id), false)]
-                {
+                for (category_id, is_active) in [
+                    (None, true),
+                    (Some(shop.id), true),
+                    (None, false),
+                    (Some(shop.id), false),
+                ] {
                     let filter = ProductFilter {
                         is_active,
                         category_id,
@@ -448,7 +451,10 @@ async fn the_catalog_and_orders_are_read_and_written_from_indexes() {
             ),
         ] {
             let what = format!("products {filter:?}");
-            catalog.list_products(filter, sort, page(1, 0)).await.unwrap();
+            catalog
+                .list_products(filter, sort, page(1, 0))
+                .await
+                .unwrap();
             check(&conn, &seen, &what, &mut failures).await;
         }
         catalog.list_categories(page(1, 0)).await.unwrap();
@@ -475,7 +481,12 @@ async fn the_catalog_and_orders_are_read_and_written_from_indexes() {
         let order = orders.place(placed(&lines)).await.unwrap();
         check(&conn, &seen, "place an order", &mut failures).await;
         orders
-            .set_status(order.id, OrderStatus::Pending, OrderStatus::Cancelled, now())
+            .set_status(
+                order.id,
+                OrderStatus::Pending,
+                OrderStatus::Cancelled,
+                now(),
+            )
             .await
             .unwrap();
         check(&conn, &seen, "cancel an order", &mut failures).await;
