@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    DeriveIden, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    DeleteMany, DeriveIden, EntityTrait, PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect,
+    SqlErr, UpdateMany,
 };
 use strata_domain::RepoError;
 use strata_domain::catalog::{
@@ -118,6 +119,85 @@ pub(crate) fn why_unchanged(
     }
 }
 
+/// Runs `update`, a compare-and-set on row `id` (guarded by
+/// `expected_version`), reads the row back and bumps the catalog version,
+/// all in one transaction.
+///
+/// # Errors
+/// [`RepoError::NotFound`], [`RepoError::VersionMismatch`], or the
+/// update's failure (a taken slug, a missing foreign row).
+pub(crate) async fn versioned_update<E>(
+    repo: &SeaCatalogRepository,
+    update: UpdateMany<E>,
+    id: Uuid,
+    expected_version: i64,
+    version_of: fn(&E::Model) -> i64,
+) -> Result<E::Model, RepoError>
+where
+    E: EntityTrait,
+    E::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
+{
+    let _write = repo.writes.enter().await?;
+    let txn = begin_write(&repo.db).await?;
+    let result = update.exec(&txn).await.or_repo("Failed to update")?;
+    let row = E::find_by_id(id)
+        .one(&txn)
+        .await
+        .or_repo("Failed to load the updated row")?;
+    let row = match row {
+        Some(row) if result.rows_affected > 0 => row,
+        other => {
+            let version = other.as_ref().map(version_of);
+            return Err(why_unchanged(
+                version,
+                expected_version,
+                RepoError::NotFound,
+            ));
+        }
+    };
+    bump_version(&txn).await?;
+    txn.commit().await.or_repo("Failed to commit")?;
+    Ok(row)
+}
+
+/// Runs `delete`, guarded by `expected_version` and by whatever else it
+/// filters on (nothing referring to the row), and bumps the catalog
+/// version, in one transaction.
+///
+/// # Errors
+/// [`RepoError::NotFound`], [`RepoError::VersionMismatch`], or
+/// [`RepoError::InUse`] when only the other guards refused.
+pub(crate) async fn versioned_delete<E>(
+    repo: &SeaCatalogRepository,
+    delete: DeleteMany<E>,
+    id: Uuid,
+    expected_version: i64,
+    version: E::Column,
+) -> Result<(), RepoError>
+where
+    E: EntityTrait,
+    E::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
+{
+    let _write = repo.writes.enter().await?;
+    let txn = begin_write(&repo.db).await?;
+    let result = delete
+        .exec(&txn)
+        .await
+        .map_err(|err| in_use_or("Failed to delete", err))?;
+    if result.rows_affected == 0 {
+        let found = E::find_by_id(id)
+            .select_only()
+            .column(version)
+            .into_tuple::<i64>()
+            .one(&txn)
+            .await
+            .or_repo("Failed to load the row to delete")?;
+        return Err(why_unchanged(found, expected_version, RepoError::InUse));
+    }
+    bump_version(&txn).await?;
+    txn.commit().await.or_repo("Failed to commit")
+}
+
 #[async_trait]
 impl CatalogRepository for SeaCatalogRepository {
     async fn create_category(&self, new: NewCategory) -> Result<Category, RepoError> {
@@ -209,29 +289,7 @@ impl CatalogRepository for SeaCatalogRepository {
         if let Some(parent_id) = changes.parent_id {
             update = update.col_expr(categories::Column::ParentId, Expr::value(parent_id));
         }
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
-        let result = update
-            .exec(&txn)
-            .await
-            .or_repo("Failed to update category")?;
-        let row = categories::Entity::find_by_id(id)
-            .one(&txn)
-            .await
-            .or_repo("Failed to load updated category")?;
-        let row = match row {
-            Some(row) if result.rows_affected > 0 => row,
-            other => {
-                let version = other.map(|row| row.version);
-                return Err(why_unchanged(
-                    version,
-                    expected_version,
-                    RepoError::NotFound,
-                ));
-            }
-        };
-        bump_version(&txn).await?;
-        txn.commit().await.or_repo("Failed to commit category")?;
+        let row = versioned_update(self, update, id, expected_version, |row| row.version).await?;
         Category::try_from(row)
     }
 
@@ -252,24 +310,14 @@ impl CatalogRepository for SeaCatalogRepository {
             .filter(categories::Column::Version.eq(expected_version))
             .filter(Expr::exists(used_by_products).not())
             .filter(Expr::exists(used_by_children).not());
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
-        let result = delete
-            .exec(&txn)
-            .await
-            .map_err(|err| in_use_or("Failed to delete category", err))?;
-        if result.rows_affected == 0 {
-            let version = categories::Entity::find_by_id(id)
-                .select_only()
-                .column(categories::Column::Version)
-                .into_tuple::<i64>()
-                .one(&txn)
-                .await
-                .or_repo("Failed to load category")?;
-            return Err(why_unchanged(version, expected_version, RepoError::InUse));
-        }
-        bump_version(&txn).await?;
-        txn.commit().await.or_repo("Failed to commit category")
+        versioned_delete(
+            self,
+            delete,
+            id,
+            expected_version,
+            categories::Column::Version,
+        )
+        .await
     }
 
     async fn create_product(&self, product: NewProduct) -> Result<Product, RepoError> {

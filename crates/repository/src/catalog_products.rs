@@ -15,7 +15,7 @@ use strata_domain::items::{Description, Title};
 use strata_domain::page::{Page, PageRequest, Sort};
 use uuid::Uuid;
 
-use crate::catalog::{SeaCatalogRepository, bump_version, in_use_or, why_unchanged};
+use crate::catalog::{SeaCatalogRepository, bump_version, versioned_delete, versioned_update};
 use crate::entities::{order_items, products};
 use crate::error::DbResultExt;
 use crate::query::{invalid_row, lower_contains, micros, order, total};
@@ -225,29 +225,7 @@ pub(crate) async fn update(
     if let Some(is_active) = is_active {
         update = update.col_expr(C::IsActive, Expr::value(is_active));
     }
-    let _write = repo.writes.enter().await?;
-    let txn = begin_write(&repo.db).await?;
-    let result = update
-        .exec(&txn)
-        .await
-        .or_repo("Failed to update product")?;
-    let row = products::Entity::find_by_id(id)
-        .one(&txn)
-        .await
-        .or_repo("Failed to load updated product")?;
-    let row = match row {
-        Some(row) if result.rows_affected > 0 => row,
-        other => {
-            let version = other.map(|row| row.version);
-            return Err(why_unchanged(
-                version,
-                expected_version,
-                RepoError::NotFound,
-            ));
-        }
-    };
-    bump_version(&txn).await?;
-    txn.commit().await.or_repo("Failed to commit product")?;
+    let row = versioned_update(repo, update, id, expected_version, |row| row.version).await?;
     Product::try_from(row)
 }
 
@@ -265,22 +243,12 @@ pub(crate) async fn delete(
         .filter(products::Column::Id.eq(id))
         .filter(products::Column::Version.eq(expected_version))
         .filter(Expr::exists(ordered).not());
-    let _write = repo.writes.enter().await?;
-    let txn = begin_write(&repo.db).await?;
-    let result = delete
-        .exec(&txn)
-        .await
-        .map_err(|err| in_use_or("Failed to delete product", err))?;
-    if result.rows_affected == 0 {
-        let version = products::Entity::find_by_id(id)
-            .select_only()
-            .column(products::Column::Version)
-            .into_tuple::<i64>()
-            .one(&txn)
-            .await
-            .or_repo("Failed to load product")?;
-        return Err(why_unchanged(version, expected_version, RepoError::InUse));
-    }
-    bump_version(&txn).await?;
-    txn.commit().await.or_repo("Failed to commit product")
+    versioned_delete(
+        repo,
+        delete,
+        id,
+        expected_version,
+        products::Column::Version,
+    )
+    .await
 }

@@ -212,9 +212,20 @@ fn slug_or_derived(slug: Option<Slug>, name: &Title) -> Result<Slug, ServiceErro
     }
 }
 
-/// Admin writes replace a version the admin has seen: `If-Match` is required.
-fn required(if_match: Option<i64>) -> Result<i64, ServiceError> {
+/// Admin writes replace a version the admin has seen: after the role,
+/// `If-Match` is required.
+fn admin_write(caller: &Principal, if_match: Option<i64>) -> Result<i64, ServiceError> {
+    require_admin(caller)?;
     if_match.ok_or(ServiceError::PreconditionRequired)
+}
+
+/// A delete refused because something still refers to the row: 409 saying
+/// what to do instead.
+fn in_use_as(result: Result<(), RepoError>, why: &'static str) -> Result<(), ServiceError> {
+    match result {
+        Err(RepoError::InUse) => Err(ServiceError::Conflict(why)),
+        other => Ok(other?),
+    }
 }
 
 #[async_trait]
@@ -254,8 +265,7 @@ impl CatalogService for CatalogServiceImpl {
         changes: CategoryChanges,
         if_match: Option<i64>,
     ) -> Result<Category, ServiceError> {
-        require_admin(caller)?;
-        let expected = required(if_match)?;
+        let expected = admin_write(caller, if_match)?;
         if let Some(Some(parent)) = changes.parent_id {
             self.check_parent(id, parent).await?;
         }
@@ -271,14 +281,11 @@ impl CatalogService for CatalogServiceImpl {
         id: Uuid,
         if_match: Option<i64>,
     ) -> Result<(), ServiceError> {
-        require_admin(caller)?;
-        let expected = required(if_match)?;
-        match self.catalog.delete_category(id, expected).await {
-            Err(RepoError::InUse) => Err(ServiceError::Conflict(
-                "The category still has products or sub-categories; move or delete them first.",
-            )),
-            other => Ok(other?),
-        }
+        let expected = admin_write(caller, if_match)?;
+        in_use_as(
+            self.catalog.delete_category(id, expected).await,
+            "The category still has products or sub-categories; move or delete them first.",
+        )
     }
 
     async fn list_products(
@@ -338,8 +345,7 @@ impl CatalogService for CatalogServiceImpl {
         changes: ProductChanges,
         if_match: Option<i64>,
     ) -> Result<Product, ServiceError> {
-        require_admin(caller)?;
-        let expected = required(if_match)?;
+        let expected = admin_write(caller, if_match)?;
         if let Some(category_id) = changes.category_id {
             self.existing_category("category_id", category_id).await?;
         }
@@ -355,14 +361,11 @@ impl CatalogService for CatalogServiceImpl {
         id: Uuid,
         if_match: Option<i64>,
     ) -> Result<(), ServiceError> {
-        require_admin(caller)?;
-        let expected = required(if_match)?;
-        match self.catalog.delete_product(id, expected).await {
-            Err(RepoError::InUse) => Err(ServiceError::Conflict(
-                "The product has been ordered; deactivate it (is_active: false) instead.",
-            )),
-            other => Ok(other?),
-        }
+        let expected = admin_write(caller, if_match)?;
+        in_use_as(
+            self.catalog.delete_product(id, expected).await,
+            "The product has been ordered; deactivate it (is_active: false) instead.",
+        )
     }
 
     async fn version(&self) -> Result<i64, ServiceError> {
