@@ -21,6 +21,7 @@ mod m20261205_000013_create_notifications;
 mod m20261206_000014_create_realtime;
 mod m20261206_000015_create_oidc;
 mod m20261206_000016_count_items_per_owner;
+mod m20261206_000017_create_catalog_and_orders;
 mod m20261206_000018_create_idempotency_keys;
 
 pub use sea_orm_migration::{DbErr, Migration, MigrationStatus, MigratorTrait};
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_create_realtime::Migration),
             Box::new(m20261206_000015_create_oidc::Migration),
             Box::new(m20261206_000016_count_items_per_owner::Migration),
+            Box::new(m20261206_000017_create_catalog_and_orders::Migration),
             Box::new(m20261206_000018_create_idempotency_keys::Migration),
         ]
     }

@@ -15,7 +15,7 @@ use sea_orm_migration::{MigrationStatus, MigratorTrait, SchemaManager};
 use strata_migration::Migrator;
 
 /// The tables each migration creates, in order (none for index-only ones).
-const CREATES: [&[&str]; 16] = [
+const CREATES: [&[&str]; 17] = [
     &["users"],
     &["sessions"],
     &["refresh_tokens"],
@@ -31,6 +31,13 @@ const CREATES: [&[&str]; 16] = [
     &["event_sequences", "ws_tickets"],
     &["user_identities", "oidc_pending_logins", "oidc_login_codes"],
     &["item_counts"],
+    &[
+        "catalog_version",
+        "categories",
+        "products",
+        "orders",
+        "order_items",
+    ],
     &["idempotency_keys"],
 ];
 

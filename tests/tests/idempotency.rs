@@ -24,6 +24,11 @@ async fn total(app: &TestApp, token: &str, path: &str) -> u64 {
     page["total"].as_u64().unwrap()
 }
 
+async fn stock(app: &TestApp, product_path: &str) -> i64 {
+    let product: Value = app.get(product_path, None).await.json().await.unwrap();
+    product["stock_quantity"].as_i64().unwrap()
+}
+
 #[tokio::test]
 async fn a_retry_replays_the_first_answer_and_creates_nothing() {
     for_each_backend(|app| async move {
@@ -216,6 +221,76 @@ async fn admin_creates_and_job_starts_replay_too() {
             .filter(|j| j["kind"] == "export_users")
             .count();
         assert_eq!(exports, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_retried_order_takes_stock_once_and_a_refused_one_keeps_no_key() {
+    for_each_backend(|app| async move {
+        let admin = app.admin().await.access;
+        let shelf = app
+            .post_json(
+                "/api/v1/categories",
+                &json!({"name": "Shelf"}),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(shelf.status(), 201);
+        let shelf: Value = shelf.json().await.unwrap();
+        let tea = app
+            .post_json(
+                "/api/v1/products",
+                &json!({"name": "Tea", "price": 450, "currency": "EUR", "stock_quantity": 4,
+                        "category_id": shelf["id"]}),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(tea.status(), 201);
+        let tea: Value = tea.json().await.unwrap();
+        let tea_path = format!("/api/v1/products/{}", tea["id"].as_str().unwrap());
+        let buyer = app.registered(&TestUser::generate()).await.access;
+        let two = json!({"items": [{"product_id": tea["id"], "quantity": 2}]});
+
+        let first = keyed(&app, &buyer, "/api/v1/orders", "order-1", &two).await;
+        assert_eq!(first.status(), 201);
+        let location = first.headers()["location"].clone();
+        let first: Value = first.json().await.unwrap();
+        let again = keyed(&app, &buyer, "/api/v1/orders", "order-1", &two).await;
+        assert_eq!(again.status(), 201);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(again.headers()["location"], location);
+        assert_eq!(again.json::<Value>().await.unwrap(), first);
+        assert_eq!(stock(&app, &tea_path).await, 2, "the retry took no stock");
+        assert_eq!(total(&app, &buyer, "/api/v1/orders").await, 1);
+
+        // Racing retries: one order; the others replay it or wait for it.
+        let one = json!({"items": [{"product_id": tea["id"], "quantity": 1}]});
+        let answers =
+            join_all((0..8).map(|_| keyed(&app, &buyer, "/api/v1/orders", "order-3", &one))).await;
+        for answer in answers {
+            match answer.status().as_u16() {
+                201 => {}
+                409 => {
+                    assert_problem(answer, 409, "IDEMPOTENCY_IN_PROGRESS").await;
+                }
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert_eq!(stock(&app, &tea_path).await, 1);
+        assert_eq!(total(&app, &buyer, "/api/v1/orders").await, 2);
+
+        // A refused order stores nothing under its key: the retry runs again
+        // (and is refused again), and the key then serves a smaller order.
+        for _ in 0..2 {
+            let short = keyed(&app, &buyer, "/api/v1/orders", "order-2", &two).await;
+            assert_problem(short, 409, "OUT_OF_STOCK").await;
+        }
+        let last = keyed(&app, &buyer, "/api/v1/orders", "order-2", &one).await;
+        assert_eq!(last.status(), 201);
+        assert!(last.headers().get("idempotent-replayed").is_none());
+        assert_eq!(stock(&app, &tea_path).await, 0);
+        assert_eq!(total(&app, &buyer, "/api/v1/orders").await, 3);
     })
     .await;
 }

@@ -22,19 +22,19 @@ use strata_http::rate_limit::{MemoryStore, Quota, RateLimitStore, RedisStore};
 use strata_http::{AppState, CorsSettings, EdgeConfig, HttpSettings, MetricsEndpoint, RateLimits};
 use strata_migration::{Migrator, MigratorTrait};
 use strata_repository::{
-    DatabaseConnection, LocalFileStore, SeaAccountTokenRepository, SeaHealthRepository,
-    SeaIdempotencyRepository, SeaItemRepository, SeaJobRepository, SeaNotificationRepository,
-    SeaOidcRepository, SeaPostRepository, SeaRealtimeRepository, SeaSessionRepository,
-    SeaUserRepository,
+    DatabaseConnection, LocalFileStore, SeaAccountTokenRepository, SeaCatalogRepository,
+    SeaHealthRepository, SeaIdempotencyRepository, SeaItemRepository, SeaJobRepository,
+    SeaNotificationRepository, SeaOidcRepository, SeaOrderRepository, SeaPostRepository,
+    SeaRealtimeRepository, SeaSessionRepository, SeaUserRepository,
 };
 use strata_service::jobs::JobServiceImpl;
 use strata_service::jobs::kinds::send_email;
 use strata_service::revocation::Revoker;
 use strata_service::{
-    AccountMail, AccountServiceImpl, AuthConfig, AuthServiceImpl, Dispatcher, HealthServiceImpl,
-    IdempotencyServiceImpl, Invalidation, ItemServiceImpl, NotificationServiceImpl,
-    OidcServiceImpl, PasswordHasher, PostServiceImpl, RealtimeServiceImpl, RevocationList,
-    TokenCodec, UserServiceImpl,
+    AccountMail, AccountServiceImpl, AuthConfig, AuthServiceImpl, CatalogServiceImpl, Dispatcher,
+    HealthServiceImpl, IdempotencyServiceImpl, Invalidation, ItemServiceImpl,
+    NotificationServiceImpl, OidcServiceImpl, OrderServiceImpl, PasswordHasher, PostServiceImpl,
+    RealtimeServiceImpl, RevocationList, TokenCodec, UserServiceImpl,
 };
 use tokio::task::JoinHandle;
 
@@ -238,6 +238,12 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
             SeaPostRepository::new(db.clone()).with_events(bus.clone()),
         ))),
         realtime: Arc::new(realtime),
+        catalog: Arc::new(CatalogServiceImpl::new(Arc::new(
+            SeaCatalogRepository::new(db.clone()),
+        ))),
+        orders: Arc::new(OrderServiceImpl::new(Arc::new(SeaOrderRepository::new(
+            db.clone(),
+        )))),
         health: Arc::new(
             HealthServiceImpl::new(Arc::new(SeaHealthRepository::new(db)))
                 .with_queue(jobs, Duration::from_secs(settings.jobs.backlog_warn_secs))

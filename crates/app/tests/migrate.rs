@@ -16,7 +16,7 @@ use strata_repository::connect;
 const BIN: &str = env!("CARGO_BIN_EXE_strata");
 
 /// The tables each migration creates, in order (none for index-only ones).
-const CREATES: [&[&str]; 16] = [
+const CREATES: [&[&str]; 17] = [
     &["users"],
     &["sessions"],
     &["refresh_tokens"],
@@ -32,6 +32,13 @@ const CREATES: [&[&str]; 16] = [
     &["event_sequences", "ws_tickets"],
     &["user_identities", "oidc_pending_logins", "oidc_login_codes"],
     &["item_counts"],
+    &[
+        "catalog_version",
+        "categories",
+        "products",
+        "orders",
+        "order_items",
+    ],
     &["idempotency_keys"],
 ];
 

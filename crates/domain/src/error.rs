@@ -8,6 +8,8 @@ use std::error::Error as StdError;
 pub enum UniqueField {
     Email,
     Username,
+    /// A catalog slug (categories and products each have their own).
+    Slug,
     /// A constraint that is not part of any user-facing rule.
     Other,
 }
@@ -21,6 +23,10 @@ pub enum RepoError {
     /// A compare-and-set update found another version than expected.
     #[error("the record changed since it was read")]
     VersionMismatch,
+    /// The row is still referred to (a category with products, a product
+    /// that was ordered), so it cannot be deleted.
+    #[error("the record is still in use")]
+    InUse,
     /// A uniqueness constraint rejected the write.
     #[error("unique constraint violated on {0:?}")]
     Conflict(UniqueField),

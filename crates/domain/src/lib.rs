@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod catalog;
 pub mod error;
 pub mod events;
 pub mod files;
@@ -15,6 +16,7 @@ pub mod items;
 pub mod jobs;
 pub mod notifications;
 pub mod oidc;
+pub mod orders;
 pub mod page;
 pub mod posts;
 pub mod realtime;

@@ -109,6 +109,18 @@ pub enum ApiError {
     Conflict(&'static str),
     #[error("precondition failed")]
     PreconditionFailed,
+    /// A write that must carry `If-Match` came without it.
+    #[error("precondition required")]
+    PreconditionRequired,
+    /// An order asked for more units than are in stock.
+    #[error("out of stock")]
+    OutOfStock(uuid::Uuid),
+    /// An order status change the status machine forbids.
+    #[error("invalid transition from {from} to {to}")]
+    InvalidTransition {
+        from: &'static str,
+        to: &'static str,
+    },
     /// An `Idempotency-Key` header that is not a valid key.
     #[error("invalid idempotency key: {0}")]
     InvalidIdempotencyKey(String),
@@ -160,11 +172,15 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
             Self::PreconditionFailed => "PRECONDITION_FAILED",
+            Self::PreconditionRequired => "PRECONDITION_REQUIRED",
+            Self::OutOfStock(_) => "OUT_OF_STOCK",
+            Self::InvalidTransition { .. } => "INVALID_TRANSITION",
             Self::InvalidIdempotencyKey(_) => "INVALID_IDEMPOTENCY_KEY",
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Self::IdempotencyInProgress { .. } => "IDEMPOTENCY_IN_PROGRESS",
             Self::Taken(UniqueField::Email) => "EMAIL_TAKEN",
             Self::Taken(UniqueField::Username) => "USERNAME_TAKEN",
+            Self::Taken(UniqueField::Slug) => "SLUG_TAKEN",
             Self::Taken(UniqueField::Other) => "CONFLICT",
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
@@ -207,12 +223,22 @@ impl ApiError {
             Self::PreconditionFailed => {
                 "The resource changed since the ETag in If-Match was issued.".into()
             }
+            Self::PreconditionRequired => {
+                "This write must carry If-Match with the ETag of the version it replaces.".into()
+            }
+            Self::OutOfStock(product_id) => {
+                format!("Not enough stock of product {product_id}; nothing was reserved.")
+            }
+            Self::InvalidTransition { from, to } => {
+                format!("An order cannot go from {from} to {to}.")
+            }
             Self::IdempotencyKeyReused => "This Idempotency-Key was used with another request; use a new key for a new request.".into(),
             Self::IdempotencyInProgress { retry_after_secs } => format!(
                 "A request with this Idempotency-Key is still running; retry in {retry_after_secs} s."
             ),
             Self::Taken(UniqueField::Email) => "This e-mail address is already registered.".into(),
             Self::Taken(UniqueField::Username) => "This username is already taken.".into(),
+            Self::Taken(UniqueField::Slug) => "This slug is already taken.".into(),
             Self::Taken(UniqueField::Other) => "The request conflicts with existing data.".into(),
             Self::Validation(_) => "The request failed validation.".into(),
             Self::RateLimited(d) => format!(
@@ -258,6 +284,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::TooManySockets => Self::TooManySockets,
             ServiceError::Conflict(why) => Self::Conflict(why),
             ServiceError::PreconditionFailed => Self::PreconditionFailed,
+            ServiceError::PreconditionRequired => Self::PreconditionRequired,
+            ServiceError::OutOfStock { product_id } => Self::OutOfStock(product_id),
+            ServiceError::InvalidTransition { from, to } => Self::InvalidTransition { from, to },
             ServiceError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
             ServiceError::IdempotencyInProgress { retry_after_secs } => {
                 Self::IdempotencyInProgress { retry_after_secs }
@@ -305,8 +334,12 @@ impl ResponseError for ApiError {
             }
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) | Self::IdempotencyInProgress { .. } => StatusCode::CONFLICT,
+            Self::Conflict(_)
+            | Self::IdempotencyInProgress { .. }
+            | Self::OutOfStock(_)
+            | Self::InvalidTransition { .. } => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Taken(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -483,6 +516,27 @@ mod tests {
                 ServiceError::ProviderUnavailable("down".into()),
                 "OIDC_PROVIDER_UNAVAILABLE",
                 502,
+            ),
+            (ServiceError::Taken(UniqueField::Slug), "SLUG_TAKEN", 409),
+            (
+                ServiceError::PreconditionRequired,
+                "PRECONDITION_REQUIRED",
+                428,
+            ),
+            (
+                ServiceError::OutOfStock {
+                    product_id: uuid::Uuid::nil(),
+                },
+                "OUT_OF_STOCK",
+                409,
+            ),
+            (
+                ServiceError::InvalidTransition {
+                    from: "delivered",
+                    to: "cancelled",
+                },
+                "INVALID_TRANSITION",
+                409,
             ),
             (ServiceError::internal("x", "y"), "INTERNAL", 500),
         ];

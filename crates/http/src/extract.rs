@@ -29,6 +29,27 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// The caller when a bearer token is presented, `None` for an anonymous
+/// request: public reads that show admins more. A token that is presented
+/// but refused is still 401, never silently anonymous.
+#[derive(Debug, Clone, Copy)]
+pub struct MaybeAuthenticated(pub Option<Principal>);
+
+impl FromRequest for MaybeAuthenticated {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let anonymous = req.extensions().get::<Principal>().is_none()
+            && req.headers().get(header::AUTHORIZATION).is_none();
+        std::future::ready(if anonymous {
+            Ok(Self(None))
+        } else {
+            authenticate(req).map(|Authenticated(principal)| Self(Some(principal)))
+        })
+    }
+}
+
 /// A caller allowed to write content: authenticated, and with a verified
 /// address when `auth.require_verified_email` is on (else 403
 /// `EMAIL_NOT_VERIFIED`). Account upkeep (profile, password, verification,

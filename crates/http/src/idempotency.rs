@@ -136,8 +136,12 @@ where
             release.disarm();
             Ok(render(&created))
         }
-        // Dropping `release` gives the key up: nothing was created.
-        Err(err) => Err(err.into()),
+        // Nothing was created: the key is given up before the answer, so
+        // the client's immediate retry runs again.
+        Err(err) => {
+            release.now().await;
+            Err(err.into())
+        }
     }
 }
 
@@ -154,6 +158,18 @@ impl Release {
     fn disarm(mut self) {
         self.attempt = None;
     }
+
+    async fn now(mut self) {
+        if let Some(attempt) = self.attempt.take() {
+            release(&*self.keys, &attempt).await;
+        }
+    }
+}
+
+async fn release(keys: &dyn IdempotencyService, attempt: &Attempt) {
+    if let Err(err) = keys.release(attempt).await {
+        tracing::warn!(error = %err, "could not release an idempotency key; it frees itself when its lease ends");
+    }
 }
 
 impl Drop for Release {
@@ -162,11 +178,7 @@ impl Drop for Release {
             return;
         };
         let keys = Arc::clone(&self.keys);
-        tokio::spawn(async move {
-            if let Err(err) = keys.release(&attempt).await {
-                tracing::warn!(error = %err, "could not release an idempotency key; it frees itself when its lease ends");
-            }
-        });
+        tokio::spawn(async move { release(&*keys, &attempt).await });
     }
 }
 

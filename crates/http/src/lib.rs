@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod body;
+pub mod catalog;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -20,6 +21,7 @@ pub mod notifications;
 pub mod oidc;
 pub mod openapi;
 mod openapi_responses;
+pub mod orders;
 pub mod page;
 pub mod posts;
 pub mod rate_limit;
@@ -35,8 +37,9 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
 use strata_service::{
-    AccountService, AuthService, HealthService, IdempotencyService, ItemService, JobService,
-    NotificationService, OidcService, PostService, RealtimeService, UserService,
+    AccountService, AuthService, CatalogService, HealthService, IdempotencyService, ItemService,
+    JobService, NotificationService, OidcService, OrderService, PostService, RealtimeService,
+    UserService,
 };
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
@@ -62,6 +65,8 @@ pub struct AppState {
     pub notifications: Arc<dyn NotificationService>,
     pub realtime: Arc<dyn RealtimeService>,
     pub oidc: Arc<dyn OidcService>,
+    pub catalog: Arc<dyn CatalogService>,
+    pub orders: Arc<dyn OrderService>,
     pub idempotency: Arc<dyn IdempotencyService>,
 }
 
@@ -200,6 +205,8 @@ where
                 .configure(users::configure)
                 .configure(items::configure)
                 .configure(posts::configure)
+                .configure(catalog::configure)
+                .configure(orders::configure)
                 .configure(jobs::configure)
                 .configure(notifications::configure)
                 .configure(realtime::configure),

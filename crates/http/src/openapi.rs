@@ -24,6 +24,8 @@ use crate::error::{FieldProblem, Problem};
         (name = "users", description = "Accounts: one's own, and administration of everyone's"),
         (name = "items", description = "Owner-scoped items with ETag preconditions"),
         (name = "posts", description = "The public blog and its comments"),
+        (name = "catalog", description = "Categories and products: public reads, admin writes with a required If-Match"),
+        (name = "orders", description = "Orders against the catalog's stock, their status, and sales statistics"),
         (name = "jobs", description = "Background jobs: progress, cancellation, retries and result files"),
         (name = "notifications", description = "What happened to the caller's things: comments, jobs, role changes"),
         (name = "realtime", description = "A WebSocket of the caller's job progress and notifications (docs/realtime.md)"),

@@ -89,6 +89,22 @@ fn the_document_lists_exactly_the_contracts_routes() {
         ("POST", "/api/v1/posts/{id}/comments"),
         ("GET", "/api/v1/posts/{id}/comments/{comment_id}"),
         ("DELETE", "/api/v1/posts/{id}/comments/{comment_id}"),
+        ("GET", "/api/v1/categories"),
+        ("POST", "/api/v1/categories"),
+        ("GET", "/api/v1/categories/{id}"),
+        ("PATCH", "/api/v1/categories/{id}"),
+        ("DELETE", "/api/v1/categories/{id}"),
+        ("GET", "/api/v1/products"),
+        ("POST", "/api/v1/products"),
+        ("GET", "/api/v1/products/{id_or_slug}"),
+        ("PATCH", "/api/v1/products/{id_or_slug}"),
+        ("DELETE", "/api/v1/products/{id_or_slug}"),
+        ("GET", "/api/v1/orders"),
+        ("POST", "/api/v1/orders"),
+        ("GET", "/api/v1/orders/stats"),
+        ("GET", "/api/v1/orders/{id}"),
+        ("PATCH", "/api/v1/orders/{id}"),
+        ("POST", "/api/v1/orders/{id}/cancel"),
         ("GET", "/health"),
         ("GET", "/health/ready"),
         ("GET", "/metrics"),
@@ -151,6 +167,20 @@ async fn every_documented_operation_is_routed() {
         .returning(|_, _, _| Err(strata_service::ServiceError::NotFound));
     oidc.expect_callback()
         .returning(|_, _| Err(strata_service::ServiceError::NotFound));
+    // The catalog's public reads too.
+    let mut catalog = strata_service::catalog::MockCatalogService::new();
+    catalog
+        .expect_list_categories()
+        .returning(|page| Ok(strata_domain::page::Page::new(vec![], 0, page)));
+    catalog
+        .expect_list_products()
+        .returning(|_, _, _, page| Ok(strata_domain::page::Page::new(vec![], 0, page)));
+    catalog
+        .expect_get_category()
+        .returning(|_| Err(strata_service::ServiceError::NotFound));
+    catalog
+        .expect_get_product()
+        .returning(|_, _| Err(strata_service::ServiceError::NotFound));
     let state = AppState {
         oidc: Arc::new(oidc),
         auth: Arc::new(MockAuthService::new()),
@@ -162,6 +192,8 @@ async fn every_documented_operation_is_routed() {
         jobs: Arc::new(MockJobService::new()),
         notifications: Arc::new(strata_service::notifications::MockNotificationService::new()),
         realtime: Arc::new(realtime),
+        catalog: Arc::new(catalog),
+        orders: Arc::new(strata_service::orders::MockOrderService::new()),
         idempotency: Arc::new(strata_service::idempotency::MockIdempotencyService::new()),
     };
     let app = test::init_service(strata_http::app(state, HttpSettings::default())).await;
@@ -171,6 +203,7 @@ async fn every_documented_operation_is_routed() {
         // before any service is called; what matters is that a route matched.
         let uri = path
             .replace("{id}", &uuid::Uuid::nil().to_string())
+            .replace("{id_or_slug}", &uuid::Uuid::nil().to_string())
             .replace("{comment_id}", &uuid::Uuid::nil().to_string());
         let req = TestRequest::default()
             .method(method.parse().unwrap())

@@ -29,6 +29,8 @@ fn unique_field(message: &str) -> UniqueField {
         UniqueField::Email
     } else if message.contains("username") {
         UniqueField::Username
+    } else if message.contains("slug") {
+        UniqueField::Slug
     } else {
         UniqueField::Other
     }

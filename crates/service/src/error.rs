@@ -117,6 +117,20 @@ pub enum ServiceError {
     /// The request contradicts a business rule (e.g. an admin demoting themself).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A write that must name the version it replaces came without
+    /// `If-Match` (admin catalog writes).
+    #[error("precondition required")]
+    PreconditionRequired,
+    /// Fewer units in stock than an order asks for; nothing was reserved.
+    #[error("not enough stock of product {product_id}")]
+    OutOfStock { product_id: uuid::Uuid },
+    /// An order status change the status machine forbids (or a status that
+    /// moved on meanwhile).
+    #[error("an order cannot go from {from} to {to}")]
+    InvalidTransition {
+        from: &'static str,
+        to: &'static str,
+    },
     /// The idempotency key was used before with another request.
     #[error("idempotency key reused with another request")]
     IdempotencyKeyReused,
@@ -158,6 +172,7 @@ impl From<RepoError> for ServiceError {
             RepoError::NotFound => Self::NotFound,
             RepoError::Conflict(field) => Self::Taken(field),
             RepoError::VersionMismatch => Self::PreconditionFailed,
+            RepoError::InUse => Self::Conflict("The resource is still in use."),
             // A retry took the key over while this attempt ran: it answers.
             RepoError::ClaimLost => Self::IdempotencyInProgress {
                 retry_after_secs: 1,

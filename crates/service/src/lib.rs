@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod catalog;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -16,6 +17,7 @@ pub mod jobs;
 pub mod mail;
 pub mod notifications;
 pub mod oidc;
+pub mod orders;
 pub mod password;
 pub mod posts;
 pub mod realtime;
@@ -28,6 +30,7 @@ pub mod users;
 
 pub use accounts::{AccountMail, AccountService, AccountServiceImpl, AccountSettings};
 pub use auth::{AuthConfig, AuthService, AuthServiceImpl, Registration, TokenPair};
+pub use catalog::{CatalogService, CatalogServiceImpl, CategoryDraft, ProductDraft};
 pub use error::ServiceError;
 pub use events::Invalidation;
 pub use health::{HealthService, HealthServiceImpl, QueueHealth, Readiness};
@@ -36,6 +39,7 @@ pub use items::{ItemDraft, ItemService, ItemServiceImpl};
 pub use jobs::{JobService, JobServiceImpl};
 pub use notifications::{NotificationService, NotificationServiceImpl};
 pub use oidc::{OidcProvider, OidcService, OidcServiceImpl, OidcSettings};
+pub use orders::{OrderService, OrderServiceImpl};
 pub use password::{HashPriority, PasswordHasher};
 pub use posts::{PostService, PostServiceImpl};
 pub use realtime::{

@@ -55,7 +55,11 @@ impl MemoryQueue {
 
 #[async_trait]
 impl JobRepository for MemoryQueue {
-    async fn enqueue(&self, job: NewJob) -> Result<bool, RepoError> {
+    async fn enqueue_keyed(
+        &self,
+        job: NewJob,
+        _once: Option<strata_domain::idempotency::Completion<NewJob>>,
+    ) -> Result<bool, RepoError> {
         self.jobs.lock().unwrap().push(job_from(job));
         self.wake.notify_waiters();
         Ok(true)

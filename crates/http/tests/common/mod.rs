@@ -13,6 +13,7 @@ use strata_domain::users::{Email, Role, User, Username};
 use strata_http::{AppState, HttpSettings};
 use strata_service::accounts::MockAccountService;
 use strata_service::auth::MockAuthService;
+use strata_service::catalog::MockCatalogService;
 use strata_service::error::TokenRejection;
 use strata_service::health::MockHealthService;
 use strata_service::idempotency::MockIdempotencyService;
@@ -20,6 +21,7 @@ use strata_service::items::MockItemService;
 use strata_service::jobs::MockJobService;
 use strata_service::notifications::MockNotificationService;
 use strata_service::oidc::MockOidcService;
+use strata_service::orders::MockOrderService;
 use strata_service::posts::MockPostService;
 use strata_service::realtime::MockRealtimeService;
 use strata_service::users::MockUserService;
@@ -39,6 +41,8 @@ pub struct Mocks {
     pub notifications: MockNotificationService,
     pub realtime: MockRealtimeService,
     pub oidc: MockOidcService,
+    pub catalog: MockCatalogService,
+    pub orders: MockOrderService,
     pub idempotency: MockIdempotencyService,
 }
 
@@ -70,6 +74,8 @@ impl Mocks {
             notifications: MockNotificationService::new(),
             realtime: MockRealtimeService::new(),
             oidc: MockOidcService::new(),
+            catalog: MockCatalogService::new(),
+            orders: MockOrderService::new(),
             idempotency: MockIdempotencyService::new(),
         }
     }
@@ -86,6 +92,8 @@ impl Mocks {
             notifications: Arc::new(self.notifications),
             realtime: Arc::new(self.realtime),
             oidc: Arc::new(self.oidc),
+            catalog: Arc::new(self.catalog),
+            orders: Arc::new(self.orders),
             idempotency: Arc::new(self.idempotency),
         }
     }

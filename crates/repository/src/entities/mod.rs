@@ -5,6 +5,7 @@
 //! the `username_lower` column) never leaks into the rest of the system.
 
 pub(crate) mod account_tokens;
+pub(crate) mod categories;
 pub(crate) mod comments;
 pub(crate) mod event_sequences;
 pub(crate) mod idempotency_keys;
@@ -13,7 +14,10 @@ pub(crate) mod jobs;
 pub(crate) mod notifications;
 pub(crate) mod oidc_login_codes;
 pub(crate) mod oidc_pending_logins;
+pub(crate) mod order_items;
+pub(crate) mod orders;
 pub(crate) mod posts;
+pub(crate) mod products;
 pub(crate) mod refresh_tokens;
 pub(crate) mod revocations;
 pub(crate) mod sessions;

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod auth;
+mod catalog;
 mod common;
 mod db;
 mod health;
@@ -17,6 +18,7 @@ mod jobs_reads;
 mod jobs_wake;
 mod notifications;
 mod oidc;
+mod orders;
 mod plans;
 mod posts;
 mod statements;
