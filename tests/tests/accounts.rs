@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use strata_tests::mail::{MailSink, PUBLIC_URL, token_in};
+use strata_tests::oidc::{Person, Provider};
 use strata_tests::{Backend, TestApp, TestUser, Tokens, assert_problem, for_each_backend};
 
 const VERIFY_SUBJECT: &str = "Confirm your e-mail address";
@@ -167,6 +168,50 @@ async fn a_reset_by_mail_ends_every_session_and_its_link_works_once() {
         let replay = confirm_reset(&app, &token, "Another9One").await;
         assert_problem(replay, 400, "INVALID_TOKEN").await;
         assert!(sink.delivered(&stranger, RESET_SUBJECT).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_reset_gives_an_account_made_by_a_provider_its_first_password() {
+    let Some(sink) = MailSink::from_env("reset_provider_account") else {
+        return;
+    };
+    let Some(provider) = Provider::from_env("reset_provider_account") else {
+        return;
+    };
+    let mut overrides = sink.overrides();
+    overrides.extend(provider.overrides());
+    let overrides: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for backend in Backend::all() {
+        let app = TestApp::spawn_with(&backend, &overrides).await;
+        let person = Person::generate();
+        let signed_in = app.oidc_sign_in(&person).await;
+        assert_eq!(signed_in.status(), 200);
+        let signed_in: Value = signed_in.json().await.unwrap();
+        assert_eq!(signed_in["created"], true);
+        let access = signed_in["access_token"].as_str().unwrap();
+
+        assert_eq!(request_reset(&app, &person.email).await.0, 202);
+        let mail = &sink.wait_for(&person.email, RESET_SUBJECT, 1).await[0];
+        let token = token_in(mail, &format!("{PUBLIC_URL}/reset-password"));
+        assert_eq!(
+            confirm_reset(&app, &token, "First9Pass").await.status(),
+            204
+        );
+
+        // The provider's session ended like any other; the new password
+        // and the identity both sign in to the same account.
+        let refused = app.get("/api/v1/users/me", Some(access)).await;
+        assert_problem(refused, 401, "UNAUTHENTICATED").await;
+        let login = app.login(&person.email, "First9Pass").await;
+        assert_eq!(login.status(), 200);
+        let login = Tokens::from(&login.json::<Value>().await.unwrap());
+        assert_eq!(me(&app, &login.access).await["id"], signed_in["user"]["id"]);
+        let again = app.oidc_sign_in(&person).await;
+        assert_eq!(again.status(), 200);
+        let again: Value = again.json().await.unwrap();
+        assert_eq!(again["created"], false);
+        assert_eq!(again["user"]["id"], signed_in["user"]["id"]);
     }
 }
 
