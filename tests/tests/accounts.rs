@@ -13,7 +13,7 @@ const VERIFY_SUBJECT: &str = "Confirm your e-mail address";
 const RESET_SUBJECT: &str = "Reset your password";
 
 /// A server per backend whose mail goes to the sink, with `extra` settings.
-async fn apps(sink: &MailSink, extra: &[(&'static str, &'static str)]) -> Vec<TestApp> {
+async fn apps(sink: &MailSink, extra: &[(&'static str, &str)]) -> Vec<TestApp> {
     let mut overrides = sink.overrides();
     overrides.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let overrides: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -179,11 +179,9 @@ async fn a_reset_gives_an_account_made_by_a_provider_its_first_password() {
     let Some(provider) = Provider::from_env("reset_provider_account") else {
         return;
     };
-    let mut overrides = sink.overrides();
-    overrides.extend(provider.overrides());
-    let overrides: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    for backend in Backend::all() {
-        let app = TestApp::spawn_with(&backend, &overrides).await;
+    let provider = provider.overrides();
+    let extra: Vec<(&'static str, &str)> = provider.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for app in apps(&sink, &extra).await {
         let person = Person::generate();
         let signed_in = app.oidc_sign_in(&person).await;
         assert_eq!(signed_in.status(), 200);
