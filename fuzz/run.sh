@@ -199,7 +199,8 @@ echo "fuzz: schemathesis ${st_args[*]/#Authorization: Bearer */Authorization: Be
 started=$SECONDS
 status=0
 # From the temporary directory: whatever Schemathesis writes next to itself is thrown away.
-(cd "$WORK" && exec "$VENV/bin/schemathesis" "${st_args[@]}") || status=$?
+# fuzz/hooks.py gives every request a fresh Idempotency-Key (the reason is in that file).
+(cd "$WORK" && SCHEMATHESIS_HOOKS="$ROOT/fuzz/hooks.py" exec "$VENV/bin/schemathesis" "${st_args[@]}") || status=$?
 echo "fuzz: schemathesis finished in $((SECONDS - started)) s with exit status $status"
 kill -0 "$SERVER_PID" 2>/dev/null || { echo "fuzz: the server died during the run" >&2; status=1; }
 exit "$status"

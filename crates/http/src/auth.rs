@@ -105,8 +105,10 @@ pub struct LoginForm {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    /// Any string is accepted here: one that is not a live refresh token
-    /// (an access token, a truncated one, garbage) is simply invalid, 401.
+    /// Any string without NUL is accepted here: one that is not a live
+    /// refresh token (an access token, a truncated one, garbage) is simply
+    /// invalid, 401. NUL is refused in every body (422), as for passwords.
+    #[schema(pattern = "^[^\\u0000]*$")]
     pub refresh_token: String,
 }
 

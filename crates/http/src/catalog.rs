@@ -214,7 +214,7 @@ pub async fn get_category(
 #[utoipa::path(
     tag = "catalog",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag of the version this update replaces (required)")),
+    params(("id" = Uuid, Path), ("If-Match" = String, Header, pattern = "^\"[0-9]+\"$", description = "The ETag of the version this update replaces")),
     request_body = UpdateCategoryRequest,
     responses(
         (status = 200, body = CategoryResponse, headers(("ETag" = String))),
@@ -245,7 +245,7 @@ pub async fn update_category(
 #[utoipa::path(
     tag = "catalog",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag of the version to delete (required)")),
+    params(("id" = Uuid, Path), ("If-Match" = String, Header, pattern = "^\"[0-9]+\"$", description = "The ETag of the version to delete")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),

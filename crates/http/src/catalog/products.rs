@@ -347,7 +347,7 @@ pub async fn get_product(
 #[utoipa::path(
     tag = "catalog",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("id_or_slug" = Uuid, Path, description = "The product's id"), ("If-Match" = Option<String>, Header, description = "The ETag of the version this update replaces (required)")),
+    params(("id_or_slug" = Uuid, Path, description = "The product's id"), ("If-Match" = String, Header, pattern = "^\"[0-9]+\"$", description = "The ETag of the version this update replaces")),
     request_body = UpdateProductRequest,
     responses(
         (status = 200, body = ProductResponse, headers(("ETag" = String))),
@@ -378,7 +378,7 @@ pub async fn update_product(
 #[utoipa::path(
     tag = "catalog",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("id_or_slug" = Uuid, Path, description = "The product's id"), ("If-Match" = Option<String>, Header, description = "The ETag of the version to delete (required)")),
+    params(("id_or_slug" = Uuid, Path, description = "The product's id"), ("If-Match" = String, Header, pattern = "^\"[0-9]+\"$", description = "The ETag of the version to delete")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
