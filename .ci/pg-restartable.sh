@@ -47,7 +47,11 @@ as_root su postgres -c "psql -p $port -v ON_ERROR_STOP=1 -qc \"DO \\\$\\\$ BEGIN
     CREATE ROLE strata LOGIN PASSWORD 'strata' CREATEDB;
   END IF;
 END \\\$\\\$;\"" >&2
-as_root su postgres -c "psql -p $port -v ON_ERROR_STOP=1 -qc \"ALTER SYSTEM SET autovacuum_naptime = '1s'\" -c 'SELECT pg_reload_conf()'" >/dev/null
+# authentication_timeout: a test that ends while its server is opening a pool
+# connection freezes that client mid-handshake (the test's runtime is blocked
+# dropping the database), and DROP DATABASE … WITH (FORCE) then waits for the
+# backend stuck in authentication: 60 s by default, per such test.
+as_root su postgres -c "psql -p $port -v ON_ERROR_STOP=1 -qc \"ALTER SYSTEM SET autovacuum_naptime = '1s'\" -c \"ALTER SYSTEM SET authentication_timeout = '3s'\" -c 'SELECT pg_reload_conf()'" >/dev/null
 
 echo "export TEST_POSTGRES_RESTART_URL=postgres://strata:strata@127.0.0.1:$port/postgres"
 echo "export TEST_POSTGRES_RESTART_CMD='$(sudo_prefix)pg_ctlcluster $version $name restart'"

@@ -209,6 +209,12 @@ kib() { # pid field -> KiB from /proc/PID/status
 echo "bench: seeding 10,000 items and 1,000 posts with 3 comments each through the API…"
 SEED_HWM_BEFORE="$(kib "$STRATA_PID" VmHWM)"
 taskset -c "$CLIENT_CPU" python3 "$BENCH/seed.py" "$STRATA_URL" "$WORK/seed" 10000 1000 3
+# The catalog (issue #15): an administrator made by the CLI, as an operator would.
+ADMIN_PASSWORD="Bench$(python3 -c 'import secrets; print(secrets.token_hex(12))')1"
+(cd "$ROOT" && "${strata_env[@]}" APP__DATABASE__URL="$DB_URL" STRATA_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+    "$STRATA_BIN" create-admin --email bench-admin@example.com --username bench_admin) >>"$WORK/strata.log" 2>&1 ||
+    die "strata create-admin failed (log: $WORK/strata.log)"
+taskset -c "$CLIENT_CPU" python3 "$BENCH/seed_catalog.py" "$STRATA_URL" "$WORK/seed" bench_admin "$ADMIN_PASSWORD" 1000
 STARTUP_HWM="$SEED_HWM_BEFORE"
 SEED_HWM="$(kib "$STRATA_PID" VmHWM)"
 
@@ -216,7 +222,7 @@ SEED_HWM="$(kib "$STRATA_PID" VmHWM)"
 mkdir -p "$WORK/out"
 ROWS="$WORK/rows.jsonl"
 : >"$ROWS"
-export BENCH_LUA_DIR="$SCENARIOS" BENCH_ITEM_IDS="$WORK/seed/item_ids.txt"
+export BENCH_LUA_DIR="$SCENARIOS" BENCH_ITEM_IDS="$WORK/seed/item_ids.txt" BENCH_PRODUCT_IDS="$WORK/seed/product_ids.txt"
 
 # wrk_start OUT_JSON OUT_TXT SECONDS CONNECTIONS TIMEOUT WRK_ARGS...: starts wrk
 # pinned to the client CPU in the background; its pid is in WRK_PID and PIDS.
@@ -310,6 +316,12 @@ deep_cursor() {
         python3 -c 'import json, sys; print(json.load(sys.stdin)["next_cursor"])'
 }
 
+# The catalog list's current ETag, for the 304 scenario.
+catalog_tag() {
+    curl -fsS -o /dev/null -D - "$STRATA_URL/api/v1/products?limit=20" |
+        awk 'tolower($1) == "etag:" { sub(/\r$/, ""); print $2 }'
+}
+
 run_round() {
     local round=$1
     set_token
@@ -339,6 +351,15 @@ run_round() {
     scenario "$round" list_items_deep strata "$CONNECTIONS" 1 -s "$report" "${AUTH[@]}" "$STRATA_URL/api/v1/items?limit=20&cursor=$(deep_cursor)"
     scenario "$round" get_item strata "$CONNECTIONS" 1 -s "$SCENARIOS/get_item.lua" "${AUTH[@]}" "$STRATA_URL"
     scenario "$round" list_posts strata "$CONNECTIONS" 1 -s "$report" "$STRATA_URL/api/v1/posts?limit=20"
+    # The public catalog (issue #15): a page from the response cache, a 304
+    # revalidation (the version read only), and a page under a new URL every
+    # time (version, query, count, render, store).
+    scenario "$round" list_products strata "$CONNECTIONS" 1 -s "$report" "$STRATA_URL/api/v1/products?limit=20"
+    scenario "$round" list_products_304 strata "$CONNECTIONS" 1 -s "$report" \
+        -H "If-None-Match: $(catalog_tag)" "$STRATA_URL/api/v1/products?limit=20"
+    scenario "$round" list_products_miss strata "$CONNECTIONS" 1 -s "$SCENARIOS/list_products_miss.lua" "$STRATA_URL"
+    # After the reads: every order moves the catalog version.
+    scenario "$round" create_order strata "$CONNECTIONS" 1 -s "$SCENARIOS/create_order.lua" "${WRITER_AUTH[@]}" "$STRATA_URL"
     # As a second account: the first one keeps exactly its 10,000 seeded items
     # in every round, so list_items measures the same work each time.
     scenario "$round" create_item strata "$CONNECTIONS" 1 -s "$SCENARIOS/create_item.lua" "${WRITER_AUTH[@]}" "$STRATA_URL"

@@ -280,3 +280,86 @@ async fn limits_close_or_refuse_with_clear_codes() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (_third, _) = connect(&app, &user.access, None).await;
 }
+
+#[tokio::test]
+async fn a_silent_client_is_dropped_and_one_that_answers_pings_is_kept() {
+    let app = TestApp::spawn_with(
+        &strata_tests::Backend::Sqlite,
+        &[
+            ("APP__REALTIME__PING_INTERVAL_SECS", "1"),
+            ("APP__REALTIME__IDLE_TIMEOUT_SECS", "2"),
+            ("APP__METRICS__TOKEN", "scrape-secret"),
+        ],
+    )
+    .await;
+    let user = app.registered(&TestUser::generate()).await;
+    let (mut listening, _) = connect(&app, &user.access, None).await;
+    let (mut silent, _) = connect(&app, &user.access, None).await;
+
+    // Reading answers the pings (the client library sends the pongs), so
+    // this socket outlives the idle timeout twice over.
+    let kept = tokio::time::timeout(Duration::from_secs(4), listening.next(WAIT)).await;
+    assert!(kept.is_err(), "the listening socket ended: {kept:?}");
+    listening.send_text("{\"type\": \"subscribe\"}").await;
+    assert_eq!(listening.json(WAIT).await["type"], "error");
+
+    // The other one read nothing, so it answered no ping: dropped, with
+    // 4000, counted as idle. (Reading it now answers the queued pings, which
+    // the closed connection may refuse before the close frame is read, so
+    // the code is checked where the server counts it.)
+    let ended = silent.next(WAIT).await;
+    assert!(
+        matches!(ended, Frame::Closed(Some(4000) | None)),
+        "{ended:?}"
+    );
+    let metrics = app.get("/metrics", Some("scrape-secret")).await;
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("strata_ws_closed_total{reason=\"idle\"}")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_password_change_and_a_deactivation_close_the_sockets_they_revoke() {
+    for_each_backend(|app| async move {
+        let user = TestUser::generate();
+        let first = app.registered(&user).await;
+        let login = app.login(&user.username, &user.password).await;
+        assert_eq!(login.status(), 200);
+        let second = Tokens::from(&body(login).await);
+        let (mut other_session, _) = connect(&app, &second.access, None).await;
+
+        // A password change ends every other session of the account.
+        let change = app
+            .client
+            .put(app.url("/api/v1/auth/password"))
+            .bearer_auth(&first.access)
+            .json(&json!({"current_password": user.password, "new_password": "Changed123"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(change.status(), 204);
+        assert_eq!(other_session.next(WAIT).await, Frame::Closed(Some(4001)));
+
+        // Deactivation by an admin ends the rest, the changer's included.
+        let (mut own, _) = connect(&app, &first.access, None).await;
+        let id = body(app.get("/api/v1/users/me", Some(&first.access)).await).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let admin = app.admin().await;
+        let deactivated = app
+            .send(
+                Method::PATCH,
+                &format!("/api/v1/users/{id}"),
+                Some(&admin.access),
+                Some(&json!({"is_active": false})),
+            )
+            .await;
+        assert_eq!(deactivated.status(), 200);
+        assert_eq!(own.next(WAIT).await, Frame::Closed(Some(4001)));
+    })
+    .await;
+}

@@ -63,6 +63,19 @@ pub struct Settings {
 pub struct CacheSettings {
     pub user_ttl_secs: u64,
     pub user_capacity: u64,
+    pub catalog_max_age_secs: u32,
+    pub catalog_capacity_mib: u64,
+    pub catalog_ttl_secs: u64,
+}
+
+impl CacheSettings {
+    pub fn catalog(&self) -> strata_http::catalog::CatalogCacheSettings {
+        strata_http::catalog::CatalogCacheSettings {
+            max_age_secs: self.catalog_max_age_secs,
+            capacity_bytes: self.catalog_capacity_mib.saturating_mul(1024 * 1024),
+            ttl: Duration::from_secs(self.catalog_ttl_secs.max(1)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

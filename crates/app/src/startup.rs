@@ -18,6 +18,7 @@ use strata_domain::jobs::JobRepository;
 use strata_domain::oidc::OidcRepository;
 use strata_domain::users::UserRepository;
 use strata_http::auth::CookieSettings;
+use strata_http::catalog::CatalogCache;
 use strata_http::rate_limit::{MemoryStore, Quota, RateLimitStore, RedisStore};
 use strata_http::{AppState, CorsSettings, EdgeConfig, HttpSettings, MetricsEndpoint, RateLimits};
 use strata_migration::{Migrator, MigratorTrait};
@@ -418,12 +419,24 @@ pub async fn http_settings(settings: &Settings) -> anyhow::Result<HttpSettings> 
         ),
         None => Arc::new(MemoryStore::default()),
     };
+    let catalog = settings.cache.catalog();
+    let catalog_cache = match &settings.redis.url {
+        Some(url) => CatalogCache::shared(
+            &catalog,
+            url,
+            &format!("{}:catalog", settings.redis.key_prefix),
+        )
+        .await
+        .context("Failed to connect to Redis (redis.url)")?,
+        None => CatalogCache::local(&catalog),
+    };
     let limits = &settings.rate_limit;
     let server = &settings.server;
     Ok(HttpSettings {
         body_limit: server.body_limit_bytes,
         import_max_bytes: settings.jobs.import_max_bytes,
         socket_limits: settings.realtime.limits(),
+        catalog_cache,
         edge: EdgeConfig {
             request_timeout: Duration::from_secs(server.request_timeout_secs.max(1)),
             compress_min_bytes: server.compress_min_bytes,

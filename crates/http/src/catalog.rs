@@ -1,8 +1,11 @@
-//! `/api/v1/categories` and `/api/v1/products`: public reads, admin writes
-//! with `If-Match` (required: 428 without it). Products are in
-//! `catalog/products.rs`.
+//! `/api/v1/categories` and `/api/v1/products`: public reads, cached and
+//! revalidated (`catalog/cache.rs`), admin writes with `If-Match` (required:
+//! 428 without it). Products are in `catalog/products.rs`.
 
+mod cache;
 mod products;
+
+pub use cache::{CatalogCache, CatalogCacheSettings};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
@@ -17,6 +20,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::AppState;
+use crate::conditional::{IfNoneMatchParam, to_json};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, ValidatedJson};
 use crate::page::{PageResponse, etag, if_match, page_request};
@@ -151,23 +155,30 @@ fn category_response(mut builder: actix_web::HttpResponseBuilder, c: &Category) 
         .json(CategoryResponse::from(c))
 }
 
-/// Every category, by name.
+/// Every category, by name; cached and revalidated by the catalog version.
 #[utoipa::path(
     tag = "catalog",
-    params(CategoryListQuery),
-    responses((status = 200, body = PageResponse<CategoryResponse>))
+    params(CategoryListQuery, IfNoneMatchParam),
+    responses((status = 200, body = PageResponse<CategoryResponse>, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))))
 )]
 #[get("/categories")]
 pub async fn list_categories(
     state: web::Data<AppState>,
+    cache: web::Data<CatalogCache>,
+    req: HttpRequest,
     query: web::Query<CategoryListQuery>,
-) -> Result<web::Json<PageResponse<CategoryResponse>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let mut errors = ValidationErrors::default();
     let page = page_request(query.limit, query.offset, &mut errors).ok_or(errors)?;
-    let categories = state.catalog.list_categories(page).await?;
-    Ok(web::Json(PageResponse::from_page(categories, |c| {
-        CategoryResponse::from(&c)
-    })))
+    let catalog = &state.catalog;
+    cache
+        .page(&state, &req, move || async move {
+            let categories = catalog.list_categories(page).await?;
+            to_json(&PageResponse::from_page(categories, |c| {
+                CategoryResponse::from(&c)
+            }))
+        })
+        .await
 }
 
 /// Create a category (admins).
@@ -198,16 +209,19 @@ pub async fn create_category(
 /// One category, with its `ETag`.
 #[utoipa::path(
     tag = "catalog",
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = CategoryResponse, headers(("ETag" = String))))
+    params(("id" = Uuid, Path), IfNoneMatchParam),
+    responses((status = 200, body = CategoryResponse, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))))
 )]
 #[get("/categories/{id}")]
 pub async fn get_category(
     state: web::Data<AppState>,
+    cache: web::Data<CatalogCache>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let category = state.catalog.get_category(id.into_inner()).await?;
-    Ok(category_response(HttpResponse::Ok(), &category))
+    let body = to_json(&CategoryResponse::from(&category))?;
+    Ok(cache.public(etag(category.version)).answer(&req, body))
 }
 
 /// Partially update a category (admins); `If-Match` is required.

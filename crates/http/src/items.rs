@@ -16,6 +16,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::AppState;
+use crate::conditional::{IfNoneMatchParam, private_json};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, ValidatedJson, Writer};
 use crate::idempotency::{IdempotencyKeyParam, KeyHeader, fingerprint_json, once};
@@ -164,18 +165,19 @@ fn item_response(mut builder: actix_web::HttpResponseBuilder, item: &Item) -> Ht
 #[utoipa::path(
     tag = "items",
     security(("bearer" = []), ("oauth2" = [])),
-    params(ItemListQuery),
+    params(ItemListQuery, IfNoneMatchParam),
     responses(
-        (status = 200, body = PageResponse<ItemResponse>),
+        (status = 200, body = PageResponse<ItemResponse>, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
         (status = 403, description = "`owner_id` of another user without being an admin", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/items")]
 pub async fn list_items(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Authenticated,
     query: web::Query<ItemListQuery>,
-) -> Result<web::Json<PageResponse<ItemResponse>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let (page, sort) =
         list_params::<ItemSortField>(query.limit, query.offset, query.sort.as_deref())?;
@@ -196,12 +198,13 @@ pub async fn list_items(
         }
     };
     let page = PageResponse::from_page(items, |i| ItemResponse::from(&i));
-    Ok(web::Json(page.with_next_cursor(|last| {
+    let page = page.with_next_cursor(|last| {
         let value = sort
             .field
             .value_of(last.created_at, last.updated_at, &last.title);
         cursor::encode(sort, &value, last.id)
-    })))
+    });
+    private_json(&req, &page, None)
 }
 
 /// Create an item owned by the caller.
@@ -239,20 +242,21 @@ pub async fn create_item(
 #[utoipa::path(
     tag = "items",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IfNoneMatchParam),
     responses(
-        (status = 200, body = ItemResponse, headers(("ETag" = String))),
+        (status = 200, body = ItemResponse, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
         (status = 404, description = "No such item, or not the caller's", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/items/{id}")]
 pub async fn get_item(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let item = state.items.get(&caller.0, id.into_inner()).await?;
-    Ok(item_response(HttpResponse::Ok(), &item))
+    private_json(&req, &ItemResponse::from(&item), Some(etag(item.version)))
 }
 
 /// Partially update an item. With `If-Match`, only if it is unchanged since.

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod auth;
 pub mod body;
 pub mod catalog;
+pub mod conditional;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -102,6 +103,8 @@ pub struct HttpSettings {
     pub import_max_bytes: usize,
     /// The WebSocket's per-socket limits.
     pub socket_limits: SocketLimits,
+    /// The public catalog's response cache, shared by every worker.
+    pub catalog_cache: catalog::CatalogCache,
 }
 
 impl Default for HttpSettings {
@@ -115,6 +118,7 @@ impl Default for HttpSettings {
             cookies: auth::CookieSettings::default(),
             import_max_bytes: 10 * 1024 * 1024,
             socket_limits: SocketLimits::default(),
+            catalog_cache: catalog::CatalogCache::default(),
         }
     }
 }
@@ -261,6 +265,7 @@ pub fn app(
             limits: settings.socket_limits,
         }))
         .app_data(web::Data::new(known))
+        .app_data(web::Data::new(settings.catalog_cache))
         .app_data(web::Data::new(items::ImportLimit(
             settings.import_max_bytes,
         )))

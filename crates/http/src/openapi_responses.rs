@@ -68,8 +68,18 @@ pub fn complete(doc: &mut OpenApi) {
             .responses
             .insert(name.to_owned(), RefOr::T(problem(description)));
     }
+    components
+        .responses
+        .insert("NotModified".to_owned(), RefOr::T(not_modified()));
     for (path, item) in &mut doc.paths.paths {
         for operation in operations(item) {
+            if revalidates(operation) {
+                operation
+                    .responses
+                    .responses
+                    .entry("304".to_owned())
+                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name("NotModified")));
+            }
             for status in applicable(path, operation) {
                 if let Some((name, _, _)) = STANDARD.iter().find(|(_, s, _)| *s == status) {
                     operation
@@ -81,6 +91,31 @@ pub fn complete(doc: &mut OpenApi) {
             }
         }
     }
+}
+
+/// The 304 of a conditional GET: no body, the headers of the 200.
+fn not_modified() -> Response {
+    let header = |description: &str| {
+        utoipa::openapi::header::HeaderBuilder::new()
+            .schema(Some(
+                utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String),
+            ))
+            .description(Some(description))
+            .build()
+    };
+    ResponseBuilder::new()
+        .description("Not modified: `If-None-Match` names the current version; no body, the headers a 200 would carry")
+        .header("ETag", header("The current version's tag"))
+        .header("Cache-Control", header("As on the 200"))
+        .header("Vary", header("As on the 200"))
+        .build()
+}
+
+/// Whether `operation` documents `If-None-Match` (it then answers 304).
+fn revalidates(operation: &Operation) -> bool {
+    operation.parameters.as_deref().unwrap_or_default().iter().any(
+        |p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Header && p.name == "If-None-Match"),
+    )
 }
 
 fn problem(description: &str) -> Response {

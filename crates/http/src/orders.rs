@@ -13,6 +13,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::AppState;
+use crate::conditional::{IfNoneMatchParam, private_json};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, ValidatedJson, Writer};
 use crate::idempotency::{IdempotencyKeyParam, KeyHeader, fingerprint_json, once};
@@ -204,18 +205,19 @@ pub async fn place_order(
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = []), ("oauth2" = [])),
-    params(OrderListQuery),
+    params(OrderListQuery, IfNoneMatchParam),
     responses(
-        (status = 200, body = PageResponse<OrderResponse>),
+        (status = 200, body = PageResponse<OrderResponse>, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
         (status = 403, description = "`user_id` of another user without being an admin", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/orders")]
 pub async fn list_orders(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Authenticated,
     query: web::Query<OrderListQuery>,
-) -> Result<web::Json<PageResponse<OrderResponse>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let mut errors = ValidationErrors::default();
     let page = page_request(query.limit, query.offset, &mut errors).ok_or(errors)?;
     let status = query.status.map(OrderStatus::from);
@@ -223,26 +225,27 @@ pub async fn list_orders(
         .orders
         .list(&caller.0, query.user_id, status, page)
         .await?;
-    Ok(web::Json(PageResponse::from_page(orders, |o| {
-        OrderResponse::from(&o)
-    })))
+    let page = PageResponse::from_page(orders, |o| OrderResponse::from(&o));
+    private_json(&req, &page, None)
 }
 
 /// One order. Another user's order is 404, never 403.
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = OrderResponse))
+    params(("id" = Uuid, Path), IfNoneMatchParam),
+    responses((status = 200, body = OrderResponse, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))))
 )]
 #[get("/orders/{id}")]
 pub async fn get_order(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Authenticated,
     id: web::Path<Uuid>,
-) -> Result<web::Json<OrderResponse>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let order = state.orders.get(&caller.0, id.into_inner()).await?;
-    Ok(web::Json(OrderResponse::from(&order)))
+    // No version column: the tag is the body's (a status change changes it).
+    private_json(&req, &OrderResponse::from(&order), None)
 }
 
 /// Cancel a pending or paid order (its owner or an admin); its units go

@@ -123,7 +123,9 @@ pub(crate) async fn serve(
 ) {
     let mut stream = stream.max_frame_size(limits.max_frame_bytes);
     let mut budget = Budget::new(limits.messages_per_second);
-    let mut heard = Instant::now();
+    // When the client was last heard from; it is dropped `idle_timeout`
+    // after that, not at the next ping after that (up to a ping later).
+    let mut heard = tokio::time::Instant::now();
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + limits.ping_interval,
         limits.ping_interval,
@@ -150,16 +152,16 @@ pub(crate) async fn serve(
                     FeedItem::Close(reason) => break Ending::of(reason),
                 },
                 received = stream.recv() => {
-                    heard = Instant::now();
+                    heard = tokio::time::Instant::now();
                     let Some(received) = received else { break Ending::gone() };
                     if let Some(ending) = answer(received, &mut session, feed.as_mut(), &mut budget).await {
                         break ending;
                     }
                 }
+                () = tokio::time::sleep_until(heard + limits.idle_timeout) => {
+                    break Ending::close(4000, "idle: no answer to pings", "idle");
+                }
                 _ = ping.tick() => {
-                    if heard.elapsed() > limits.idle_timeout {
-                        break Ending::close(4000, "idle: no answer to pings", "idle");
-                    }
                     if session.ping(b"").await.is_err() {
                         break Ending::gone();
                     }

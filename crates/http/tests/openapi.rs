@@ -181,6 +181,7 @@ async fn every_documented_operation_is_routed() {
     catalog
         .expect_get_product()
         .returning(|_, _| Err(strata_service::ServiceError::NotFound));
+    catalog.expect_version().returning(|| Ok(1));
     let state = AppState {
         oidc: Arc::new(oidc),
         auth: Arc::new(MockAuthService::new()),

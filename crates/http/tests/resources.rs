@@ -3,9 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use actix_web::test::{self, TestRequest};
-use chrono::Utc;
 use serde_json::{Value, json};
-use strata_domain::items::{Item, Title};
 use strata_domain::page::Page;
 use strata_http::HttpSettings;
 use strata_service::ServiceError;
@@ -14,19 +12,6 @@ use uuid::Uuid;
 mod common;
 
 use common::*;
-
-fn item(version: i64) -> Item {
-    let now = Utc::now();
-    Item {
-        id: Uuid::from_u128(42),
-        title: Title::parse("Milk").unwrap(),
-        description: None,
-        owner_id: principal().user_id,
-        version,
-        created_at: now,
-        updated_at: now,
-    }
-}
 
 #[actix_web::test]
 async fn a_limit_above_100_is_refused_with_the_offending_parameter_named() {

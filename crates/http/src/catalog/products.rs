@@ -10,14 +10,17 @@ use strata_domain::catalog::{
     StockQuantity,
 };
 use strata_domain::items::{Description, Title};
+use strata_domain::page::Page;
 use strata_domain::validation::Violation;
 use strata_service::ProductDraft;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
+use super::cache::CatalogCache;
 use super::required_if_match;
 use crate::AppState;
+use crate::conditional::{IfNoneMatchParam, PRIVATE, Validators, private_json, to_json};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, MaybeAuthenticated, ValidatedJson};
 use crate::page::{PageResponse, etag, page_request, query_text};
@@ -267,18 +270,20 @@ fn product_response(mut builder: actix_web::HttpResponseBuilder, p: &Product) ->
 #[utoipa::path(
     tag = "catalog",
     security((), ("bearer" = [])),
-    params(ProductListQuery),
+    params(ProductListQuery, IfNoneMatchParam),
     responses(
-        (status = 200, body = PageResponse<ProductResponse>),
+        (status = 200, body = PageResponse<ProductResponse>, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
         (status = 403, description = "`is_active=false` without being an admin", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/products")]
 pub async fn list_products(
     state: web::Data<AppState>,
+    cache: web::Data<CatalogCache>,
+    req: HttpRequest,
     caller: MaybeAuthenticated,
     query: web::Query<ProductListQuery>,
-) -> Result<web::Json<PageResponse<ProductResponse>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let mut errors = ValidationErrors::default();
     let page = page_request(query.limit, query.offset, &mut errors);
     let sort = match query.sort.as_deref() {
@@ -289,13 +294,26 @@ pub async fn list_products(
     let (Some(page), Some(sort)) = (page, sort) else {
         return Err(errors.into());
     };
-    let products = state
-        .catalog
-        .list_products(caller.0, filter?, sort, page)
-        .await?;
-    Ok(web::Json(PageResponse::from_page(products, |p| {
-        ProductResponse::from(&p)
-    })))
+    let filter = filter?;
+    let as_json =
+        |products: Page<Product>| PageResponse::from_page(products, |p| ProductResponse::from(&p));
+    if !filter.is_active {
+        // Inactive products: admins only (the service answers 403 to
+        // others), so never stored or answered as public.
+        let products = state
+            .catalog
+            .list_products(caller.0, filter, sort, page)
+            .await?;
+        return private_json(&req, &as_json(products), None);
+    }
+    // What anyone may see: the same page for every caller, so it is cached.
+    let catalog = &state.catalog;
+    cache
+        .page(&state, &req, move || async move {
+            let products = catalog.list_products(None, filter, sort, page).await?;
+            to_json(&as_json(products))
+        })
+        .await
 }
 
 /// Create a product (admins).
@@ -328,19 +346,31 @@ pub async fn create_product(
 #[utoipa::path(
     tag = "catalog",
     security((), ("bearer" = [])),
-    params(("id_or_slug" = String, Path, description = "A product id (UUID) or slug", max_length = 100)),
-    responses((status = 200, body = ProductResponse, headers(("ETag" = String))))
+    params(("id_or_slug" = String, Path, description = "A product id (UUID) or slug", max_length = 100), IfNoneMatchParam),
+    responses((status = 200, body = ProductResponse, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))))
 )]
 #[get("/products/{id_or_slug}")]
 pub async fn get_product(
     state: web::Data<AppState>,
+    cache: web::Data<CatalogCache>,
+    req: HttpRequest,
     caller: MaybeAuthenticated,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     // Nothing but an id or a valid slug can name a product.
     let key = ProductKey::parse(&key).map_err(|_| ApiError::NotFound("Product"))?;
     let product = state.catalog.get_product(caller.0, key).await?;
-    Ok(product_response(HttpResponse::Ok(), &product))
+    let etag = etag(product.version);
+    // An inactive product is shown to admins only: never to a shared cache.
+    let validators = if product.is_active {
+        cache.public(etag)
+    } else {
+        Validators {
+            etag,
+            cache_control: header::HeaderValue::from_static(PRIVATE),
+        }
+    };
+    Ok(validators.answer(&req, to_json(&ProductResponse::from(&product))?))
 }
 
 /// Partially update a product (admins); `If-Match` is required.

@@ -8,6 +8,7 @@ use actix_web::test::{self, TestRequest};
 use chrono::Utc;
 use serde_json::{Value, json};
 use strata_domain::auth::Principal;
+use strata_domain::items::{Item, Title};
 use strata_domain::jobs::{Job, JobStatus};
 use strata_domain::users::{Email, Role, User, Username};
 use strata_http::{AppState, HttpSettings};
@@ -119,6 +120,21 @@ pub fn user() -> User {
         email_verified_at: None,
         created_at: now,
         updated_at: now,
+    }
+}
+
+/// The caller's item 42 at `version`. Fixed times, so that equal versions
+/// serialise to equal bodies.
+pub fn item(version: i64) -> Item {
+    let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    Item {
+        id: Uuid::from_u128(42),
+        title: Title::parse("Milk").unwrap(),
+        description: None,
+        owner_id: principal().user_id,
+        version,
+        created_at: at,
+        updated_at: at,
     }
 }
 
