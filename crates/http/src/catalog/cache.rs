@@ -10,13 +10,14 @@
 //! under a version is never older than that version.
 //!
 //! The cache is this instance's memory (moka, bounded by bytes) in front of
-//! Redis when `redis.url` is set, so instances share what any of them
-//! rendered. Redis failing or slow only costs the query: it is logged,
+//! Redis when `redis.url` is set, so instances share the pages any of them
+//! was asked for twice. Redis failing or slow only costs the query: it is logged,
 //! counted (`strata_catalog_cache_store_errors_total`) and the page is
 //! rendered here.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ::redis::aio::ConnectionManager;
@@ -60,10 +61,25 @@ pub struct CatalogCache {
 }
 
 struct Inner {
-    local: moka::sync::Cache<String, Bytes>,
+    local: moka::sync::Cache<String, Arc<Page>>,
     shared: Option<Shared>,
     public: HeaderValue,
     ttl: Duration,
+}
+
+/// A rendered page, and whether it was put in Redis (or came from there).
+struct Page {
+    body: Bytes,
+    shared: AtomicBool,
+}
+
+impl Page {
+    fn new(body: Bytes, shared: bool) -> Arc<Self> {
+        Arc::new(Self {
+            body,
+            shared: AtomicBool::new(shared),
+        })
+    }
 }
 
 struct Shared {
@@ -113,8 +129,8 @@ impl CatalogCache {
     fn build(settings: &CatalogCacheSettings, shared: Option<Shared>) -> Self {
         let local = moka::sync::Cache::builder()
             .max_capacity(settings.capacity_bytes)
-            .weigher(|key: &String, page: &Bytes| {
-                u32::try_from(key.len() + page.len()).unwrap_or(u32::MAX)
+            .weigher(|key: &String, page: &Arc<Page>| {
+                u32::try_from(key.len() + page.body.len()).unwrap_or(u32::MAX)
             })
             .time_to_live(settings.ttl)
             .build();
@@ -137,15 +153,23 @@ impl CatalogCache {
     async fn get(&self, key: &str) -> Option<Bytes> {
         if let Some(page) = self.inner.local.get(key) {
             metrics::counter!("strata_catalog_cache_total", "result" => "hit_local").increment(1);
-            return Some(page);
+            // Asked for again: worth sharing now (see `put`).
+            if let Some(shared) = &self.inner.shared
+                && !page.shared.swap(true, Ordering::Relaxed)
+            {
+                shared.put(key, &page.body, self.inner.ttl).await;
+            }
+            return Some(page.body.clone());
         }
         let page = match &self.inner.shared {
             Some(shared) => shared.get(key).await.map(Bytes::from),
             None => None,
         };
         let result = match &page {
-            Some(page) => {
-                self.inner.local.insert(key.to_owned(), page.clone());
+            Some(body) => {
+                self.inner
+                    .local
+                    .insert(key.to_owned(), Page::new(body.clone(), true));
                 "hit_shared"
             }
             None => "miss",
@@ -154,11 +178,12 @@ impl CatalogCache {
         page
     }
 
-    async fn put(&self, key: String, page: Bytes) {
-        if let Some(shared) = &self.inner.shared {
-            shared.put(&key, &page, self.inner.ttl).await;
-        }
-        self.inner.local.insert(key, page);
+    /// Keeps a rendered page here only. It goes to Redis when it is asked for
+    /// again: a client sending a new URL with every request (`min_price=1`,
+    /// `2`, …) would otherwise fill Redis, which nothing here bounds, where
+    /// the local cache is bounded by bytes.
+    fn put(&self, key: String, body: Bytes) {
+        self.inner.local.insert(key, Page::new(body, false));
     }
 
     /// `Cache-Control` and `Vary` of what anyone may see, with `etag`.
@@ -199,7 +224,7 @@ impl CatalogCache {
             return Ok(validators.ok(page));
         }
         let page = render().await?;
-        self.put(key, page.clone()).await;
+        self.put(key, page.clone());
         Ok(validators.ok(page))
     }
 }
