@@ -411,24 +411,21 @@ impl Application {
 /// An unreachable Redis when `redis.url` is set (a configured shared limiter
 /// that silently fell back to per-instance budgets would hide a misconfiguration).
 pub async fn http_settings(settings: &Settings) -> anyhow::Result<HttpSettings> {
-    let store: Arc<dyn RateLimitStore> = match &settings.redis.url {
-        Some(url) => Arc::new(
-            RedisStore::connect(url, &format!("{}:ratelimit", settings.redis.key_prefix))
-                .await
-                .context("Failed to connect to Redis (redis.url)")?,
-        ),
-        None => Arc::new(MemoryStore::default()),
-    };
     let catalog = settings.cache.catalog();
-    let catalog_cache = match &settings.redis.url {
-        Some(url) => CatalogCache::shared(
-            &catalog,
-            url,
-            &format!("{}:catalog", settings.redis.key_prefix),
-        )
-        .await
-        .context("Failed to connect to Redis (redis.url)")?,
-        None => CatalogCache::local(&catalog),
+    let prefix = &settings.redis.key_prefix;
+    let (store, catalog_cache): (Arc<dyn RateLimitStore>, _) = match &settings.redis.url {
+        Some(url) => {
+            let redis = RedisStore::connect(url, &format!("{prefix}:ratelimit"))
+                .await
+                .context("Failed to connect to Redis (redis.url)")?;
+            let cache =
+                CatalogCache::shared(&catalog, redis.connection(), &format!("{prefix}:catalog"));
+            (Arc::new(redis), cache)
+        }
+        None => (
+            Arc::new(MemoryStore::default()),
+            CatalogCache::local(&catalog),
+        ),
     };
     let limits = &settings.rate_limit;
     let server = &settings.server;

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 
 /// `Cache-Control` of what only its owner may see: kept by the client
 /// alone, and revalidated before every use.
-pub(crate) const PRIVATE: &str = "private, no-cache";
+const PRIVATE: &str = "private, no-cache";
 /// What a response depends on besides its URL: the caller (a bearer token
 /// or the session cookie) and the encoding the compressor chose.
 pub(crate) const VARY: &str = "Authorization, Cookie, Accept-Encoding";
@@ -38,6 +38,14 @@ pub(crate) struct Validators {
 }
 
 impl Validators {
+    /// What only its owner may see: `private, no-cache` with `etag`.
+    pub fn private(etag: HeaderValue) -> Self {
+        Self {
+            etag,
+            cache_control: HeaderValue::from_static(PRIVATE),
+        }
+    }
+
     fn headers(&self) -> [(HeaderName, HeaderValue); 3] {
         [
             (header::ETAG, self.etag.clone()),
@@ -96,8 +104,7 @@ fn opaque(tag: &str) -> &str {
 /// it saves the transfer, not the query, and is weak because the
 /// compressor may change the bytes.
 pub(crate) fn body_tag(body: &[u8]) -> HeaderValue {
-    let digest = Sha256::digest(body);
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = strata_service::tokens::hex(&Sha256::digest(body)[..12]);
     HeaderValue::from_str(&format!("W/\"{hex}\"")).unwrap_or(HeaderValue::from_static("W/\"0\""))
 }
 
@@ -122,11 +129,7 @@ pub(crate) fn private_json(
     etag: Option<HeaderValue>,
 ) -> Result<HttpResponse, ApiError> {
     let body = to_json(value)?;
-    let validators = Validators {
-        etag: etag.unwrap_or_else(|| body_tag(&body)),
-        cache_control: HeaderValue::from_static(PRIVATE),
-    };
-    Ok(validators.answer(req, body))
+    Ok(Validators::private(etag.unwrap_or_else(|| body_tag(&body))).answer(req, body))
 }
 
 #[cfg(test)]

@@ -93,7 +93,7 @@ pub(crate) fn fingerprint(req: &HttpRequest, payload: &[u8]) -> String {
     hash.update(req.path().as_bytes());
     hash.update(b"\n");
     hash.update(payload);
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    strata_service::tokens::hex(&hash.finalize())
 }
 
 /// [`fingerprint`] of a JSON request, from its parsed body: key order and

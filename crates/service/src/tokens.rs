@@ -162,9 +162,13 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// The stored form of a refresh token. A fast hash is right here: the input
 /// already has 256 bits of entropy, so there is nothing to brute-force.
 pub fn hash_refresh_token(value: &str) -> String {
-    let digest = Sha256::digest(value.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest {
+    hex(&Sha256::digest(value.as_bytes()))
+}
+
+/// Lower-case hexadecimal, two digits a byte.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
         use std::fmt::Write as _;
         let _ = write!(out, "{byte:02x}");
     }

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use ::redis::AsyncCommands;
 use ::redis::aio::ConnectionManager;
-use ::redis::{AsyncCommands, Client};
 use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
@@ -107,23 +107,20 @@ impl CatalogCache {
         Self::build(settings, None)
     }
 
-    /// Memory in front of Redis at `url`, keys under `prefix`.
-    ///
-    /// # Errors
-    /// An invalid URL or a server unreachable at start-up.
-    pub async fn shared(
+    /// Memory in front of Redis through `connection` (the rate limiter's,
+    /// [`crate::rate_limit::RedisStore::connection`]), keys under `prefix`.
+    pub fn shared(
         settings: &CatalogCacheSettings,
-        url: &str,
+        connection: ConnectionManager,
         prefix: &str,
-    ) -> Result<Self, ::redis::RedisError> {
-        let connection = ConnectionManager::new(Client::open(url)?).await?;
-        Ok(Self::build(
+    ) -> Self {
+        Self::build(
             settings,
             Some(Shared {
                 connection,
                 prefix: prefix.to_owned(),
             }),
-        ))
+        )
     }
 
     fn build(settings: &CatalogCacheSettings, shared: Option<Shared>) -> Self {

@@ -20,7 +20,7 @@ use validator::Validate;
 use super::cache::CatalogCache;
 use super::required_if_match;
 use crate::AppState;
-use crate::conditional::{IfNoneMatchParam, PRIVATE, Validators, private_json, to_json};
+use crate::conditional::{IfNoneMatchParam, Validators, private_json, to_json};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, MaybeAuthenticated, ValidatedJson};
 use crate::page::{PageResponse, etag, page_request, query_text};
@@ -365,10 +365,7 @@ pub async fn get_product(
     let validators = if product.is_active {
         cache.public(etag)
     } else {
-        Validators {
-            etag,
-            cache_control: header::HeaderValue::from_static(PRIVATE),
-        }
+        Validators::private(etag)
     };
     Ok(validators.answer(&req, to_json(&ProductResponse::from(&product))?))
 }

@@ -57,6 +57,12 @@ impl RedisStore {
             prefix: prefix.to_owned(),
         })
     }
+
+    /// The connection (multiplexed, reconnecting), for the other users of
+    /// the same Redis: one per process is enough.
+    pub fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
 }
 
 #[async_trait]
