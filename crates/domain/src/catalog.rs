@@ -251,6 +251,10 @@ pub trait CatalogRepository: Send + Sync {
     /// cancellations move), so an unchanged version proves an unchanged
     /// catalog.
     ///
+    /// The answer is at least the version committed when the call began:
+    /// an adapter may answer from memory or share one read among concurrent
+    /// calls, but never with a value read before the call.
+    ///
     /// # Errors
     /// Only storage failures.
     async fn version(&self) -> Result<i64, RepoError>;

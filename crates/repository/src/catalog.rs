@@ -2,7 +2,7 @@
 //! `catalog_version`. Products' queries are in `catalog_products.rs`.
 //!
 //! Every write runs in one transaction that also bumps the catalog version
-//! (see [`bump_version`]), last, so transactions lock rows in one order
+//! (see `catalog_version.rs`), last, so transactions lock rows in one order
 //! (the catalog's rows first, the version row last) and cannot deadlock.
 
 use std::sync::Arc;
@@ -11,9 +11,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    DeleteMany, DeriveIden, EntityTrait, PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect,
-    SqlErr, UpdateMany,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, DeleteMany, DeriveIden, EntityTrait,
+    PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, UpdateMany,
 };
 use strata_domain::RepoError;
 use strata_domain::catalog::{
@@ -25,6 +24,7 @@ use strata_domain::page::{Page, PageRequest, Sort};
 use uuid::Uuid;
 
 use crate::catalog_products as products;
+use crate::catalog_version::{VersionWatch, bump_version, read_version};
 use crate::counts::CountCache;
 use crate::entities::categories;
 use crate::error::{DbResultExt, map_db_err};
@@ -39,43 +39,22 @@ pub struct SeaCatalogRepository {
     pub(crate) writes: WriteGate,
     category_totals: Arc<CountCache<()>>,
     pub(crate) product_totals: Arc<CountCache<ProductFilter>>,
+    /// What this process knows of the catalog version.
+    pub(crate) version: VersionWatch,
 }
 
 impl SeaCatalogRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         let writes = WriteGate::of(&db);
+        let version = VersionWatch::of(&db);
         Self {
             db,
             writes,
+            version,
             category_totals: Arc::default(),
             product_totals: Arc::default(),
         }
     }
-}
-
-/// `catalog_version`: one row (id 1).
-#[derive(DeriveIden)]
-enum CatalogVersion {
-    Table,
-    Id,
-    Version,
-}
-
-/// Bumps the catalog version inside `txn`. Call it last in a transaction:
-/// the version row is then the last lock every catalog write takes.
-pub(crate) async fn bump_version(txn: &DatabaseTransaction) -> Result<(), RepoError> {
-    let update = Query::update()
-        .table(CatalogVersion::Table)
-        .value(
-            CatalogVersion::Version,
-            Expr::col(CatalogVersion::Version).add(1),
-        )
-        .and_where(Expr::col(CatalogVersion::Id).eq(1))
-        .to_owned();
-    txn.execute(&update)
-        .await
-        .or_repo("Failed to bump the catalog version")?;
-    Ok(())
 }
 
 /// A delete refused by a foreign key (a row that refers to it committed
@@ -155,7 +134,7 @@ where
             ));
         }
     };
-    bump_version(&txn).await?;
+    let _version = bump_version(&txn, &repo.version).await?;
     txn.commit().await.or_repo("Failed to commit")?;
     Ok(row)
 }
@@ -194,7 +173,7 @@ where
             .or_repo("Failed to load the row to delete")?;
         return Err(why_unchanged(found, expected_version, RepoError::InUse));
     }
-    bump_version(&txn).await?;
+    let _version = bump_version(&txn, &repo.version).await?;
     txn.commit().await.or_repo("Failed to commit")
 }
 
@@ -217,7 +196,7 @@ impl CatalogRepository for SeaCatalogRepository {
             .exec_without_returning(&txn)
             .await
             .or_repo("Failed to insert category")?;
-        bump_version(&txn).await?;
+        let _version = bump_version(&txn, &self.version).await?;
         txn.commit().await.or_repo("Failed to commit category")?;
         Ok(Category {
             id: new.id,
@@ -352,20 +331,7 @@ impl CatalogRepository for SeaCatalogRepository {
     }
 
     async fn version(&self) -> Result<i64, RepoError> {
-        const CONTEXT: &str = "Failed to read the catalog version";
-        let query = Query::select()
-            .column(CatalogVersion::Version)
-            .from(CatalogVersion::Table)
-            .and_where(Expr::col(CatalogVersion::Id).eq(1))
-            .to_owned();
-        let row = self.db.query_one(&query).await.or_repo(CONTEXT)?;
-        match row {
-            Some(row) => row.try_get_by_index(0).or_repo(CONTEXT),
-            None => Err(RepoError::unexpected(
-                CONTEXT,
-                "the catalog_version row is missing",
-            )),
-        }
+        read_version(&self.db, &self.version).await
     }
 }
 

@@ -15,7 +15,8 @@ use strata_domain::items::{Description, Title};
 use strata_domain::page::{Page, PageRequest, Sort};
 use uuid::Uuid;
 
-use crate::catalog::{SeaCatalogRepository, bump_version, versioned_delete, versioned_update};
+use crate::catalog::{SeaCatalogRepository, versioned_delete, versioned_update};
+use crate::catalog_version::bump_version;
 use crate::entities::{order_items, products};
 use crate::error::DbResultExt;
 use crate::query::{invalid_row, lower_contains, micros, order, total};
@@ -76,7 +77,7 @@ pub(crate) async fn create(
         .exec_without_returning(&txn)
         .await
         .or_repo("Failed to insert product")?;
-    bump_version(&txn).await?;
+    let _version = bump_version(&txn, &repo.version).await?;
     txn.commit().await.or_repo("Failed to commit product")?;
     Ok(Product {
         id: new.id,

@@ -10,6 +10,8 @@ mod auth;
 mod backup;
 mod catalog;
 mod catalog_products;
+mod catalog_version;
+mod coalesce;
 mod comments;
 mod counts;
 mod db;

@@ -32,7 +32,7 @@ use strata_domain::orders::{
 use strata_domain::page::{Page, PageRequest};
 use uuid::Uuid;
 
-use crate::catalog::bump_version;
+use crate::catalog_version::{VersionWatch, bump_version};
 use crate::counts::CountCache;
 use crate::entities::{order_items, orders, products};
 use crate::error::DbResultExt;
@@ -46,14 +46,18 @@ pub struct SeaOrderRepository {
     pub(crate) db: DatabaseConnection,
     writes: WriteGate,
     totals: Arc<CountCache<OrderFilter>>,
+    /// Orders move stock, and with it the catalog version.
+    version: VersionWatch,
 }
 
 impl SeaOrderRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         let writes = WriteGate::of(&db);
+        let version = VersionWatch::of(&db);
         Self {
             db,
             writes,
+            version,
             totals: Arc::default(),
         }
     }
@@ -246,7 +250,7 @@ impl OrderRepository for SeaOrderRepository {
         .exec_without_returning(&txn)
         .await
         .or_repo("Failed to insert order items")?;
-        bump_version(&txn).await?;
+        let _version = bump_version(&txn, &self.version).await?;
         let order = Order {
             id: new.id,
             user_id: new.user_id,
@@ -327,7 +331,8 @@ impl OrderRepository for SeaOrderRepository {
                 None => RepoError::NotFound,
             });
         }
-        if to == OrderStatus::Cancelled {
+        // Held until the commit: a cancellation moves the catalog version.
+        let _version = if to == OrderStatus::Cancelled {
             // Items come back in product-id order: the same lock order as
             // placing an order.
             let items = order_items::Entity::find()
@@ -339,8 +344,10 @@ impl OrderRepository for SeaOrderRepository {
             for item in &items {
                 restock(&txn, item.product_id, item.quantity, now).await?;
             }
-            bump_version(&txn).await?;
-        }
+            Some(bump_version(&txn, &self.version).await?)
+        } else {
+            None
+        };
         let order = load(&txn, id).await?;
         txn.commit()
             .await

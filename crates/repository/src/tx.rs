@@ -110,17 +110,7 @@ impl WriteGate {
     /// The gate of `db`'s database file, shared by every repository (and
     /// every pool) of this process that writes to it.
     pub(crate) fn of(db: &DatabaseConnection) -> Self {
-        // The pool accessor panics on the other backends, so check first.
-        if db.get_database_backend() != DbBackend::Sqlite {
-            return Self(None);
-        }
-        let pool = db.get_sqlite_connection_pool();
-        if pool.options().get_max_connections() <= 1 {
-            return Self(None);
-        }
-        Self(Some(shared_gate(
-            pool.connect_options().get_filename().to_path_buf(),
-        )))
+        Self(shared_file(db).map(shared_gate))
     }
 
     /// Waits for this process's earlier writes to the file to finish. Hold
@@ -165,6 +155,20 @@ struct WriteQueueTimeout(#[source] tokio::time::error::Elapsed);
 fn shared_gate(file: PathBuf) -> Arc<Gate> {
     static GATES: PerFile<Gate> = Mutex::new(Vec::new());
     per_file(&GATES, file)
+}
+
+/// The SQLite file behind `db` when its pool has more than one connection:
+/// the key of what this process shares per file (its write gate, the
+/// catalog version it knows). `None` on PostgreSQL and for a one-connection
+/// pool, whose writes are already serialised by the connection.
+pub(crate) fn shared_file(db: &DatabaseConnection) -> Option<PathBuf> {
+    // The pool accessor panics on the other backends, so check first.
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    let pool = db.get_sqlite_connection_pool();
+    (pool.options().get_max_connections() > 1)
+        .then(|| pool.connect_options().get_filename().to_path_buf())
 }
 
 /// A registry of values shared per database file, held weakly.

@@ -4,7 +4,8 @@
 //! Every catalog write bumps one version row in its own transaction, so a
 //! list's tag and cache key are `(version, URL)`: a new version is
 //! a new key, and nothing is ever deleted or invalidated. The version is
-//! read (one primary-key row) before the list query: a client whose copy is
+//! obtained before the list query (known in memory on SQLite, a read shared
+//! by concurrent requests on PostgreSQL: ADR 0021): a client whose copy is
 //! current gets 304 without that query, and a stored page is served without
 //! it. A page is rendered after its version was read, so what is stored
 //! under a version is never older than that version.

@@ -14,7 +14,7 @@ use strata_repository::SeaOrderRepository;
 use uuid::Uuid;
 
 use crate::catalog::{category, new_product, product, repo};
-use crate::common::{create_user, now, page, test_databases};
+use crate::common::{counting_statements, create_user, now, page, take, test_databases};
 
 fn new_order(user_id: Uuid, lines: &[(Uuid, i64)]) -> NewOrder {
     NewOrder {
@@ -223,5 +223,76 @@ async fn racing_orders_never_take_more_than_the_stock() {
         assert_eq!(stats.top_products.len(), 2);
         assert!(stats.top_products.iter().all(|p| p.quantity == 5));
         assert_eq!(stats.top_products[0].currency.as_str(), "EUR");
+    }
+}
+
+/// On SQLite this process is the file's only writer (operations.md), so the
+/// catalog version is read once and then known until a write may move it;
+/// every write through any repository of the file is seen by the next read.
+/// PostgreSQL has other writers and reads it every time.
+#[tokio::test]
+async fn the_version_is_read_again_only_once_a_write_may_have_moved_it() {
+    for db in test_databases().await {
+        let backend = db.backend;
+        let reads_when_unmoved = usize::from(backend != "sqlite");
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let (counted, statements) = counting_statements(&db.conn);
+        let reader = repo(&counted);
+        let catalog = repo(&db.conn);
+        let orders = SeaOrderRepository::new(db.conn.clone());
+        let shop = category(&catalog, "Shop").await;
+        let apple = product(&catalog, shop.id, "Apple", 120, 1).await;
+        let start = reader.version().await.unwrap();
+        take(&statements);
+        assert_eq!(reader.version().await.unwrap(), start, "{backend}");
+        assert_eq!(take(&statements), reads_when_unmoved, "{backend}");
+        // Concurrent readers share reads: the first request's, and one for
+        // all who arrived while it was in flight.
+        let together = futures_util::future::join_all((0..32).map(|_| reader.version())).await;
+        assert!(together.iter().all(|v| *v.as_ref().unwrap() == start));
+        assert!(take(&statements) <= 2 * reads_when_unmoved, "{backend}");
+
+        let placed = orders
+            .place(new_order(ann.id, &[(apple.id, 1)]))
+            .await
+            .unwrap();
+        assert_eq!(reader.version().await.unwrap(), start + 1, "{backend}");
+        assert_eq!(take(&statements), 1, "{backend}: read once after the order");
+        assert_eq!(reader.version().await.unwrap(), start + 1);
+        assert_eq!(take(&statements), reads_when_unmoved, "{backend}");
+
+        // A refused order moves nothing; the next read still goes to the file.
+        let short = orders.place(new_order(ann.id, &[(apple.id, 1)])).await;
+        assert!(
+            matches!(short, Err(PlaceOrderError::OutOfStock { .. })),
+            "{short:?}"
+        );
+        assert_eq!(reader.version().await.unwrap(), start + 1, "{backend}");
+
+        orders
+            .set_status(
+                placed.id,
+                OrderStatus::Pending,
+                OrderStatus::Cancelled,
+                now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(reader.version().await.unwrap(), start + 2, "{backend}");
+        let changes = ProductChanges {
+            price: Some(strata_domain::catalog::Price::parse(99).unwrap()),
+            ..ProductChanges::default()
+        };
+        let current = catalog
+            .find_product(ProductKey::Id(apple.id))
+            .await
+            .unwrap();
+        catalog
+            .update_product(apple.id, changes, current.version, now())
+            .await
+            .unwrap();
+        take(&statements);
+        assert_eq!(reader.version().await.unwrap(), start + 3, "{backend}");
+        assert_eq!(take(&statements), 1, "{backend}");
     }
 }
