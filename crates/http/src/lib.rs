@@ -131,7 +131,7 @@ pub(crate) fn created(location: String) -> actix_web::HttpResponseBuilder {
 }
 
 /// Headers browsers may read from cross-origin answers.
-const EXPOSED_HEADERS: [&str; 8] = [
+const EXPOSED_HEADERS: [&str; 11] = [
     "x-request-id",
     "idempotent-replayed",
     "etag",
@@ -140,6 +140,10 @@ const EXPOSED_HEADERS: [&str; 8] = [
     "ratelimit-limit",
     "ratelimit-remaining",
     "ratelimit-reset",
+    // A deprecated route's announcement (`middleware::deprecated`).
+    "deprecation",
+    "sunset",
+    "link",
 ];
 
 fn cors(settings: &CorsSettings) -> actix_cors::Cors {

@@ -3,6 +3,7 @@
 //! rather than four keeps the per-request cost to a single future, and no
 //! boxing at all.
 
+mod deprecation;
 mod request_id;
 mod scoped;
 
@@ -24,6 +25,7 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{HttpMessage, ResponseError};
 use uuid::Uuid;
 
+pub use deprecation::deprecated;
 use request_id::{REQUEST_ID, RequestId};
 pub use request_id::{REQUEST_ID_HEADER, current_request_id};
 pub use scoped::{handler_timeout, uncompressed_small_bodies};
