@@ -242,7 +242,7 @@ impl CookieSettings {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         if expected.is_empty()
-            || !crate::extract::constant_time_eq(expected.as_bytes(), presented.as_bytes())
+            || !strata_service::tokens::constant_time_eq(expected.as_bytes(), presented.as_bytes())
         {
             return Err(ApiError::Forbidden);
         }
@@ -488,7 +488,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     cookies: web::Data<CookieSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    if crate::extract::bearer_token(&req).is_some() || !cookies.enabled {
+    if crate::bearer::bearer_token(&req).is_some() || !cookies.enabled {
         let caller = crate::extract::authenticate(&req)?;
         state.auth.logout(&caller.0).await?;
     } else {

@@ -15,7 +15,7 @@ use strata_service::ServiceError;
 use strata_service::error::{OidcRejection, TokenRejection};
 use utoipa::ToSchema;
 
-use crate::middleware::current_request_id;
+use crate::context::current_request_id;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -137,7 +137,7 @@ pub enum ApiError {
     #[error("validation failed")]
     Validation(Vec<FieldProblem>),
     #[error("rate limited")]
-    RateLimited(crate::rate_limit::Decision),
+    RateLimited(crate::throttle::Decision),
     #[error("request timed out")]
     Timeout,
     #[error("service unavailable")]
@@ -243,7 +243,7 @@ impl ApiError {
             Self::Validation(_) => "The request failed validation.".into(),
             Self::RateLimited(d) => format!(
                 "Too many requests; retry in {} s.",
-                crate::rate_limit::whole_seconds(d.retry_after).max(1)
+                crate::throttle::whole_seconds(d.retry_after).max(1)
             ),
             Self::Timeout => "The request took too long and was abandoned.".into(),
             Self::Unavailable(_) => "The service is temporarily unavailable.".into(),
@@ -368,8 +368,8 @@ impl ResponseError for ApiError {
         };
         let mut response = render(status, self.code(), self.detail(), request_id, errors);
         if let Self::RateLimited(decision) = self {
-            crate::rate_limit::set_headers(response.headers_mut(), decision);
-            let retry = crate::rate_limit::whole_seconds(decision.retry_after).max(1);
+            crate::throttle::set_headers(response.headers_mut(), decision);
+            let retry = crate::throttle::whole_seconds(decision.retry_after).max(1);
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry));

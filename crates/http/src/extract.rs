@@ -13,8 +13,9 @@ use strata_domain::auth::Principal;
 use validator::Validate;
 
 use crate::AppState;
+use crate::bearer::bearer_token;
+use crate::context::AuthenticatedUser;
 use crate::error::{ApiError, FieldProblem};
-use crate::middleware::AuthenticatedUser;
 
 /// The caller, authenticated from `Authorization: Bearer <access token>`.
 #[derive(Debug, Clone, Copy)]
@@ -72,18 +73,6 @@ impl FromRequest for Writer {
             Ok(Self(principal))
         })
     }
-}
-
-/// The token of an `Authorization: Bearer` header, if there is one.
-pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter(|t| !t.is_empty())
 }
 
 /// Authenticates the request's bearer token (once: the rate limiter may
@@ -295,5 +284,3 @@ pub fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {
         None => ApiError::Malformed(format!("Invalid path parameter: {err}")).into(),
     }
 }
-
-pub use strata_service::tokens::constant_time_eq;

@@ -6,9 +6,11 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod bearer;
 pub mod body;
 pub mod catalog;
 pub mod conditional;
+pub mod context;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -28,6 +30,7 @@ pub mod posts;
 pub mod rate_limit;
 pub mod realtime;
 mod realtime_socket;
+pub mod throttle;
 pub mod users;
 mod validation;
 

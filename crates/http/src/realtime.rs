@@ -15,8 +15,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::AppState;
+use crate::bearer::bearer_token;
 use crate::error::{ApiError, Problem};
-use crate::extract::bearer_token;
 use crate::realtime_socket::{SocketLimits, serve};
 
 /// Registers the ticket route, inside the API scope.

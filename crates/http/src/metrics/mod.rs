@@ -58,8 +58,8 @@ pub async fn metrics(
     endpoint: web::Data<MetricsEndpoint>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(expected) = &endpoint.token {
-        let presented = crate::extract::bearer_token(&req).unwrap_or_default();
-        if !crate::extract::constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+        let presented = crate::bearer::bearer_token(&req).unwrap_or_default();
+        if !strata_service::tokens::constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
             return Err(ApiError::Unauthenticated {
                 token_presented: !presented.is_empty(),
             });

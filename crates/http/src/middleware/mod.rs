@@ -4,7 +4,6 @@
 //! boxing at all.
 
 mod deprecation;
-mod request_id;
 mod scoped;
 
 use std::future::{Future, Ready, ready};
@@ -25,9 +24,9 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{HttpMessage, ResponseError};
 use uuid::Uuid;
 
+pub use crate::context::{AuthenticatedUser, REQUEST_ID_HEADER, current_request_id};
+use crate::context::{REQUEST_ID, RequestId};
 pub use deprecation::deprecated;
-use request_id::{REQUEST_ID, RequestId};
-pub use request_id::{REQUEST_ID_HEADER, current_request_id};
 pub use scoped::{handler_timeout, uncompressed_small_bodies};
 
 use crate::error::{ApiError, PROBLEM_JSON, render};
@@ -74,10 +73,6 @@ impl EdgeConfig {
         }
     }
 }
-
-/// Marker put in request extensions by the auth extractor, for the access log.
-#[derive(Debug, Clone, Copy)]
-pub struct AuthenticatedUser(pub Uuid);
 
 /// The edge layer, registered outermost on the app (see the module docs).
 #[derive(Debug, Clone, Default)]

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, web};
 use async_trait::async_trait;
@@ -28,10 +27,8 @@ pub use memory::MemoryStore;
 
 use crate::AppState;
 use crate::error::ApiError;
-
-pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+pub use crate::throttle::Decision;
+use crate::throttle::set_headers;
 
 /// Which budget a request draws on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,18 +62,6 @@ impl Quota {
             period: Duration::from_secs(60),
         }
     }
-}
-
-/// The verdict on one request and the numbers for the response headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision {
-    pub allowed: bool,
-    pub limit: u32,
-    pub remaining: u32,
-    /// Until the budget is whole again.
-    pub reset_after: Duration,
-    /// Until a refused client may try again.
-    pub retry_after: Duration,
 }
 
 /// Where budgets are kept.
@@ -264,23 +249,6 @@ fn nearest_untrusted_hop(hops: &[&str], peer: IpAddr, trusted: impl Fn(IpAddr) -
 #[derive(Debug, Clone, Copy)]
 struct CredentialDecision(Decision);
 
-/// Whole seconds, rounded up: headers count in seconds, and telling a
-/// client to come back a fraction too early only earns it another 429.
-pub fn whole_seconds(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
-}
-
-/// Writes the IETF rate-limit headers for `decision`.
-pub fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
-    for (name, value) in [
-        (RATELIMIT_LIMIT, u64::from(decision.limit)),
-        (RATELIMIT_REMAINING, u64::from(decision.remaining)),
-        (RATELIMIT_RESET, whole_seconds(decision.reset_after)),
-    ] {
-        headers.insert(name, HeaderValue::from(value));
-    }
-}
-
 /// The default budget of the client IP, for a route outside the `/api/v1`
 /// scope (the socket handshake).
 ///
@@ -317,7 +285,7 @@ pub async fn default_budget(
             .map(ServiceResponse::map_into_left_body);
     };
     let principal = req.app_data::<web::Data<AppState>>().and_then(|state| {
-        let token = crate::extract::bearer_token(req.request())?;
+        let token = crate::bearer::bearer_token(req.request())?;
         state.auth.authenticate(token).ok()
     });
     let key = match principal {

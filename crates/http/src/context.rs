@@ -1,5 +1,8 @@
-//! Request ids: the `X-Request-Id` every response carries, and the task-local
-//! that lets error rendering and logs name the request they belong to.
+//! What is known about the request in flight, outside the handler: its id
+//! (the `X-Request-Id` every response carries, and the task-local that lets
+//! error rendering and logs name the request they belong to) and the user it
+//! authenticated as (for the access log). A leaf: it imports nothing of this
+//! crate, so errors, extractors and the edge can all use it.
 
 use std::cell::RefCell;
 
@@ -11,7 +14,7 @@ use uuid::Uuid;
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 tokio::task_local! {
-    pub(super) static REQUEST_ID: RequestId;
+    pub(crate) static REQUEST_ID: RequestId;
 }
 
 /// Ids a worker carves out of one buffer before it takes another.
@@ -42,7 +45,7 @@ fn generated_header(id: &Uuid) -> HeaderValue {
 /// the UUID's 16 bytes or the client's header bytes rather than a `String`,
 /// so the common case costs no allocation until something prints it.
 #[derive(Debug, Clone)]
-pub(super) enum RequestId {
+pub(crate) enum RequestId {
     Generated(Uuid),
     Incoming(HeaderValue),
 }
@@ -50,7 +53,7 @@ pub(super) enum RequestId {
 impl RequestId {
     /// Keeps a client's id when it is a sane token, so ids can be correlated
     /// across services without letting anyone inject text into logs.
-    pub(super) fn of(req: &ServiceRequest) -> Self {
+    pub(crate) fn of(req: &ServiceRequest) -> Self {
         match req.headers().get(&REQUEST_ID_HEADER) {
             Some(value) if is_sane_request_id(value.as_bytes()) => Self::Incoming(value.clone()),
             // Random (v4): a request id only has to be unique, and unlike v7
@@ -59,7 +62,7 @@ impl RequestId {
         }
     }
 
-    pub(super) fn header_value(&self) -> HeaderValue {
+    pub(crate) fn header_value(&self) -> HeaderValue {
         match self {
             Self::Generated(id) => generated_header(id),
             Self::Incoming(value) => value.clone(),
@@ -88,3 +91,7 @@ fn is_sane_request_id(value: &[u8]) -> bool {
 pub fn current_request_id() -> String {
     REQUEST_ID.try_with(ToString::to_string).unwrap_or_default()
 }
+
+/// Marker put in request extensions by the auth extractor, for the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthenticatedUser(pub Uuid);
