@@ -74,6 +74,38 @@ pub struct AppState {
     pub idempotency: Arc<dyn IdempotencyService>,
 }
 
+#[cfg(feature = "mocks")]
+impl AppState {
+    /// Every service a mockall mock that expects nothing, so any call fails
+    /// the test. Tests replace the services they use and keep the rest:
+    /// `AppState { items: Arc::new(items), ..AppState::mocked() }`, so a new
+    /// service needs no edit in tests that do not use it.
+    pub fn mocked() -> Self {
+        use strata_service::{
+            accounts::MockAccountService, auth::MockAuthService, catalog::MockCatalogService,
+            health::MockHealthService, idempotency::MockIdempotencyService, items::MockItemService,
+            jobs::MockJobService, notifications::MockNotificationService, oidc::MockOidcService,
+            orders::MockOrderService, posts::MockPostService, realtime::MockRealtimeService,
+            users::MockUserService,
+        };
+        Self {
+            auth: Arc::new(MockAuthService::new()),
+            accounts: Arc::new(MockAccountService::new()),
+            users: Arc::new(MockUserService::new()),
+            health: Arc::new(MockHealthService::new()),
+            items: Arc::new(MockItemService::new()),
+            posts: Arc::new(MockPostService::new()),
+            jobs: Arc::new(MockJobService::new()),
+            notifications: Arc::new(MockNotificationService::new()),
+            realtime: Arc::new(MockRealtimeService::new()),
+            oidc: Arc::new(MockOidcService::new()),
+            catalog: Arc::new(MockCatalogService::new()),
+            orders: Arc::new(MockOrderService::new()),
+            idempotency: Arc::new(MockIdempotencyService::new()),
+        }
+    }
+}
+
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState").finish_non_exhaustive()

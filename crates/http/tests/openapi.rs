@@ -8,12 +8,8 @@ use actix_web::test::{self, TestRequest};
 use serde_json::Value;
 use strata_http::{AppState, HttpSettings};
 use strata_service::Readiness;
-use strata_service::auth::MockAuthService;
 use strata_service::health::MockHealthService;
-use strata_service::items::MockItemService;
-use strata_service::jobs::MockJobService;
 use strata_service::posts::MockPostService;
-use strata_service::users::MockUserService;
 
 fn document() -> Value {
     serde_json::to_value(strata_http::openapi()).unwrap()
@@ -184,18 +180,11 @@ async fn every_documented_operation_is_routed() {
     catalog.expect_version().returning(|| Ok(1));
     let state = AppState {
         oidc: Arc::new(oidc),
-        auth: Arc::new(MockAuthService::new()),
-        accounts: Arc::new(strata_service::accounts::MockAccountService::new()),
-        users: Arc::new(MockUserService::new()),
         health: Arc::new(health),
-        items: Arc::new(MockItemService::new()),
         posts: Arc::new(posts),
-        jobs: Arc::new(MockJobService::new()),
-        notifications: Arc::new(strata_service::notifications::MockNotificationService::new()),
         realtime: Arc::new(realtime),
         catalog: Arc::new(catalog),
-        orders: Arc::new(strata_service::orders::MockOrderService::new()),
-        idempotency: Arc::new(strata_service::idempotency::MockIdempotencyService::new()),
+        ..AppState::mocked()
     };
     let app = test::init_service(strata_http::app(state, HttpSettings::default())).await;
     for (method, path) in operations(&document()) {
