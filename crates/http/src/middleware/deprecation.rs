@@ -34,60 +34,51 @@ mod tests {
 
     use super::*;
 
+    fn header(response: &actix_web::dev::ServiceResponse, name: &str) -> Option<String> {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
     #[actix_web::test]
-    async fn a_deprecated_route_says_so_and_its_neighbours_do_not() {
+    async fn every_answer_of_a_deprecated_route_says_so_errors_included() {
         let since = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
         let sunset = Utc.with_ymd_and_hms(2027, 6, 1, 0, 0, 0).unwrap();
         let app = test::init_service(
             App::new()
-                .service(
-                    web::resource("/old")
-                        .wrap(deprecated(since, Some(sunset), "https://example.com/v2"))
-                        .to(|| async {
-                            Err::<HttpResponse, _>(actix_web::error::ErrorNotFound("gone"))
-                        }),
-                )
-                .service(web::resource("/new").to(HttpResponse::Ok)),
+                .wrap(deprecated(since, Some(sunset), "https://example.com/v2"))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(actix_web::error::ErrorNotFound("gone"))
+                })),
         )
         .await;
-
         let old = test::call_service(&app, test::TestRequest::get().uri("/old").to_request()).await;
-        let header = |name: &str| {
-            old.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        // Errors carry it too: a client learns of the sunset whatever it asked.
         assert_eq!(old.status(), 404);
-        assert_eq!(header("deprecation").as_deref(), Some("@1796083200"));
+        assert_eq!(header(&old, "deprecation").as_deref(), Some("@1796083200"));
         assert_eq!(
-            header("sunset").as_deref(),
+            header(&old, "sunset").as_deref(),
             Some("Tue, 01 Jun 2027 00:00:00 GMT")
         );
         assert_eq!(
-            header("link").as_deref(),
+            header(&old, "link").as_deref(),
             Some("<https://example.com/v2>; rel=\"deprecation\"")
         );
-
-        let new = test::call_service(&app, test::TestRequest::get().uri("/new").to_request()).await;
-        assert!(new.headers().get("deprecation").is_none());
-        assert!(new.headers().get("sunset").is_none());
     }
 
     #[actix_web::test]
     async fn an_undecided_sunset_is_left_out() {
         let since = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
         let app = test::init_service(
-            App::new().service(
-                web::resource("/old")
-                    .wrap(deprecated(since, None, "https://example.com/v2"))
-                    .to(HttpResponse::Ok),
-            ),
+            App::new()
+                .wrap(deprecated(since, None, "https://example.com/v2"))
+                .default_service(web::to(HttpResponse::Ok)),
         )
         .await;
         let old = test::call_service(&app, test::TestRequest::get().uri("/old").to_request()).await;
-        assert!(old.headers().get("deprecation").is_some());
-        assert!(old.headers().get("sunset").is_none());
+        assert_eq!(old.status(), 200);
+        assert!(header(&old, "deprecation").is_some());
+        assert!(header(&old, "sunset").is_none());
     }
 }
