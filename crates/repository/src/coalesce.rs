@@ -13,26 +13,23 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::watch;
 
-/// How many reads may be in flight at once. Two cut the wait (a request
-/// arriving during a read need not wait for its end before a read of its
-/// own starts), but on PostgreSQL the reads' CPU (TLS, the pool) outweighed
-/// it: 15,885 and 18,534 cached pages/s with two against 17,223 and 18,723
-/// with one, with 21,682 reads against 12,203 (bench/README.md).
-const IN_FLIGHT: u32 = 1;
-
-/// Coalesced reads of an `i64` (the catalog version on PostgreSQL).
+/// Coalesced reads of an `i64` (the catalog version on PostgreSQL). One read
+/// is in flight at a time: two shortened the wait, but on PostgreSQL the
+/// reads' CPU (TLS, the pool) outweighed it (15,885 and 18,534 cached pages/s
+/// with two against 17,223 and 18,723 with one, for 21,682 reads against
+/// 12,203; bench/README.md).
 #[derive(Debug)]
 pub(crate) struct Coalesced {
     state: Mutex<Reads>,
-    /// Moves whenever a read ends, in success or not.
+    /// The generation of the last read that ended, in success or not.
     ended: watch::Sender<u64>,
 }
 
 #[derive(Debug, Default)]
 struct Reads {
-    /// Reads started so far; the newest is number `started`.
+    /// Reads started so far; the read in flight, if any, is number `started`.
     started: u64,
-    in_flight: u32,
+    reading: bool,
     /// The newest successful read: (generation, value).
     last: Option<(u64, i64)>,
     /// The newest generation whose read failed.
@@ -53,7 +50,7 @@ enum Step {
     Answer(i64),
     /// Read, as generation `.0`.
     Lead(u64),
-    /// Wait for a read in flight to end.
+    /// Wait for the read in flight to end.
     Wait,
     /// A read this request could use failed: read alone, so that a failing
     /// database costs each request one timeout, not one per request ahead.
@@ -85,9 +82,9 @@ impl Coalesced {
                 match reads.last {
                     Some((generation, value)) if generation >= need => Step::Answer(value),
                     _ if reads.failed >= need => Step::Alone,
-                    _ if reads.started >= need || reads.in_flight >= IN_FLIGHT => Step::Wait,
+                    _ if reads.reading => Step::Wait,
                     _ => {
-                        reads.in_flight += 1;
+                        reads.reading = true;
                         reads.started += 1;
                         Step::Lead(reads.started)
                     }
@@ -118,7 +115,7 @@ impl Coalesced {
     }
 }
 
-/// A read in flight; dropping it publishes its outcome.
+/// The read in flight; dropping it publishes its outcome.
 struct Lead<'a> {
     owner: &'a Coalesced,
     generation: u64,
@@ -129,21 +126,13 @@ impl Drop for Lead<'_> {
     fn drop(&mut self) {
         {
             let mut reads = self.owner.lock();
-            reads.in_flight -= 1;
+            reads.reading = false;
             match self.value {
-                // Reads may end out of order: keep the newest.
-                Some(value)
-                    if reads
-                        .last
-                        .is_none_or(|(newest, _)| newest < self.generation) =>
-                {
-                    reads.last = Some((self.generation, value));
-                }
-                Some(_) => {}
-                None => reads.failed = reads.failed.max(self.generation),
+                Some(value) => reads.last = Some((self.generation, value)),
+                None => reads.failed = self.generation,
             }
         }
-        self.owner.ended.send_modify(|ends| *ends += 1);
+        self.owner.ended.send_replace(self.generation);
     }
 }
 
