@@ -246,11 +246,19 @@ async fn the_version_is_read_again_only_once_a_write_may_have_moved_it() {
         take(&statements);
         assert_eq!(reader.version().await.unwrap(), start, "{backend}");
         assert_eq!(take(&statements), reads_when_unmoved, "{backend}");
-        // Concurrent readers share reads: the first request's, and one for
-        // all who arrived while it was in flight.
-        let together = futures_util::future::join_all((0..32).map(|_| reader.version())).await;
+        // Concurrent readers get the current version and never cost more
+        // than a read each. How many reads they share depends on whether a
+        // read ends before the next reader's first poll (on loopback
+        // PostgreSQL it can end within that poll: 3 or 4 reads for 16
+        // readers in about one run in four), so the sharing itself is proved
+        // with paused time in `coalesce.rs`'s tests.
+        let together = futures_util::future::join_all((0..16).map(|_| reader.version())).await;
         assert!(together.iter().all(|v| *v.as_ref().unwrap() == start));
-        assert!(take(&statements) <= 2 * reads_when_unmoved, "{backend}");
+        let shared = take(&statements);
+        assert!(
+            shared <= 16 * reads_when_unmoved,
+            "{backend}: {shared} reads"
+        );
 
         let placed = orders
             .place(new_order(ann.id, &[(apple.id, 1)]))
