@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test check fmt clippy migrate openapi bench bench-jobs bench-realtime build release fuzz cluster cluster-stop cluster-test
+.PHONY: run test check scaffold-check fmt clippy migrate openapi bench bench-jobs bench-realtime build release fuzz cluster cluster-stop cluster-test
 
 ## Serve on 127.0.0.1:8080 with SQLite (data/strata.db), migrations applied; docs at /docs
 run:
@@ -66,3 +66,8 @@ cluster-stop:
 ## The cluster under faults (instance and worker SIGKILLs, Redis and PostgreSQL restarts)
 cluster-test:
 	CARGO="$(CARGO)" bash deploy/cluster-test.sh
+
+# cargo xtask scaffold, one resource of each flavour, on a throw-away copy of
+# the workspace, with that copy's tests (CI runs it last).
+scaffold-check:
+	bash .ci/scaffold-check.sh

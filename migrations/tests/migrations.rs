@@ -15,7 +15,7 @@ use sea_orm_migration::{MigrationStatus, MigratorTrait, SchemaManager};
 use strata_migration::Migrator;
 
 /// The tables each migration creates, in order (none for index-only ones).
-const CREATES: [&[&str]; 17] = [
+const CREATES: &[&[&str]] = &[
     &["users"],
     &["sessions"],
     &["refresh_tokens"],

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod events;
+pub mod fields;
 pub mod files;
 pub mod health;
 pub mod idempotency;

@@ -20,7 +20,7 @@ use crate::error::DbResultExt;
 use crate::jobs::enqueue_in;
 use crate::jobs_wake;
 use crate::query::{invalid_row, micros};
-use crate::tx::{WriteGate, begin_write};
+use crate::tx::WriteGate;
 
 /// [`AccountTokenRepository`] over sea-orm.
 #[derive(Debug, Clone)]
@@ -104,8 +104,7 @@ impl TryFrom<account_tokens::Model> for AccountToken {
 #[async_trait]
 impl AccountTokenRepository for SeaAccountTokenRepository {
     async fn issue(&self, user_id: Uuid, token: MailedToken) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         issue_in(&txn, user_id, &token).await?;
         txn.commit()
             .await
@@ -117,8 +116,7 @@ impl AccountTokenRepository for SeaAccountTokenRepository {
     async fn issue_for_address(&self, mailed: MailedToken) -> Result<bool, RepoError> {
         let token = &mailed.token;
         let email = token.email.as_str();
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         // Both statements name the account through a subquery on the
         // address, so an unknown address runs exactly what a known one does.
         let owner = Query::select()
@@ -191,8 +189,7 @@ impl AccountTokenRepository for SeaAccountTokenRepository {
         purpose: TokenPurpose,
         token_hash: &str,
     ) -> Result<Option<AccountToken>, RepoError> {
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         let Some(row) = account_tokens::Entity::find()
             .filter(account_tokens::Column::TokenHash.eq(token_hash))
             .filter(account_tokens::Column::Purpose.eq(purpose.as_str()))
@@ -225,24 +222,24 @@ impl AccountTokenRepository for SeaAccountTokenRepository {
         email: &Email,
         now: DateTime<Utc>,
     ) -> Result<bool, RepoError> {
-        let _write = self.writes.enter().await?;
+        let db = self.writes.enter(&self.db).await?;
         let now = micros(now);
         let result = users::Entity::update_many()
             .col_expr(users::Column::EmailVerifiedAt, Expr::value(now))
             .col_expr(users::Column::UpdatedAt, Expr::value(now))
             .filter(users::Column::Id.eq(user_id))
             .filter(users::Column::Email.eq(email.as_str()))
-            .exec(&self.db)
+            .exec(&db)
             .await
             .or_repo("Failed to mark e-mail verified")?;
         Ok(result.rows_affected == 1)
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
-        let _write = self.writes.enter().await?;
+        let db = self.writes.enter(&self.db).await?;
         let result = account_tokens::Entity::delete_many()
             .filter(account_tokens::Column::ExpiresAt.lt(micros(now)))
-            .exec(&self.db)
+            .exec(&db)
             .await
             .or_repo("Failed to purge expired account tokens")?;
         Ok(result.rows_affected)

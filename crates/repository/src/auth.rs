@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::entities::{refresh_tokens, revocations, sessions};
 use crate::error::DbResultExt;
-use crate::tx::{WriteGate, begin_write};
+use crate::tx::WriteGate;
 
 /// [`SessionRepository`] over sea-orm. Every multi-statement operation runs in
 /// one transaction, so a crash never leaves a session without its token, a
@@ -63,8 +63,7 @@ const EARLIEST_FILTERED_SINCE: DateTime<Utc> = DateTime::UNIX_EPOCH;
 #[async_trait]
 impl SessionRepository for SeaSessionRepository {
     async fn create(&self, session: NewSession, token: NewRefreshToken) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         sessions::Entity::insert(sessions::ActiveModel {
             id: Set(session.id),
             user_id: Set(session.user_id),
@@ -112,8 +111,7 @@ impl SessionRepository for SeaSessionRepository {
         now: DateTime<Utc>,
         next: NewRefreshToken,
     ) -> Result<bool, RepoError> {
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         // The `consumed_at IS NULL` guard is the compare-and-swap: of two
         // concurrent refreshes with the same token, only one updates a row.
         let consumed = refresh_tokens::Entity::update_many()
@@ -145,7 +143,6 @@ impl SessionRepository for SeaSessionRepository {
         now: DateTime<Utc>,
         remember_until: DateTime<Utc>,
     ) -> Result<Vec<Revocation>, RepoError> {
-        let _write = self.writes.enter().await?;
         let now = micros(now);
         let remember_until = micros(remember_until);
         let live = sessions::Column::RevokedAt.is_null();
@@ -164,7 +161,7 @@ impl SessionRepository for SeaSessionRepository {
             }
         };
 
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         // FOR UPDATE (PostgreSQL; SQLite's IMMEDIATE transaction already
         // serialises writers) so two concurrent revocations of the same
         // session cannot both record it.
@@ -245,9 +242,8 @@ impl SessionRepository for SeaSessionRepository {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
-        let _write = self.writes.enter().await?;
         let now = micros(now);
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         let revocations = revocations::Entity::delete_many()
             .filter(revocations::Column::ExpiresAt.lt(now))
             .exec(&txn)

@@ -28,8 +28,8 @@ use crate::catalog_version::{VersionWatch, bump_version, read_version};
 use crate::counts::CountCache;
 use crate::entities::categories;
 use crate::error::{DbResultExt, map_db_err};
-use crate::query::{invalid_row, micros, total};
-use crate::tx::{WriteGate, begin_write};
+use crate::query::{invalid_row, micros, paged};
+use crate::tx::WriteGate;
 
 /// [`CatalogRepository`] over sea-orm.
 #[derive(Debug, Clone)]
@@ -116,8 +116,7 @@ where
     E: EntityTrait,
     E::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
 {
-    let _write = repo.writes.enter().await?;
-    let txn = begin_write(&repo.db).await?;
+    let txn = repo.writes.begin(&repo.db).await?;
     let result = update.exec(&txn).await.or_repo("Failed to update")?;
     let row = E::find_by_id(id)
         .one(&txn)
@@ -157,8 +156,7 @@ where
     E: EntityTrait,
     E::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
 {
-    let _write = repo.writes.enter().await?;
-    let txn = begin_write(&repo.db).await?;
+    let txn = repo.writes.begin(&repo.db).await?;
     let result = delete
         .exec(&txn)
         .await
@@ -190,8 +188,7 @@ impl CatalogRepository for SeaCatalogRepository {
             created_at: Set(created_at),
             updated_at: Set(created_at),
         };
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         categories::Entity::insert(row)
             .exec_without_returning(&txn)
             .await
@@ -236,12 +233,11 @@ impl CatalogRepository for SeaCatalogRepository {
             &self.db,
             "Failed to count categories",
         );
-        let total = total(page, rows.len(), counted).await?;
         let items = rows
             .into_iter()
             .map(Category::try_from)
             .collect::<Result<_, _>>()?;
-        Ok(Page::new(items, total, page))
+        paged(page, false, items, counted).await
     }
 
     async fn update_category(

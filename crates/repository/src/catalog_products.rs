@@ -19,8 +19,7 @@ use crate::catalog::{SeaCatalogRepository, versioned_delete, versioned_update};
 use crate::catalog_version::bump_version;
 use crate::entities::{order_items, products};
 use crate::error::DbResultExt;
-use crate::query::{invalid_row, lower_contains, micros, order, total};
-use crate::tx::begin_write;
+use crate::query::{invalid_row, lower_contains, micros, order, paged};
 
 impl TryFrom<products::Model> for Product {
     type Error = RepoError;
@@ -70,8 +69,7 @@ pub(crate) async fn create(
         created_at: Set(created_at),
         updated_at: Set(created_at),
     };
-    let _write = repo.writes.enter().await?;
-    let txn = begin_write(&repo.db).await?;
+    let txn = repo.writes.begin(&repo.db).await?;
     // A missing category breaks the foreign key: NotFound.
     products::Entity::insert(row)
         .exec_without_returning(&txn)
@@ -170,12 +168,11 @@ pub(crate) async fn list(
         &repo.db,
         "Failed to count products",
     );
-    let total = total(page, rows.len(), counted).await?;
     let items = rows
         .into_iter()
         .map(Product::try_from)
         .collect::<Result<_, _>>()?;
-    Ok(Page::new(items, total, page))
+    paged(page, false, items, counted).await
 }
 
 pub(crate) async fn update(

@@ -20,8 +20,8 @@ use crate::entities::{comments, posts, users};
 use crate::error::DbResultExt;
 use crate::idempotency;
 use crate::notifications::notify_in;
-use crate::query::{invalid_row, micros, total};
-use crate::tx::begin_write;
+use crate::query::{invalid_row, micros, paged};
+use crate::tx::Writer;
 
 /// A comment row with its author's username.
 #[derive(Debug, FromQueryResult)]
@@ -87,7 +87,7 @@ async fn load(
 /// The comment as stored, and the event of the notification it caused, to
 /// publish now that it committed.
 pub(crate) async fn add(
-    db: &DatabaseConnection,
+    db: Writer<'_>,
     comment: NewComment,
     once: Option<Completion<Comment>>,
 ) -> Result<(Comment, Option<UserEvent>), RepoError> {
@@ -100,7 +100,7 @@ pub(crate) async fn add(
     };
     // Insert and read back (for the author's username) in one transaction; a
     // missing post or author breaks a foreign key: NotFound.
-    let txn = begin_write(db).await?;
+    let txn = db.begin().await?;
     comments::Entity::insert(row)
         .exec_without_returning(&txn)
         .await
@@ -153,12 +153,11 @@ pub(crate) async fn list(
             .await
             .or_repo("Failed to count comments")
     };
-    let total = total(page, rows.len(), counted).await?;
     let comments = rows
         .into_iter()
         .map(Comment::try_from)
         .collect::<Result<_, _>>()?;
-    Ok(Page::new(comments, total, page))
+    paged(page, false, comments, counted).await
 }
 
 pub(crate) async fn find(
@@ -169,9 +168,9 @@ pub(crate) async fn find(
     load(db, post_id, comment_id).await
 }
 
-pub(crate) async fn delete(db: &DatabaseConnection, comment_id: Uuid) -> Result<(), RepoError> {
+pub(crate) async fn delete(db: Writer<'_>, comment_id: Uuid) -> Result<(), RepoError> {
     let result = comments::Entity::delete_by_id(comment_id)
-        .exec(db)
+        .exec(&db)
         .await
         .or_repo("Failed to delete comment")?;
     if result.rows_affected == 0 {

@@ -22,8 +22,8 @@ use crate::counts::CountCache;
 use crate::entities::items;
 use crate::error::DbResultExt;
 use crate::idempotency;
-use crate::query::{after_row, count, invalid_row, lower_contains, micros, order, total};
-use crate::tx::{WriteGate, begin_write};
+use crate::query::{after_row, count, invalid_row, lower_contains, micros, order, paged};
+use crate::tx::WriteGate;
 
 /// [`ItemRepository`] over sea-orm. The owner's foreign key (with `ON DELETE
 /// CASCADE`) makes an item of a missing owner impossible and takes items
@@ -175,16 +175,11 @@ impl SeaItemRepository {
             &filter,
             count_items(&self.db, &filter, &select),
         );
-        let total = match after {
-            // Rows before the position are unknown: a short page proves nothing.
-            Some(_) => counted.await?,
-            None => total(page, rows.len(), counted).await?,
-        };
         let items = rows
             .into_iter()
             .map(Item::try_from)
             .collect::<Result<_, _>>()?;
-        Ok(Page::new(items, total, page))
+        paged(page, after.is_some(), items, counted).await
     }
 }
 
@@ -234,12 +229,11 @@ impl ItemRepository for SeaItemRepository {
         let rows: Vec<items::ActiveModel> = batch.iter().map(new_row).collect();
         // Held until the commit, which also tells the list totals (see
         // `CountCache`) that the file changed.
-        let _write = self.writes.enter().await?;
         // An id already present is skipped rather than failing the batch, so
         // a repeated batch inserts only what is new. A missing owner still
         // breaks the foreign key: NotFound, and the transaction takes the
         // whole batch back.
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         let mut inserted = 0;
         for chunk in rows.chunks(BATCH_ROWS) {
             inserted += items::Entity::insert_many(chunk.iter().cloned())

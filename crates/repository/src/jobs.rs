@@ -30,9 +30,9 @@ use crate::error::DbResultExt;
 use crate::idempotency;
 use crate::jobs_lease as lease;
 use crate::jobs_wake::{CHANNEL, Wakeup};
-use crate::query::{count, invalid_row, micros, total};
+use crate::query::{count, invalid_row, micros, paged};
 use crate::realtime::Publisher;
-use crate::tx::{WriteGate, begin_write};
+use crate::tx::WriteGate;
 
 /// [`JobRepository`] over sea-orm.
 ///
@@ -224,8 +224,7 @@ impl JobRepository for SeaJobRepository {
         once: Option<Completion<NewJob>>,
     ) -> Result<bool, RepoError> {
         let inserted = {
-            let _write = self.writes.enter().await?;
-            let txn = begin_write(&self.db).await?;
+            let txn = self.writes.begin(&self.db).await?;
             let inserted = enqueue_in(&txn, &job).await?;
             idempotency::complete(&txn, once, &job).await?;
             txn.commit().await.or_repo("Failed to commit job")?;
@@ -242,8 +241,8 @@ impl JobRepository for SeaJobRepository {
         if claim.kinds.is_empty() || claim.limit == 0 {
             return Ok(Vec::new());
         }
-        let _write = self.writes.enter().await?;
-        lease::claim(&self.db, &claim, now).await
+        let db = self.writes.enter(&self.db).await?;
+        lease::claim(db, &claim, now).await
     }
 
     async fn heartbeat(
@@ -254,8 +253,8 @@ impl JobRepository for SeaJobRepository {
         progress: Option<Progress>,
     ) -> Result<Heartbeat, RepoError> {
         let (heartbeat, events) = {
-            let _write = self.writes.enter().await?;
-            lease::heartbeat(&self.db, id, worker, lease_until, progress).await?
+            let db = self.writes.enter(&self.db).await?;
+            lease::heartbeat(db, id, worker, lease_until, progress).await?
         };
         self.events.publish(events).await;
         Ok(heartbeat)
@@ -269,8 +268,8 @@ impl JobRepository for SeaJobRepository {
         now: DateTime<Utc>,
     ) -> Result<bool, RepoError> {
         let (recorded, events) = {
-            let _write = self.writes.enter().await?;
-            lease::finish(&self.db, id, worker, outcome, now).await?
+            let db = self.writes.enter(&self.db).await?;
+            lease::finish(db, id, worker, outcome, now).await?
         };
         self.events.publish(events).await;
         Ok(recorded)
@@ -278,8 +277,8 @@ impl JobRepository for SeaJobRepository {
 
     async fn reap_expired(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
         let (reaped, events) = {
-            let _write = self.writes.enter().await?;
-            lease::reap_expired(&self.db, now).await?
+            let db = self.writes.enter(&self.db).await?;
+            lease::reap_expired(db, now).await?
         };
         self.events.publish(events).await;
         Ok(reaped)
@@ -287,8 +286,8 @@ impl JobRepository for SeaJobRepository {
 
     async fn cancel(&self, id: Uuid, now: DateTime<Utc>) -> Result<CancelResult, RepoError> {
         let (result, events) = {
-            let _write = self.writes.enter().await?;
-            lease::cancel(&self.db, id, now).await?
+            let db = self.writes.enter(&self.db).await?;
+            lease::cancel(db, id, now).await?
         };
         self.events.publish(events).await;
         Ok(result)
@@ -296,8 +295,8 @@ impl JobRepository for SeaJobRepository {
 
     async fn retry(&self, id: Uuid, now: DateTime<Utc>) -> Result<Job, RepoError> {
         let (retried, events) = {
-            let _write = self.writes.enter().await?;
-            lease::retry(&self.db, id, now).await?
+            let db = self.writes.enter(&self.db).await?;
+            lease::retry(db, id, now).await?
         };
         self.wakeup.wake();
         self.events.publish(events).await;
@@ -325,8 +324,7 @@ impl JobRepository for SeaJobRepository {
             .await
             .or_repo("Failed to list jobs")?;
         let counted = async { select.count(&self.db).await.or_repo("Failed to count jobs") };
-        let total = total(page, rows.len(), counted).await?;
-        Ok(Page::new(to_jobs(rows)?, total, page))
+        paged(page, false, to_jobs(rows)?, counted).await
     }
 
     async fn finished_before(
@@ -354,11 +352,11 @@ impl JobRepository for SeaJobRepository {
         if ids.is_empty() {
             return Ok(0);
         }
-        let _write = self.writes.enter().await?;
+        let db = self.writes.enter(&self.db).await?;
         let result = jobs::Entity::delete_many()
             .filter(jobs::Column::Id.is_in(ids))
             .filter(jobs::Column::Status.is_in(terminal()))
-            .exec(&self.db)
+            .exec(&db)
             .await
             .or_repo("Failed to delete finished jobs")?;
         Ok(result.rows_affected)

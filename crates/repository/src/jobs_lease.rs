@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, UpdateMany,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, UpdateMany,
 };
 use strata_domain::RepoError;
 use strata_domain::jobs::{
@@ -25,7 +25,7 @@ use crate::jobs::{to_jobs, update_returning};
 use crate::notifications::notify_in;
 use crate::query::micros;
 use crate::realtime::job_events_in;
-use crate::tx::begin_write;
+use crate::tx::Writer;
 
 /// What a job whose worker vanished records as its error.
 const LEASE_EXPIRED: &str = "lease expired (worker lost)";
@@ -67,7 +67,7 @@ fn held(id: Uuid, worker: &str) -> UpdateMany<jobs::Entity> {
 /// single writer, which is why this must never become a SELECT then an
 /// UPDATE.
 pub(crate) async fn claim(
-    db: &DatabaseConnection,
+    db: Writer<'_>,
     claim: &Claim,
     now: DateTime<Utc>,
 ) -> Result<Vec<Job>, RepoError> {
@@ -98,7 +98,7 @@ pub(crate) async fn claim(
         )
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Expr::col(Column::Id).in_subquery(due));
-    let mut claimed = update_returning(db, update)
+    let mut claimed = update_returning(&db, update)
         .await
         .or_repo("Failed to claim jobs")?;
     // RETURNING keeps no order.
@@ -109,7 +109,7 @@ pub(crate) async fn claim(
 /// Renews the lease; with `progress`, also records it and numbers it as an
 /// event of the job's creator (returned, to publish after commit).
 pub(crate) async fn heartbeat(
-    db: &DatabaseConnection,
+    db: Writer<'_>,
     id: Uuid,
     worker: &str,
     lease_until: DateTime<Utc>,
@@ -143,7 +143,7 @@ pub(crate) async fn heartbeat(
             Expr::value(progress.percent.clamp(0, 100)),
         )
         .col_expr(Column::ProgressMessage, Expr::value(message));
-    let txn = begin_write(db).await?;
+    let txn = db.begin().await?;
     let renewed = to_jobs(
         update_returning(&txn, update)
             .await
@@ -163,7 +163,7 @@ pub(crate) async fn heartbeat(
 }
 
 pub(crate) async fn finish(
-    db: &DatabaseConnection,
+    db: Writer<'_>,
     id: Uuid,
     worker: &str,
     outcome: Outcome,
@@ -218,13 +218,13 @@ pub(crate) async fn finish(
     let unowned = update
         .clone()
         .filter(Column::CreatedBy.is_null())
-        .exec(db)
+        .exec(&db)
         .await
         .or_repo("Failed to finish job")?;
     if unowned.rows_affected == 1 {
         return Ok((true, Vec::new()));
     }
-    let txn = begin_write(db).await?;
+    let txn = db.begin().await?;
     let finished = to_jobs(
         update_returning(&txn, update)
             .await
@@ -260,12 +260,12 @@ async fn reported_in(
 /// keeps its job: on PostgreSQL the update waits for the renewal's row lock
 /// and then finds the lease no longer expired.
 pub(crate) async fn reap_expired(
-    db: &DatabaseConnection,
+    db: Writer<'_>,
     now: DateTime<Utc>,
 ) -> Result<(u64, Vec<UserEvent>), RepoError> {
     let now = micros(now);
     let expired = || in_status(JobStatus::Running).filter(Column::LeaseExpiresAt.lt(now));
-    let txn = begin_write(db).await?;
+    let txn = db.begin().await?;
     let dead = release_lease(set_status(expired(), JobStatus::Dead), now)
         .col_expr(Column::LastError, Expr::value(LEASE_EXPIRED))
         .col_expr(Column::FinishedAt, Expr::value(now))
@@ -296,7 +296,7 @@ pub(crate) async fn reap_expired(
 
 /// Reads job `id` inside `txn`, locked until the transaction ends: on
 /// PostgreSQL `FOR UPDATE` (a claim skips it, a finish waits); on SQLite the
-/// `BEGIN IMMEDIATE` of [`begin_write`] already excludes every other writer.
+/// `BEGIN IMMEDIATE` of a write transaction already excludes every other writer.
 async fn locked(txn: &impl ConnectionTrait, id: Uuid) -> Result<Job, RepoError> {
     let mut select = jobs::Entity::find_by_id(id);
     if txn.get_database_backend() == DbBackend::Postgres {
@@ -324,12 +324,12 @@ async fn changed(
 /// transaction, so the answer is true at commit: a job cannot be claimed
 /// between the look and the change.
 pub(crate) async fn cancel(
-    db: &DatabaseConnection,
+    db: Writer<'_>,
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(CancelResult, Vec<UserEvent>), RepoError> {
     let now = micros(now);
-    let txn = begin_write(db).await?;
+    let txn = db.begin().await?;
     let job = locked(&txn, id).await?;
     let only = jobs::Entity::update_many()
         .filter(Column::Id.eq(id))
@@ -357,12 +357,12 @@ pub(crate) async fn cancel(
 }
 
 pub(crate) async fn retry(
-    db: &DatabaseConnection,
+    db: Writer<'_>,
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(Job, Vec<UserEvent>), RepoError> {
     let now = micros(now);
-    let txn = begin_write(db).await?;
+    let txn = db.begin().await?;
     let job = locked(&txn, id).await?;
     if !matches!(job.status, JobStatus::Failed | JobStatus::Dead) {
         txn.rollback()

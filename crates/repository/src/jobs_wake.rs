@@ -117,7 +117,7 @@ mod tests {
 
     use super::*;
     use crate::jobs::{SeaJobRepository, enqueue_in};
-    use crate::{connect, tx::begin_write};
+    use crate::{connect, tx::WriteGate};
 
     /// Long enough never to be reached in a passing test.
     const NEVER: Duration = Duration::from_secs(30);
@@ -146,7 +146,8 @@ mod tests {
         });
         // A transaction that is rolled back leaves no job behind.
         let job = NewJob::new("export", serde_json::json!({}), 3, Utc::now());
-        let txn = begin_write(&db).await.unwrap();
+        let gate = WriteGate::of(&db);
+        let txn = gate.begin(&db).await.unwrap();
         assert!(enqueue_in(&txn, &job).await.unwrap());
         txn.rollback().await.unwrap();
         assert!(repo.find(job.id).await.is_err());

@@ -18,7 +18,6 @@ mod db;
 mod entities;
 mod error;
 mod files;
-mod group;
 mod health;
 mod idempotency;
 mod items;

@@ -22,9 +22,9 @@ use uuid::Uuid;
 use crate::counts::CountCache;
 use crate::entities::notifications::{self, Column};
 use crate::error::DbResultExt;
-use crate::query::{micros, total};
+use crate::query::{micros, paged};
 use crate::realtime::next_seq_in;
-use crate::tx::{WriteGate, begin_write};
+use crate::tx::WriteGate;
 
 /// Stored kinds the domain does not know: a row written by a newer release.
 #[derive(Debug, thiserror::Error)]
@@ -135,12 +135,11 @@ impl NotificationRepository for SeaNotificationRepository {
             &self.db,
             "Failed to count notifications",
         );
-        let total = total(page, rows.len(), counted).await?;
         let items = rows
             .into_iter()
             .map(Notification::try_from)
             .collect::<Result<_, _>>()?;
-        Ok(Page::new(items, total, page))
+        paged(page, false, items, counted).await
     }
 
     async fn mark_read(
@@ -149,8 +148,7 @@ impl NotificationRepository for SeaNotificationRepository {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Notification, RepoError> {
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         // Only an unread one changes: the first read time is the one kept.
         notifications::Entity::update_many()
             .col_expr(Column::ReadAt, Expr::value(micros(now)))
@@ -173,12 +171,12 @@ impl NotificationRepository for SeaNotificationRepository {
     }
 
     async fn mark_all_read(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<u64, RepoError> {
-        let _write = self.writes.enter().await?;
+        let db = self.writes.enter(&self.db).await?;
         let result = notifications::Entity::update_many()
             .col_expr(Column::ReadAt, Expr::value(micros(now)))
             .filter(Column::UserId.eq(user_id))
             .filter(Column::ReadAt.is_null())
-            .exec(&self.db)
+            .exec(&db)
             .await
             .or_repo("Failed to mark notifications read")?;
         Ok(result.rows_affected)

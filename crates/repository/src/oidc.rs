@@ -20,7 +20,7 @@ use crate::entities::{oidc_login_codes, oidc_pending_logins, user_identities, us
 use crate::error::DbResultExt;
 use crate::jobs_wake;
 use crate::query::{invalid_row, micros};
-use crate::tx::{WriteGate, begin_write};
+use crate::tx::WriteGate;
 use crate::users::insert_in;
 
 /// [`OidcRepository`] over sea-orm.
@@ -45,8 +45,7 @@ impl SeaOidcRepository {
         E: EntityTrait,
         E::Model: Send + Sync,
     {
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         let Some(row) = E::find()
             .filter(column.eq(hash))
             .one(&txn)
@@ -116,7 +115,7 @@ impl TryFrom<oidc_pending_logins::Model> for PendingLogin {
 #[async_trait]
 impl OidcRepository for SeaOidcRepository {
     async fn save_pending(&self, pending: PendingLogin) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await?;
+        let db = self.writes.enter(&self.db).await?;
         oidc_pending_logins::Entity::insert(oidc_pending_logins::ActiveModel {
             id: Set(pending.id),
             state_hash: Set(pending.state_hash),
@@ -129,7 +128,7 @@ impl OidcRepository for SeaOidcRepository {
             created_at: Set(micros(pending.created_at)),
             expires_at: Set(micros(pending.expires_at)),
         })
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&db)
         .await
         .or_repo("Failed to store a pending OIDC login")?;
         Ok(())
@@ -161,8 +160,7 @@ impl OidcRepository for SeaOidcRepository {
         user: NewUser,
         identity: NewIdentity,
     ) -> Result<User, RepoError> {
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         let mailed = user.verification.is_some();
         let user = insert_in(&txn, user).await?;
         user_identities::Entity::insert(identity_row(user.id, &identity))
@@ -179,9 +177,9 @@ impl OidcRepository for SeaOidcRepository {
     }
 
     async fn link(&self, user_id: Uuid, identity: NewIdentity) -> Result<Identity, RepoError> {
-        let _write = self.writes.enter().await?;
+        let db = self.writes.enter(&self.db).await?;
         user_identities::Entity::insert(identity_row(user_id, &identity))
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&db)
             .await
             .or_repo("Failed to link an identity")?;
         let mut linked = identity.linked_to(user_id);
@@ -204,8 +202,7 @@ impl OidcRepository for SeaOidcRepository {
     }
 
     async fn unlink(&self, user_id: Uuid, identity_id: Uuid) -> Result<Unlinked, RepoError> {
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         // A no-op write that locks the account's row until commit on
         // PostgreSQL (SQLite's write transaction already serialises), so
         // two unlinks of an account's last two identities cannot both see
@@ -257,7 +254,7 @@ impl OidcRepository for SeaOidcRepository {
     }
 
     async fn save_code(&self, code: LoginCode) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await?;
+        let db = self.writes.enter(&self.db).await?;
         oidc_login_codes::Entity::insert(oidc_login_codes::ActiveModel {
             id: Set(Uuid::now_v7()),
             code_hash: Set(code.code_hash),
@@ -265,7 +262,7 @@ impl OidcRepository for SeaOidcRepository {
             created_at: Set(micros(code.created_at)),
             expires_at: Set(micros(code.expires_at)),
         })
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&db)
         .await
         .or_repo("Failed to store a login code")?;
         Ok(())
@@ -284,17 +281,17 @@ impl OidcRepository for SeaOidcRepository {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
-        let _write = self.writes.enter().await?;
+        let db = self.writes.enter(&self.db).await?;
         let now = micros(now);
         let pending = oidc_pending_logins::Entity::delete_many()
             .filter(oidc_pending_logins::Column::ExpiresAt.lt(now))
-            .exec(&self.db)
+            .exec(&db)
             .await
             .or_repo("Failed to purge expired pending OIDC logins")?
             .rows_affected;
         let codes = oidc_login_codes::Entity::delete_many()
             .filter(oidc_login_codes::Column::ExpiresAt.lt(now))
-            .exec(&self.db)
+            .exec(&db)
             .await
             .or_repo("Failed to purge expired login codes")?
             .rows_affected;

@@ -37,8 +37,8 @@ use crate::counts::CountCache;
 use crate::entities::{order_items, orders, products};
 use crate::error::DbResultExt;
 use crate::idempotency;
-use crate::query::{invalid_row, micros, total};
-use crate::tx::{WriteGate, begin_write};
+use crate::query::{invalid_row, micros, paged};
+use crate::tx::WriteGate;
 
 /// [`OrderRepository`] over sea-orm.
 #[derive(Debug, Clone)]
@@ -194,9 +194,8 @@ impl OrderRepository for SeaOrderRepository {
         once: Option<Completion<Order>>,
     ) -> Result<Order, PlaceOrderError> {
         let now = micros(new.created_at);
-        let _write = self.writes.enter().await?;
         // Dropped without commit on any early return: rolled back.
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         let mut priced = Vec::with_capacity(new.lines.lines().len());
         for line in new.lines.lines() {
             let Some((name, price, code)) =
@@ -294,8 +293,7 @@ impl OrderRepository for SeaOrderRepository {
             &self.db,
             "Failed to count orders",
         );
-        let total = total(page, rows.len(), counted).await?;
-        Ok(Page::new(with_items(&self.db, rows).await?, total, page))
+        paged(page, false, with_items(&self.db, rows).await?, counted).await
     }
 
     async fn set_status(
@@ -306,8 +304,7 @@ impl OrderRepository for SeaOrderRepository {
         now: DateTime<Utc>,
     ) -> Result<Order, RepoError> {
         let now = micros(now);
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         // The status guard is the compare-and-set: of two cancellations, the
         // second finds the order cancelled already and restocks nothing.
         let moved = orders::Entity::update_many()

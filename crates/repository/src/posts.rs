@@ -28,10 +28,10 @@ use crate::entities::{comments as comment_rows, posts, users};
 use crate::error::DbResultExt;
 use crate::idempotency;
 use crate::query::{
-    after_row, count, invalid_row, lower_contains, micros, order, total, unmatchable,
+    after_row, count, invalid_row, lower_contains, micros, order, paged, unmatchable,
 };
 use crate::realtime::Publisher;
-use crate::tx::{WriteGate, begin_write};
+use crate::tx::WriteGate;
 
 /// [`PostRepository`] over sea-orm. Every read of posts is one statement
 /// that joins the author and counts comments in a correlated subquery, so a
@@ -213,16 +213,11 @@ impl SeaPostRepository {
             &self.db,
             "Failed to count posts",
         );
-        let total = match after {
-            // Rows before the position are unknown: a short page proves nothing.
-            Some(_) => counted.await?,
-            None => total(page, rows.len(), counted).await?,
-        };
         let posts = rows
             .into_iter()
             .map(Post::try_from)
             .collect::<Result<_, _>>()?;
-        Ok(Page::new(posts, total, page))
+        paged(page, after.is_some(), posts, counted).await
     }
 }
 
@@ -233,7 +228,6 @@ impl PostRepository for SeaPostRepository {
         post: NewPost,
         once: Option<Completion<Post>>,
     ) -> Result<Post, RepoError> {
-        let _write = self.writes.enter().await?;
         let created_at = micros(post.created_at);
         let row = posts::ActiveModel {
             id: Set(post.id),
@@ -245,7 +239,7 @@ impl PostRepository for SeaPostRepository {
         };
         // Insert and read back (for the author's username) in one
         // transaction; a missing author breaks the foreign key: NotFound.
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         posts::Entity::insert(row)
             .exec_without_returning(&txn)
             .await
@@ -285,7 +279,6 @@ impl PostRepository for SeaPostRepository {
         changes: PostChanges,
         now: DateTime<Utc>,
     ) -> Result<Post, RepoError> {
-        let _write = self.writes.enter().await?;
         let mut update = posts::Entity::update_many()
             .col_expr(posts::Column::UpdatedAt, Expr::value(micros(now)))
             .filter(posts::Column::Id.eq(id));
@@ -298,7 +291,7 @@ impl PostRepository for SeaPostRepository {
 
         // Update and read back in one transaction so the caller gets exactly
         // the row its write produced.
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         let result = update.exec(&txn).await.or_repo("Failed to update post")?;
         if result.rows_affected == 0 {
             txn.rollback()
@@ -312,10 +305,10 @@ impl PostRepository for SeaPostRepository {
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await?;
+        let db = self.writes.enter(&self.db).await?;
         // Comments go with the row through ON DELETE CASCADE.
         let result = posts::Entity::delete_by_id(id)
-            .exec(&self.db)
+            .exec(&db)
             .await
             .or_repo("Failed to delete post")?;
         if result.rows_affected == 0 {
@@ -330,8 +323,8 @@ impl PostRepository for SeaPostRepository {
         once: Option<Completion<Comment>>,
     ) -> Result<Comment, RepoError> {
         let (comment, told) = {
-            let _write = self.writes.enter().await?;
-            comments::add(&self.db, comment, once).await?
+            let db = self.writes.enter(&self.db).await?;
+            comments::add(db, comment, once).await?
         };
         self.events.publish(told.into_iter().collect()).await;
         Ok(comment)
@@ -350,7 +343,7 @@ impl PostRepository for SeaPostRepository {
     }
 
     async fn delete_comment(&self, comment_id: Uuid) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await?;
-        comments::delete(&self.db, comment_id).await
+        let db = self.writes.enter(&self.db).await?;
+        comments::delete(db, comment_id).await
     }
 }

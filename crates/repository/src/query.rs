@@ -6,7 +6,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{ColumnTrait, DbBackend, Order, Value};
 use strata_domain::RepoError;
-use strata_domain::page::{After, Direction, PageRequest, SortValue};
+use strata_domain::page::{After, Direction, Page, PageRequest, SortValue};
 use uuid::Uuid;
 
 /// The escape character of every search pattern.
@@ -103,22 +103,26 @@ pub(crate) fn after_row(
     }
 }
 
-/// A list's total: the one a short page proves (see
-/// [`PageRequest::total_if_last`]), which spares the `COUNT(*)`, else what
-/// `count` answers. Run after the page query; `count` is awaited only when
-/// needed.
+/// A page of a list with its total: every list answers through here, so
+/// totals follow one rule. From an offset, a short page proves its total
+/// (see [`PageRequest::total_if_last`]) and spares the count; from a keyset
+/// position (`keyset`) the rows before it are unknown, so `count` (a
+/// [`CountCache`](crate::counts::CountCache) count where the list has one)
+/// is always awaited. `items` are the page's rows, read before the count.
 ///
 /// # Errors
 /// `count`'s failure.
-pub(crate) async fn total(
+pub(crate) async fn paged<T>(
     page: PageRequest,
-    rows: usize,
+    keyset: bool,
+    items: Vec<T>,
     count: impl Future<Output = Result<u64, RepoError>>,
-) -> Result<u64, RepoError> {
-    match page.total_if_last(rows) {
-        Some(total) => Ok(total),
-        None => count.await,
-    }
+) -> Result<Page<T>, RepoError> {
+    let total = match page.total_if_last(items.len()) {
+        Some(total) if !keyset => total,
+        _ => count.await?,
+    };
+    Ok(Page::new(items, total, page))
 }
 
 /// A `COUNT(*)` read back as the domain's unsigned count.

@@ -22,7 +22,7 @@ use crate::entities::{event_sequences, jobs, notifications, ws_tickets};
 use crate::error::DbResultExt;
 use crate::jobs::to_jobs;
 use crate::query::micros;
-use crate::tx::{WriteGate, begin_write};
+use crate::tx::WriteGate;
 
 /// Takes the next event number of `user_id` in `conn`'s transaction. On
 /// PostgreSQL the row stays locked until that transaction ends, so a user's
@@ -147,8 +147,7 @@ impl SeaRealtimeRepository {
 #[async_trait]
 impl RealtimeRepository for SeaRealtimeRepository {
     async fn store_ticket(&self, ticket: NewTicket, now: DateTime<Utc>) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await?;
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         // Expired tickets go with the next one issued: the table stays as
         // small as the tickets of the last half minute.
         ws_tickets::Entity::delete_many()
@@ -170,14 +169,13 @@ impl RealtimeRepository for SeaRealtimeRepository {
     }
 
     async fn take_ticket(&self, token_hash: &str) -> Result<Option<Ticket>, RepoError> {
-        let _write = self.writes.enter().await?;
+        let db = self.writes.enter(&self.db).await?;
         // DELETE … RETURNING: the row goes to exactly one of concurrent takers.
         let mut delete = ws_tickets::Entity::delete_many()
             .filter(ws_tickets::Column::TokenHash.eq(token_hash))
             .into_query();
         delete.returning_all();
-        let row = self
-            .db
+        let row = db
             .query_one(&delete)
             .await
             .or_repo("Failed to take ticket")?;

@@ -26,7 +26,7 @@ use crate::error::DbResultExt;
 use crate::idempotency;
 use crate::notifications::notify_in;
 use crate::realtime::Publisher;
-use crate::tx::{WriteGate, begin_write};
+use crate::tx::WriteGate;
 use crate::{jobs_wake, users_admin};
 
 /// [`UserRepository`] over sea-orm. Case-insensitive uniqueness is enforced by
@@ -173,9 +173,8 @@ impl UserRepository for SeaUserRepository {
         user: NewUser,
         once: Option<Completion<User>>,
     ) -> Result<User, RepoError> {
-        let _write = self.writes.enter().await?;
         // The account and its verification mail exist together or not at all.
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         let mailed = user.verification.is_some();
         let user = insert_in(&txn, user).await?;
         idempotency::complete(&txn, once, &user).await?;
@@ -221,7 +220,6 @@ impl UserRepository for SeaUserRepository {
         changes: UserChanges,
         now: DateTime<Utc>,
     ) -> Result<User, RepoError> {
-        let write = self.writes.enter().await?;
         let mut update = users::Entity::update_many()
             .col_expr(users::Column::UpdatedAt, Expr::value(now.trunc_subsecs(6)))
             .filter(users::Column::Id.eq(id));
@@ -249,7 +247,7 @@ impl UserRepository for SeaUserRepository {
 
         // Update and read back in one transaction so the caller gets exactly
         // the row its write produced, not one a concurrent writer changed.
-        let txn = begin_write(&self.db).await?;
+        let txn = self.writes.begin(&self.db).await?;
         let mut address_changed = false;
         if let Some(email) = &changes.email {
             // Only a different address loses its proof, and only then is
@@ -302,7 +300,6 @@ impl UserRepository for SeaUserRepository {
             told.push(notify_in(&txn, notification).await?);
         }
         txn.commit().await.or_repo("Failed to commit user update")?;
-        drop(write);
         if mailed {
             jobs_wake::committed(&self.db);
         }
@@ -316,12 +313,12 @@ impl UserRepository for SeaUserRepository {
         hash: PasswordHash,
         now: DateTime<Utc>,
     ) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await?;
+        let db = self.writes.enter(&self.db).await?;
         let result = users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()))
             .col_expr(users::Column::UpdatedAt, Expr::value(now.trunc_subsecs(6)))
             .filter(users::Column::Id.eq(id))
-            .exec(&self.db)
+            .exec(&db)
             .await
             .or_repo("Failed to update password")?;
         if result.rows_affected == 0 {
@@ -331,12 +328,12 @@ impl UserRepository for SeaUserRepository {
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), RepoError> {
-        let _write = self.writes.enter().await?;
+        let db = self.writes.enter(&self.db).await?;
         // Sessions, refresh tokens, items, posts (and their comments) and
         // comments go with the row through ON DELETE CASCADE, in this one
         // statement; revocations deliberately stay.
         let result = users::Entity::delete_by_id(id)
-            .exec(&self.db)
+            .exec(&db)
             .await
             .or_repo("Failed to delete user")?;
         if result.rows_affected == 0 {

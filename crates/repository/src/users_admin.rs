@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::entities::users;
 use crate::error::DbResultExt;
-use crate::query::{contains, count, lower_contains, micros, order, total};
+use crate::query::{contains, count, lower_contains, micros, order, paged};
 
 /// Accounts matching every given filter.
 fn filtered(backend: DatabaseBackend, filter: &UserFilter) -> Select<users::Entity> {
@@ -77,8 +77,7 @@ pub(crate) async fn list(
         .await
         .or_repo("Failed to list users")?;
     let counted = async { select.count(db).await.or_repo("Failed to count users") };
-    let total = total(page, rows.len(), counted).await?;
-    Ok(Page::new(to_users(rows)?, total, page))
+    paged(page, false, to_users(rows)?, counted).await
 }
 
 /// The UTC calendar day of `users.created_at`, as `YYYY-MM-DD` text on both

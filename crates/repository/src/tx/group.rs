@@ -25,9 +25,9 @@ use sea_orm::{
 use strata_domain::RepoError;
 use tokio::sync::oneshot;
 
+use super::{Gate, WriteGate, WriteGuard, begin_write};
 use crate::db::WAIT;
 use crate::error::DbResultExt;
-use crate::tx::{Gate, WriteGate, WriteGuard, begin_write};
 
 /// The statements of one write, run inside the transaction they are given.
 pub(crate) type WriteFuture<'c, T> =
@@ -411,7 +411,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = file_db(&dir).await;
         let gate = WriteGate::of(&db);
-        let held = gate.enter().await.unwrap();
+        let held = gate.enter(&db).await.unwrap();
         tokio::time::pause();
         let queued = gate.grouped(&db, insert(1, false)).await;
         assert!(

@@ -1,4 +1,14 @@
 //! Writes that behave the same under contention on both backends.
+//!
+//! Every write goes through a [`WriteGate`], in one of three ways, and
+//! there is no other: [`WriteGate::execute`] (one statement) and
+//! [`WriteGate::grouped`] (a few statements in a transaction), which join a
+//! group commit on SQLite (see [`group`]); or [`WriteGate::enter`], a
+//! [`Writer`] holding this process's place in the write queue, for
+//! statements that must run alone, and [`Writer::begin`], a [`WriteTxn`]
+//! that owns that place until it commits or is dropped. `BEGIN IMMEDIATE`
+//! is private to this module, so a new write method cannot open a write
+//! transaction that forgets the gate.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -6,15 +16,18 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
+    QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use strata_domain::RepoError;
 use tokio::sync::{Mutex as AsyncMutex, MutexGuard};
 
 use crate::db::WAIT;
 use crate::error::DbResultExt;
-use crate::group::Queue;
+
+pub(crate) mod group;
+
+use group::Queue;
 
 /// Begins a transaction that will write.
 ///
@@ -22,7 +35,7 @@ use crate::group::Queue;
 /// and writes later fails at once with `SQLITE_BUSY` when another connection
 /// committed in between, bypassing the busy timeout; taking the write lock up
 /// front makes writers queue instead. PostgreSQL ignores the mode.
-pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, RepoError> {
+async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, RepoError> {
     db.begin_with_options(TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
@@ -113,14 +126,31 @@ impl WriteGate {
         Self(shared_file(db).map(shared_gate))
     }
 
-    /// Waits for this process's earlier writes to the file to finish. Hold
-    /// the guard until the write (or its transaction) has committed.
+    /// Waits for this process's earlier writes to the file to finish, and
+    /// answers the right to write to `db` until the [`Writer`] is dropped.
     ///
     /// # Errors
     /// [`RepoError::Unavailable`] when the writes ahead took longer than the
     /// busy timeout.
-    pub(crate) async fn enter(&self) -> Result<Option<WriteGuard<'_>>, RepoError> {
-        self.enter_within(WAIT).await
+    pub(crate) async fn enter<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+    ) -> Result<Writer<'a>, RepoError> {
+        Ok(Writer {
+            db,
+            _place: self.enter_within(WAIT).await?,
+        })
+    }
+
+    /// [`enter`](Self::enter), then [`Writer::begin`].
+    ///
+    /// # Errors
+    /// As both.
+    pub(crate) async fn begin<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+    ) -> Result<WriteTxn<'a>, RepoError> {
+        self.enter(db).await?.begin().await
     }
 
     async fn enter_within(&self, wait: Duration) -> Result<Option<WriteGuard<'_>>, RepoError> {
@@ -142,6 +172,107 @@ impl WriteGate {
         self.0
             .as_ref()
             .map(|gate| gate.finished.load(Ordering::Acquire))
+    }
+}
+
+/// The right to write to a database: this process's place in its write
+/// queue, held until dropped. Statements run on it commit one by one.
+pub(crate) struct Writer<'a> {
+    db: &'a DatabaseConnection,
+    _place: Option<WriteGuard<'a>>,
+}
+
+impl<'a> Writer<'a> {
+    /// A write transaction (`BEGIN IMMEDIATE` on SQLite, see [`begin_write`])
+    /// that keeps this writer's place until it commits or is dropped.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] or a storage failure to begin.
+    pub(crate) async fn begin(self) -> Result<WriteTxn<'a>, RepoError> {
+        Ok(WriteTxn {
+            txn: begin_write(self.db).await?,
+            _place: self._place,
+        })
+    }
+}
+
+/// A write transaction that owns its place in the write queue. Fields drop
+/// in order: an abandoned transaction rolls back before the place is freed.
+pub(crate) struct WriteTxn<'a> {
+    txn: DatabaseTransaction,
+    _place: Option<WriteGuard<'a>>,
+}
+
+impl WriteTxn<'_> {
+    /// Commits, then frees the place in the queue.
+    ///
+    /// # Errors
+    /// The commit's failure (nothing is written).
+    pub(crate) async fn commit(self) -> Result<(), DbErr> {
+        let WriteTxn { txn, _place } = self;
+        txn.commit().await
+    }
+
+    /// Rolls back, then frees the place in the queue.
+    ///
+    /// # Errors
+    /// The rollback's failure.
+    pub(crate) async fn rollback(self) -> Result<(), DbErr> {
+        let WriteTxn { txn, _place } = self;
+        txn.rollback().await
+    }
+}
+
+/// Savepoints (`txn.begin()`) and anything else that needs the transaction
+/// itself.
+impl std::ops::Deref for WriteTxn<'_> {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+/// Statements run on a [`Writer`] or a [`WriteTxn`] as on what they wrap.
+macro_rules! delegate_connection {
+    ($type:ident, $field:tt) => {
+        #[async_trait::async_trait]
+        impl ConnectionTrait for $type<'_> {
+            fn get_database_backend(&self) -> DbBackend {
+                self.$field.get_database_backend()
+            }
+
+            async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+                self.$field.execute_raw(stmt).await
+            }
+
+            async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+                self.$field.execute_unprepared(sql).await
+            }
+
+            async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+                self.$field.query_one_raw(stmt).await
+            }
+
+            async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+                self.$field.query_all_raw(stmt).await
+            }
+        }
+    };
+}
+
+delegate_connection!(Writer, db);
+delegate_connection!(WriteTxn, txn);
+
+impl std::fmt::Debug for Writer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for WriteTxn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteTxn").finish_non_exhaustive()
     }
 }
 
@@ -221,8 +352,8 @@ mod tests {
 
         // Held by one repository, the gate makes the other one wait.
         let held = WriteGate::of(&first);
-        let guard = held.enter().await.unwrap();
-        assert!(guard.is_some());
+        let guard = held.enter(&first).await.unwrap();
+        assert!(guard._place.is_some());
         assert!(b.queue.try_lock().is_err());
         assert_eq!(WriteGate::of(&second).writes_finished(), Some(0));
         drop(guard);
@@ -235,7 +366,14 @@ mod tests {
     async fn a_single_connection_needs_no_gate() {
         let memory = connect("sqlite::memory:", 4).await.unwrap();
         assert!(gate(&memory).is_none());
-        assert!(WriteGate::of(&memory).enter().await.unwrap().is_none());
+        assert!(
+            WriteGate::of(&memory)
+                .enter(&memory)
+                .await
+                .unwrap()
+                ._place
+                .is_none()
+        );
         assert_eq!(WriteGate::of(&memory).writes_finished(), None);
     }
 
@@ -245,14 +383,14 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("q.db").display());
         let db = connect(&url, 4).await.unwrap();
         let (holder, waiter) = (WriteGate::of(&db), WriteGate::of(&db));
-        let held = holder.enter().await.unwrap();
-        assert!(held.is_some());
+        let held = holder.enter(&db).await.unwrap();
+        assert!(held._place.is_some());
         let queued = waiter.enter_within(Duration::from_millis(20)).await;
         assert!(
             matches!(queued, Err(RepoError::Unavailable(_))),
             "{queued:?}"
         );
         drop(held);
-        assert!(waiter.enter().await.unwrap().is_some());
+        assert!(waiter.enter(&db).await.unwrap()._place.is_some());
     }
 }
