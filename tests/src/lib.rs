@@ -20,112 +20,28 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use reqwest::{Client, Response};
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use strata::{Application, Settings};
 use strata_service::AuthService as _;
 
-/// Where a test's database lives.
-#[derive(Debug, Clone)]
-pub enum Backend {
-    Sqlite,
-    Postgres(String),
-}
+pub use strata_testing::Backend;
 
-impl Backend {
-    /// SQLite always; PostgreSQL too when `TEST_POSTGRES_URL` is set.
-    pub fn all() -> Vec<Self> {
-        let mut backends = vec![Self::Sqlite];
-        if let Ok(url) = std::env::var("TEST_POSTGRES_URL") {
-            backends.push(Self::Postgres(url));
-        }
-        backends
-    }
-}
-
-/// A database for one test, removed when dropped: the SQLite file with its
-/// temporary directory, the PostgreSQL database with `DROP DATABASE`.
+/// A database for one test (see [`strata_testing`]: removed when dropped),
+/// with the job file store (`storage.dir`) that goes with it.
 pub struct TestDatabase {
     pub url: String,
-    /// The job file store (`storage.dir`) that goes with this database.
     pub files: tempfile::TempDir,
-    _dir: Option<tempfile::TempDir>,
-    /// The admin URL and database name, for PostgreSQL.
-    postgres: Option<(String, String)>,
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let Some((admin_url, name)) = self.postgres.take() else {
-            return;
-        };
-        // Drop runs inside the test's runtime, which cannot be blocked on;
-        // a short-lived thread with its own runtime does the cleanup.
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let admin = Database::connect(admin_url.as_str()).await.ok()?;
-                // FORCE ends the stopped server's idle pool connections (PostgreSQL 13+).
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await
-                    .ok()?;
-                admin.close().await.ok()
-            })
-        });
-        let _ = cleanup.join();
-    }
+    _database: strata_testing::TestDatabase,
 }
 
 impl TestDatabase {
     pub async fn create(backend: &Backend) -> Self {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!(
-                    "sqlite://{}?mode=rwc",
-                    dir.path().join("strata.db").display()
-                );
-                Self {
-                    url,
-                    files: tempfile::tempdir().unwrap(),
-                    _dir: Some(dir),
-                    postgres: None,
-                }
-            }
-            Backend::Postgres(admin_url) => {
-                let name = format!("strata_e2e_{}", uuid::Uuid::new_v4().simple());
-                let admin = Database::connect(admin_url.as_str())
-                    .await
-                    .unwrap_or_else(|e| panic!("TEST_POSTGRES_URL is set but unreachable: {e}"));
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("CREATE DATABASE failed (the role needs CREATEDB)");
-                admin.close().await.ok();
-                Self {
-                    url: replace_database(admin_url, &name),
-                    files: tempfile::tempdir().unwrap(),
-                    _dir: None,
-                    postgres: Some((admin_url.clone(), name)),
-                }
-            }
+        let database = strata_testing::TestDatabase::create(backend).await;
+        Self {
+            url: database.url.clone(),
+            files: tempfile::tempdir().unwrap(),
+            _database: database,
         }
-    }
-}
-
-/// Points a PostgreSQL URL at another database, keeping any query string.
-fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
-    match query {
-        Some(q) => format!("{root}/{name}?{q}"),
-        None => format!("{root}/{name}"),
     }
 }
 

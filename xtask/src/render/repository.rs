@@ -115,8 +115,7 @@ fn filtered(
 #end search
     filter: &__Type__Filter,
 ) -> Select<__types__::Entity> {
-    #[allow(unused_mut)]
-    let mut select = __types__::Entity::find();
+    __LET_SELECT__ = __types__::Entity::find();
 #if owner
     if let Some(owner_id) = filter.owner_id {
         select = select.filter(__types__::Column::OwnerId.eq(owner_id));
@@ -416,7 +415,13 @@ pub fn adapter(r: &Resource) -> String {
             v = to_column(f, "value", true)
         )
     });
+    let let_select = if r.flavour.has_owner() || r.searchable() {
+        "let mut select"
+    } else {
+        "let select"
+    };
     let t = template
+        .replace("__LET_SELECT__", let_select)
         .replace("__IMPORTS__", &imports)
         .replace("__QUERY__", &query.join(", "))
         .replace("__FROM_ROW__", &from_row)

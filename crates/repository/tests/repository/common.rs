@@ -12,6 +12,7 @@ use strata_domain::page::PageRequest;
 use strata_domain::users::{Email, NewUser, PasswordHash, Role, User, UserRepository, Username};
 use strata_migration::{Migrator, MigratorTrait};
 use strata_repository::{DatabaseConnection, SeaUserRepository, connect};
+use strata_testing::TestDatabase;
 use uuid::Uuid;
 
 /// A migrated, empty database that is removed when this value drops (even
@@ -21,107 +22,28 @@ pub struct TestDb {
     pub backend: &'static str,
     /// Where `conn` points, for tests that need a second pool.
     pub url: String,
-    cleanup: Cleanup,
+    _database: TestDatabase,
 }
 
-enum Cleanup {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
-}
-
-/// SQLite always; PostgreSQL as well when `TEST_POSTGRES_URL` is set. A set
-/// but unreachable PostgreSQL fails the test rather than silently skipping it.
+/// SQLite always; PostgreSQL as well when `TEST_POSTGRES_URL` is set (see
+/// `strata_testing`).
 pub async fn test_databases() -> Vec<TestDb> {
-    let mut dbs = vec![sqlite().await];
-    if let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") {
-        dbs.push(postgres(admin_url).await);
+    let mut dbs = Vec::new();
+    for database in TestDatabase::each().await {
+        let conn = connect(&database.url, 5).await.unwrap();
+        Migrator::up(&conn, None).await.unwrap();
+        dbs.push(TestDb {
+            conn,
+            backend: database.backend.name(),
+            url: database.url.clone(),
+            _database: database,
+        });
     }
     dbs
 }
 
-async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path().join("test.db"));
-    let conn = connect(&url, 5).await.unwrap();
-    Migrator::up(&conn, None).await.unwrap();
-    TestDb {
-        conn,
-        backend: "sqlite",
-        url,
-        cleanup: Cleanup::Sqlite(dir),
-    }
-}
-
 pub fn sqlite_url(path: PathBuf) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
-}
-
-async fn postgres(admin_url: String) -> TestDb {
-    let name = format!("strata_test_{}", Uuid::new_v4().simple());
-    let admin = connect(&admin_url, 1)
-        .await
-        .unwrap_or_else(|err| panic!("TEST_POSTGRES_URL is set but unreachable: {err}"));
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .unwrap();
-    admin.close().await.unwrap();
-    let url = with_database(&admin_url, &name);
-    let conn = connect(&url, 5).await.unwrap();
-    Migrator::up(&conn, None).await.unwrap();
-    TestDb {
-        conn,
-        backend: "postgres",
-        url,
-        cleanup: Cleanup::Postgres { admin_url, name },
-    }
-}
-
-/// `url` with its database path replaced by `name`, query string kept.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(i) => &base[..authority_start + i],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{server}/{name}?{query}"),
-        None => format!("{server}/{name}"),
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Cleanup::Postgres { admin_url, name } = &self.cleanup else {
-            return;
-        };
-        let (admin_url, name) = (admin_url.clone(), name.clone());
-        // Drop cannot await, and the test's runtime may be shutting down: run
-        // the best-effort DROP on a runtime of its own.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(admin) = connect(&admin_url, 1).await {
-                    let _ = admin
-                        .execute_unprepared(&format!(
-                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                        ))
-                        .await;
-                    let _ = admin.close().await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 /// Rows in `table` matching `condition` (raw SQL keeps the assertion
@@ -218,17 +140,4 @@ pub fn new_token(session_id: Uuid, at: DateTime<Utc>) -> NewRefreshToken {
         created_at: at,
         expires_at: at + Duration::days(30),
     }
-}
-
-#[test]
-fn with_database_replaces_only_the_path() {
-    assert_eq!(
-        with_database("postgres://u:p@h:5432/postgres", "x"),
-        "postgres://u:p@h:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
-        "postgres://u:p@h:5432/x?sslmode=disable"
-    );
-    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
 }
