@@ -178,6 +178,38 @@ pub struct CreateCommentRequest {
     pub body: String,
 }
 
+impl CreatePostRequest {
+    fn try_into_domain(self) -> Result<(Title, Body), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let title = errors.check("title", Title::parse(&self.title));
+        let text = errors.check("body", Body::parse(&self.body, Body::POST_MAX));
+        match (title, text) {
+            (Some(title), Some(text)) => Ok((title, text)),
+            _ => Err(errors),
+        }
+    }
+}
+
+impl UpdatePostRequest {
+    fn try_into_domain(self) -> Result<PostChanges, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let title = self
+            .title
+            .and_then(|t| errors.check("title", Title::parse(&t)));
+        let body = self
+            .body
+            .and_then(|b| errors.check("body", Body::parse(&b, Body::POST_MAX)));
+        errors.into_result()?;
+        Ok(PostChanges { title, body })
+    }
+}
+
+impl CreateCommentRequest {
+    fn try_into_domain(self) -> Result<Body, ValidationErrors> {
+        Body::parse(&self.body, Body::COMMENT_MAX).map_err(|v| ValidationErrors::single("body", v))
+    }
+}
+
 /// Posts, newest first by default. Public.
 #[utoipa::path(
     tag = "posts",
@@ -230,14 +262,8 @@ pub async fn create_post(
     key: KeyHeader,
     body: ValidatedJson<CreatePostRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
-    let keyed = key.with(|| fingerprint_json(&req, &body));
-    let mut errors = ValidationErrors::default();
-    let title = errors.check("title", Title::parse(&body.title));
-    let text = errors.check("body", Body::parse(&body.body, Body::POST_MAX));
-    let (Some(title), Some(text)) = (title, text) else {
-        return Err(errors.into());
-    };
+    let keyed = key.with(|| fingerprint_json(&req, &body.0));
+    let (title, text) = body.0.try_into_domain()?;
     once(
         &state.idempotency,
         &caller.0,
@@ -287,22 +313,10 @@ pub async fn update_post(
     id: web::Path<Uuid>,
     body: ValidatedJson<UpdatePostRequest>,
 ) -> Result<web::Json<PostResponse>, ApiError> {
-    let body = body.0;
-    let mut errors = ValidationErrors::default();
-    let title = body
-        .title
-        .and_then(|t| errors.check("title", Title::parse(&t)));
-    let text = body
-        .body
-        .and_then(|b| errors.check("body", Body::parse(&b, Body::POST_MAX)));
-    errors.into_result()?;
+    let changes = body.0.try_into_domain()?;
     let post = state
         .posts
-        .update(
-            &caller.0,
-            id.into_inner(),
-            PostChanges { title, body: text },
-        )
+        .update(&caller.0, id.into_inner(), changes)
         .await?;
     Ok(web::Json(PostResponse::from(&post)))
 }
@@ -372,8 +386,7 @@ pub async fn create_comment(
     body: ValidatedJson<CreateCommentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let keyed = key.with(|| fingerprint_json(&req, &body.0));
-    let text = Body::parse(&body.0.body, Body::COMMENT_MAX)
-        .map_err(|v| ValidationErrors::single("body", v))?;
+    let text = body.0.try_into_domain()?;
     once(
         &state.idempotency,
         &caller.0,
