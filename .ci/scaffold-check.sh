@@ -11,18 +11,19 @@ git ls-files -z --cached --others --exclude-standard | tar --null -cf - -T - | t
 cd "$copy"
 cargo xtask scaffold bookmarks title:string url:string starred:bool price:money? due:timestamp? ref_id:uuid? --owned
 cargo xtask scaffold tags name:string note:text? weight:int? --public-read
-cargo xtask scaffold colors name:string hex:string
+cargo xtask scaffold ratings score:int verified:bool? rated_at:timestamp
 # It refuses to overwrite, and then changes nothing.
 before="$(cat crates/http/src/lib.rs)"
-if cargo xtask scaffold colors name:string 2>/dev/null; then
+if cargo xtask scaffold ratings score:int 2>/dev/null; then
   echo "scaffold overwrote an existing resource" >&2
   exit 1
 fi
 [ "$before" = "$(cat crates/http/src/lib.rs)" ]
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
-cargo test -p strata-domain -p strata-service -p strata-http --lib -- bookmarks tags colors
-cargo test -p strata-http --test bookmarks --test tags --test colors --test openapi
+cargo test -p strata-domain -p strata-service -p strata-http --lib -- bookmarks tags ratings
+cargo test -p strata-http --test bookmarks --test tags --test ratings --test openapi
 cargo test -p strata-migration
-cargo test -p strata-tests --test bookmarks --test tags --test colors --test layers --test modules
+cargo test -p strata-repository --test repository -- bookmarks tags ratings
+cargo test -p strata-tests --test bookmarks --test tags --test ratings --test layers --test modules --test write_path
 echo "scaffold-check: three generated resources pass their tests"

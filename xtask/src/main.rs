@@ -69,6 +69,10 @@ fn scaffold(args: &[String]) -> Result<(), String> {
             render::repository::adapter(&r),
         ),
         (
+            format!("crates/repository/tests/repository/{p}.rs"),
+            render::repository_tests::render(&r),
+        ),
+        (
             format!("crates/service/src/{p}.rs"),
             render::service::render(&r),
         ),

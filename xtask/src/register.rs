@@ -107,6 +107,13 @@ pub fn register(root: &Path, r: &Resource, migration: &str) -> Result<(), String
             line: format!("pub use {p}::Sea{t}Repository;"),
         },
         Insert {
+            file: "crates/repository/tests/repository/main.rs",
+            within: None,
+            until: None,
+            after: "mod ",
+            line: format!("mod {p};"),
+        },
+        Insert {
             file: "crates/service/src/lib.rs",
             within: None,
             until: None,

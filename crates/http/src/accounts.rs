@@ -7,8 +7,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
+use strata_domain::ValidationErrors;
 use strata_domain::users::{Email, Password};
-use strata_domain::{ValidationErrors, validation::Violation};
 use strata_service::tokens::hash_refresh_token;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -63,6 +63,21 @@ pub struct PasswordResetConfirmRequest {
     #[validate(custom(function = "validation::password"))]
     #[schema(format = Password, min_length = 8, max_length = 128, pattern = "^([^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9]|[^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9]|[^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z])[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub new_password: String,
+}
+
+impl PasswordResetRequest {
+    fn try_into_domain(&self) -> Result<Email, ValidationErrors> {
+        Email::parse(&self.email).map_err(|v| ValidationErrors::single("email", v))
+    }
+}
+
+impl PasswordResetConfirmRequest {
+    /// The token, as sent, and the new password.
+    fn try_into_domain(self) -> Result<(String, Password), ValidationErrors> {
+        let new = Password::parse(&self.new_password)
+            .map_err(|v| ValidationErrors::single("new_password", v))?;
+        Ok((self.token, new))
+    }
 }
 
 /// The answer to a request whose mail goes out later (if at all).
@@ -152,7 +167,7 @@ pub async fn request_password_reset(
     limits: web::Data<RateLimits>,
     body: ValidatedJson<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let email = Email::parse(&body.0.email).map_err(|v| ValidationErrors::single("email", v))?;
+    let email = body.0.try_into_domain()?;
     limits
         .check_credentials(&req, &[format!("reset:{}", email.as_str())], true)
         .await?;
@@ -182,8 +197,7 @@ pub async fn confirm_password_reset(
     limits
         .check_credentials(&req, &[token_subject("reset-token", &body.token)], true)
         .await?;
-    let new = Password::parse(&body.new_password)
-        .map_err(|v: Violation| ValidationErrors::single("new_password", v))?;
-    state.accounts.reset_password(&body.token, new).await?;
+    let (token, new) = body.try_into_domain()?;
+    state.accounts.reset_password(&token, new).await?;
     Ok(HttpResponse::NoContent().finish())
 }

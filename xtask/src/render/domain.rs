@@ -167,33 +167,33 @@ pub fn render(r: &Resource) -> String {
             optional(f, domain_type(r, f))
         )
     });
-    let tests = if r.uses(Kind::String) || r.uses(Kind::Text) {
-        let checks = each(r, |f| match f.kind {
-            Kind::String => format!(
-                "        assert!({ty}::parse(&\"x\".repeat(200)).is_ok());\n        \
-                 assert!({ty}::parse(&\"x\".repeat(201)).is_err());\n        \
-                 assert!({ty}::parse(\"  \").is_err());\n",
-                ty = domain_type(r, f)
-            ),
-            Kind::Text => format!(
-                "        assert!({ty}::parse(\"\").is_ok());\n        \
-                 assert!({ty}::parse(&\"x\".repeat(10_001)).is_err());\n",
-                ty = domain_type(r, f)
-            ),
-            _ => String::new(),
-        });
-        format!(
-            "\n#[cfg(test)]\nmod tests {{\n    use super::*;\n\n    #[test]\n    \
-             fn text_fields_are_bounded() {{\n{checks}    }}\n\n    #[test]\n    \
-             fn lists_sort_newest_first_by_default() {{\n        \
-             let sort = Sort::<__Type__SortField>::default();\n        \
-             assert_eq!(sort.field, __Type__SortField::CreatedAt);\n        \
-             assert!(Sort::<__Type__SortField>::parse(\"-updated_at\").is_ok());\n        \
-             assert!(Sort::<__Type__SortField>::parse(\"title\").is_err());\n    }}\n}}\n"
-        )
-    } else {
+    let checks = each(r, |f| match f.kind {
+        Kind::String => format!(
+            "        assert!({ty}::parse(&\"x\".repeat(200)).is_ok());\n        \
+             assert!({ty}::parse(&\"x\".repeat(201)).is_err());\n        \
+             assert!({ty}::parse(\"  \").is_err());\n",
+            ty = domain_type(r, f)
+        ),
+        Kind::Text => format!(
+            "        assert!({ty}::parse(\"\").is_ok());\n        \
+             assert!({ty}::parse(&\"x\".repeat(10_001)).is_err());\n",
+            ty = domain_type(r, f)
+        ),
+        _ => String::new(),
+    });
+    let text_test = if checks.is_empty() {
         String::new()
+    } else {
+        format!("\n    #[test]\n    fn text_fields_are_bounded() {{\n{checks}    }}\n")
     };
+    let tests = format!(
+        "\n#[cfg(test)]\nmod tests {{\n    use super::*;\n{text_test}\n    #[test]\n    \
+         fn lists_sort_newest_first_by_default() {{\n        \
+         let sort = Sort::<__Type__SortField>::default();\n        \
+         assert_eq!(sort.field, __Type__SortField::CreatedAt);\n        \
+         assert!(Sort::<__Type__SortField>::parse(\"-updated_at\").is_ok());\n        \
+         assert!(Sort::<__Type__SortField>::parse(\"title\").is_err());\n    }}\n}}\n"
+    );
     let t = TEMPLATE
         .replace("__IMPORTS__", &imports)
         .replace("__VALUE_TYPES__", &value_types)

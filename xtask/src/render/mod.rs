@@ -6,6 +6,7 @@ pub mod domain;
 pub mod http;
 pub mod migration;
 pub mod repository;
+pub mod repository_tests;
 pub mod service;
 pub mod tests;
 

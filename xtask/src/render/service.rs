@@ -334,7 +334,9 @@ __FROM_SAMPLE__            version: 3,
             .unwrap();
         let others = __Type__Filter {
             owner_id: Some(Uuid::now_v7()),
+#if search
             ..__Type__Filter::default()
+#end search
         };
         assert!(matches!(
             s.list(&me, others, Sort::default(), PageRequest::default()).await,
@@ -433,7 +435,7 @@ __FROM_SAMPLE__            version: 3,
 "#;
 
 /// A valid domain value of the field, for tests.
-fn sample_value(r: &Resource, f: &Field) -> String {
+pub(super) fn sample_value(r: &Resource, f: &Field) -> String {
     let value = match f.kind {
         Kind::String | Kind::Text => format!(
             "{}::parse(\"{}\").unwrap()",

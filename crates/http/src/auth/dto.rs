@@ -1,7 +1,9 @@
 //! The request and response bodies of `/api/v1/auth/*`.
 
 use serde::{Deserialize, Serialize};
-use strata_service::TokenPair;
+use strata_domain::ValidationErrors;
+use strata_domain::users::Password;
+use strata_service::{Registration, TokenPair};
 use utoipa::ToSchema;
 use validator::Validate;
 
@@ -32,6 +34,18 @@ pub struct RegisterRequest {
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
     )]
     pub full_name: Option<String>,
+}
+
+impl RegisterRequest {
+    /// Every field parsed, every violation reported.
+    pub(crate) fn try_into_domain(&self) -> Result<Registration, ValidationErrors> {
+        Registration::parse(
+            &self.email,
+            &self.username,
+            &self.password,
+            self.full_name.as_deref(),
+        )
+    }
 }
 
 /// Login as JSON. `username` may be the e-mail address or the username.
@@ -98,6 +112,16 @@ pub struct PasswordChangeRequest {
     #[validate(custom(function = "validation::password"))]
     #[schema(format = Password, min_length = 8, max_length = 128, pattern = "^([^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9]|[^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9]|[^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z]|[^\\u0000-\\u001F\\u007F-\\u009F]*[0-9][^\\u0000-\\u001F\\u007F-\\u009F]*[A-Z][^\\u0000-\\u001F\\u007F-\\u009F]*[a-z])[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub new_password: String,
+}
+
+impl PasswordChangeRequest {
+    /// The current password, as sent (it is checked against the stored
+    /// hash, not parsed), and the new one.
+    pub(crate) fn try_into_domain(self) -> Result<(String, Password), ValidationErrors> {
+        let new = Password::parse(&self.new_password)
+            .map_err(|v| ValidationErrors::single("new_password", v))?;
+        Ok((self.current_password, new))
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

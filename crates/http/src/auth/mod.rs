@@ -2,8 +2,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, put, web};
-use strata_domain::users::Password;
-use strata_service::Registration;
 use strata_service::tokens::hash_refresh_token;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -72,12 +70,7 @@ pub async fn register(
     limits
         .check_credentials(&req, &[subject(&body.email), subject(&body.username)], true)
         .await?;
-    let registration = Registration::parse(
-        &body.email,
-        &body.username,
-        &body.password,
-        body.full_name.as_deref(),
-    )?;
+    let registration = body.try_into_domain()?;
     let (user, tokens) = state.auth.register(registration).await?;
     let mut response = tokens_response(actix_web::http::StatusCode::CREATED);
     cookies.apply(&mut response, Some(&tokens.refresh_token));
@@ -242,12 +235,7 @@ pub async fn change_password(
     caller: Authenticated,
     body: ValidatedJson<PasswordChangeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
-    let new = Password::parse(&body.new_password)
-        .map_err(|v| strata_domain::ValidationErrors::single("new_password", v))?;
-    state
-        .auth
-        .change_password(&caller.0, &body.current_password, new)
-        .await?;
+    let (current, new) = body.0.try_into_domain()?;
+    state.auth.change_password(&caller.0, &current, new).await?;
     Ok(HttpResponse::NoContent().finish())
 }

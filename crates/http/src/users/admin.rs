@@ -75,6 +75,20 @@ pub struct UpdateUserRequest {
     pub is_active: Option<bool>,
 }
 
+impl CreateUserRequest {
+    /// Every field parsed, every violation reported; the role defaults to
+    /// `user`.
+    fn try_into_domain(&self) -> Result<(Registration, DomainRole), ValidationErrors> {
+        let registration = Registration::parse(
+            &self.email,
+            &self.username,
+            &self.password,
+            self.full_name.as_deref(),
+        )?;
+        Ok((registration, self.role.map_or(DomainRole::User, Into::into)))
+    }
+}
+
 impl UpdateUserRequest {
     fn try_into_domain(self) -> Result<UserChanges, ValidationErrors> {
         let profile = super::parse_profile(self.email, self.username, self.full_name)?;
@@ -168,13 +182,7 @@ pub async fn create_user(
             },
         )
     });
-    let registration = Registration::parse(
-        &body.email,
-        &body.username,
-        &body.password,
-        body.full_name.as_deref(),
-    )?;
-    let role = body.role.map_or(DomainRole::User, Into::into);
+    let (registration, role) = body.try_into_domain()?;
     once(
         &state.idempotency,
         &caller.0,
