@@ -68,6 +68,6 @@ cluster-test:
 	CARGO="$(CARGO)" bash deploy/cluster-test.sh
 
 # cargo xtask scaffold, one resource of each flavour, on a throw-away copy of
-# the workspace, with that copy's tests (CI runs it last).
+# the workspace, with that copy's fmt, clippy and tests of the generated code.
 scaffold-check:
 	bash .ci/scaffold-check.sh

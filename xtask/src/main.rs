@@ -39,16 +39,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// The workspace root: the parent of this crate.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+/// The workspace root: the nearest directory, from the current one up, whose
+/// `Cargo.toml` declares the workspace. Found at run time, not from where
+/// the binary was built: copies of the workspace share a target directory
+/// (and so this binary) in CI.
+fn root() -> Result<PathBuf, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("the current directory: {e}"))?;
+    cwd.ancestors()
+        .find(|dir| {
+            fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|manifest| manifest.lines().any(|l| l.trim() == "[workspace]"))
+        })
+        .map(Path::to_path_buf)
+        .ok_or_else(|| format!("no workspace Cargo.toml above {}", cwd.display()))
 }
 
 fn scaffold(args: &[String]) -> Result<(), String> {
     let r = spec::parse(args).map_err(|e| e.0)?;
-    let root = root();
+    let root = root()?;
     let migration = migration_name(&root, &r)?;
     let p = &r.plural;
     let files: Vec<(String, String)> = vec![

@@ -56,6 +56,52 @@ fn apply(text: &str, insert: &Insert<'_>) -> Result<String, String> {
     Ok(out.join("\n") + "\n")
 }
 
+/// The fuzzer's expectations for the resource, as `fuzz/schemathesis.toml`
+/// sets them for hand-written ones: a well-formed `If-Match` naming another
+/// version is answered 412, and (with integer fields) a whole number written
+/// with a fraction (`640.0`, an integer to JSON Schema) is refused 422 naming
+/// its field.
+fn fuzz_settings(r: &Resource) -> Insert<'static> {
+    let p = &r.plural;
+    let integers = r
+        .fields
+        .iter()
+        .any(|f| matches!(f.kind, crate::spec::Kind::Int | crate::spec::Kind::Money));
+    let accepted = |extra: &str| {
+        format!(
+            "checks.positive_data_acceptance.expected-statuses = \
+             [\"2xx\", \"3xx\", \"401\", \"403\", \"404\", \"409\", {extra}\"429\", \"5xx\"]"
+        )
+    };
+    let mut line = format!(
+        "\n# {p} (cargo xtask scaffold): a stale well-formed If-Match is answered 412{}.\n\
+         [[operations]]\ninclude-name = \"PATCH /api/v1/{p}/{{id}}\"\n{}",
+        if integers {
+            "; an integral number with a fraction (640.0) is refused 422 naming its field"
+        } else {
+            ""
+        },
+        accepted(if integers {
+            "\"412\", \"422\", "
+        } else {
+            "\"412\", "
+        })
+    );
+    if integers {
+        line.push_str(&format!(
+            "\n\n[[operations]]\ninclude-name = \"POST /api/v1/{p}\"\n{}",
+            accepted("\"422\", ")
+        ));
+    }
+    Insert {
+        file: "fuzz/schemathesis.toml",
+        within: None,
+        until: None,
+        after: "checks.positive_data_acceptance.expected-statuses",
+        line,
+    }
+}
+
 /// Registers the resource in every layer; `migration` is the new
 /// migration's module name.
 ///
@@ -63,7 +109,7 @@ fn apply(text: &str, insert: &Insert<'_>) -> Result<String, String> {
 /// The first registration that found no anchor; nothing is edited then.
 pub fn register(root: &Path, r: &Resource, migration: &str) -> Result<(), String> {
     let (p, t) = (&r.plural, r.ty());
-    let inserts = [
+    let mut edits = vec![
         Insert {
             file: "migrations/src/lib.rs",
             within: None,
@@ -198,10 +244,11 @@ pub fn register(root: &Path, r: &Resource, migration: &str) -> Result<(), String
                 .join("\n"),
         },
     ];
+    edits.push(fuzz_settings(r));
     // Every insertion is made in memory first, so a missing anchor leaves
     // every file as it was.
     let mut edited: BTreeMap<&str, String> = BTreeMap::new();
-    for insert in &inserts {
+    for insert in &edits {
         let text = match edited.remove(insert.file) {
             Some(text) => text,
             None => fs::read_to_string(root.join(insert.file))

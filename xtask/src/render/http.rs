@@ -98,25 +98,7 @@ __CREATE_FIELDS__}
 pub struct Update__Type__Request {
 __UPDATE_FIELDS__}
 
-impl Create__Type__Request {
-    fn try_into_domain(self) -> Result<__Type__Draft, ValidationErrors> {
-        let mut errors = ValidationErrors::default();
-__CREATE_CHECKS__        match __CHECKED__ {
-            __SOME_CHECKED__ => Ok(__Type__Draft {
-__DRAFT_FIELDS__            }),
-            _ => Err(errors),
-        }
-    }
-}
-
-impl Update__Type__Request {
-    fn try_into_domain(self) -> Result<__Type__Changes, ValidationErrors> {
-        let mut errors = ValidationErrors::default();
-__UPDATE_CHECKS__        errors.into_result()?;
-        Ok(__Type__Changes {
-__CHANGES_FIELDS__        })
-    }
-}
+__CONVERSIONS__
 
 fn with_etag(mut builder: actix_web::HttpResponseBuilder, row: &__Type__) -> HttpResponse {
     builder
@@ -343,7 +325,8 @@ fn schema(f: &Field, value_type: Option<String>) -> String {
                     .to_owned(),
             );
         }
-        Kind::Money => parts.push("minimum = 0".to_owned()),
+        // The catalog's `MAX_PRICE`.
+        Kind::Money => parts.push("minimum = 0, maximum = 1000000000000_i64".to_owned()),
         _ => {}
     }
     if parts.is_empty() {
@@ -373,6 +356,104 @@ fn to_json(f: &Field) -> String {
         (Kind::Money, true) => format!("row.{n}.map(|v| v.minor_units())"),
         _ => format!("row.{n}"),
     }
+}
+
+/// The DTOs' `try_into_domain`: every field that has a rule beyond its
+/// JSON type is parsed, every violation collected, then all or nothing.
+fn conversions(r: &Resource) -> String {
+    let parsed: Vec<&Field> = r
+        .fields
+        .iter()
+        .filter(|f| parse(r, f, "v").is_some())
+        .collect();
+    let value = |f: &Field| {
+        if parse(r, f, "v").is_some() {
+            format!("{n},", n = f.name)
+        } else {
+            format!("{n}: self.{n},", n = f.name)
+        }
+    };
+    let fields = |indent: &str| each(r, |f| format!("{indent}{}\n", value(f)));
+    let (create, update) = if parsed.is_empty() {
+        // Every rule is the field's JSON type, already checked in decoding.
+        (
+            format!(
+                "        Ok(__Type__Draft {{\n{}        }})\n",
+                fields("            ")
+            ),
+            format!(
+                "        Ok(__Type__Changes {{\n{}        }})\n",
+                fields("            ")
+            ),
+        )
+    } else {
+        let create_checks: String = parsed
+            .iter()
+            .map(|f| {
+                let n = &f.name;
+                let p = parse(r, f, "v").unwrap_or_default();
+                if f.optional {
+                    format!(
+                        "        let {n} = match self.{n} {{\n            \
+                         Some(v) => errors.check(\"{n}\", {p}).map(Some),\n            \
+                         None => Some(None),\n        }};\n"
+                    )
+                } else {
+                    let own = p
+                        .replace("&v", &format!("&self.{n}"))
+                        .replace("(v)", &format!("(self.{n})"));
+                    format!("        let {n} = errors.check(\"{n}\", {own});\n")
+                }
+            })
+            .collect();
+        let names: Vec<&str> = parsed.iter().map(|f| f.name.as_str()).collect();
+        let somes: Vec<String> = names.iter().map(|n| format!("Some({n})")).collect();
+        let (checked, matched) = if names.len() == 1 {
+            (names[0].to_owned(), somes[0].clone())
+        } else {
+            (
+                format!("({})", names.join(", ")),
+                format!("({})", somes.join(", ")),
+            )
+        };
+        let update_checks: String = parsed
+            .iter()
+            .map(|f| {
+                let n = &f.name;
+                let p = parse(r, f, "v").unwrap_or_default();
+                if f.optional {
+                    format!(
+                        "        let {n} = match self.{n} {{\n            None => None,\n            \
+                         Some(None) => Some(None),\n            \
+                         Some(Some(v)) => errors.check(\"{n}\", {p}).map(Some),\n        }};\n"
+                    )
+                } else {
+                    format!(
+                        "        let {n} = self.{n}.and_then(|v| errors.check(\"{n}\", {p}));\n"
+                    )
+                }
+            })
+            .collect();
+        (
+            format!(
+                "        let mut errors = ValidationErrors::default();\n{create_checks}        \
+                 match {checked} {{\n            {matched} => Ok(__Type__Draft {{\n{}            }}),\n            \
+                 _ => Err(errors),\n        }}\n",
+                fields("                ")
+            ),
+            format!(
+                "        let mut errors = ValidationErrors::default();\n{update_checks}        \
+                 errors.into_result()?;\n        Ok(__Type__Changes {{\n{}        }})\n",
+                fields("            ")
+            ),
+        )
+    };
+    format!(
+        "impl Create__Type__Request {{\n    \
+         fn try_into_domain(self) -> Result<__Type__Draft, ValidationErrors> {{\n{create}    }}\n}}\n\n\
+         impl Update__Type__Request {{\n    \
+         fn try_into_domain(self) -> Result<__Type__Changes, ValidationErrors> {{\n{update}    }}\n}}"
+    )
 }
 
 pub fn handlers(r: &Resource) -> String {
@@ -423,49 +504,7 @@ pub fn handlers(r: &Resource) -> String {
             format!("{}    pub {}: Option<{ty}>,\n", schema(f, None), f.name)
         }
     });
-    // Create: every field parsed (collecting every error), then all or none.
-    let create_checks = each(r, |f| {
-        let n = &f.name;
-        match (parse(r, f, "v"), f.optional) {
-            (Some(p), false) => format!(
-                "        let {n} = errors.check(\"{n}\", {});\n",
-                p.replace("&v", &format!("&self.{n}"))
-                    .replace("(v)", &format!("(self.{n})"))
-            ),
-            (Some(p), true) => format!(
-                "        let {n} = match self.{n} {{\n            \
-                 Some(v) => errors.check(\"{n}\", {p}).map(Some),\n            \
-                 None => Some(None),\n        }};\n"
-            ),
-            (None, _) => format!("        let {n} = Some(self.{n});\n"),
-        }
-    });
-    let names: Vec<&str> = r.fields.iter().map(|f| f.name.as_str()).collect();
-    let (checked, some_checked) = if names.len() == 1 {
-        (names[0].to_owned(), format!("Some({})", names[0]))
-    } else {
-        let some: Vec<String> = names.iter().map(|n| format!("Some({n})")).collect();
-        (
-            format!("({})", names.join(", ")),
-            format!("({})", some.join(", ")),
-        )
-    };
-    let draft_fields = each(r, |f| format!("                {},\n", f.name));
-    let update_checks = each(r, |f| {
-        let n = &f.name;
-        match (parse(r, f, "v"), f.optional) {
-            (Some(p), false) => {
-                format!("        let {n} = self.{n}.and_then(|v| errors.check(\"{n}\", {p}));\n")
-            }
-            (Some(p), true) => format!(
-                "        let {n} = match self.{n} {{\n            None => None,\n            \
-                 Some(None) => Some(None),\n            \
-                 Some(Some(v)) => errors.check(\"{n}\", {p}).map(Some),\n        }};\n"
-            ),
-            (None, _) => format!("        let {n} = self.{n};\n"),
-        }
-    });
-    let changes_fields = each(r, |f| format!("            {},\n", f.name));
+    let conversions = conversions(r);
     let searched: Vec<String> = r
         .fields
         .iter()
@@ -512,13 +551,8 @@ pub fn handlers(r: &Resource) -> String {
         )
         .replace("__SEARCHED__", &searched.join(" and "))
         .replace("__CREATE_FIELDS__", &create_fields)
+        .replace("__CONVERSIONS__", &conversions)
         .replace("__UPDATE_FIELDS__", &update_fields)
-        .replace("__CREATE_CHECKS__", &create_checks)
-        .replace("__CHECKED__", &checked)
-        .replace("__SOME_CHECKED__", &some_checked)
-        .replace("__DRAFT_FIELDS__", &draft_fields)
-        .replace("__UPDATE_CHECKS__", &update_checks)
-        .replace("__CHANGES_FIELDS__", &changes_fields)
         .replace("__LIST_DOC__", list_doc)
         .replace("__CREATE_DOC__", create_doc)
         .replace("__GET_DOC__", get_doc)
