@@ -88,7 +88,10 @@ fn scaffold(args: &[String]) -> Result<(), String> {
             format!("crates/http/src/{p}.rs"),
             render::http::handlers(&r),
         ),
-        (format!("crates/http/tests/{p}.rs"), render::http::tests(&r)),
+        (
+            format!("crates/http/tests/{p}.rs"),
+            render::http_tests::render(&r),
+        ),
         (format!("tests/tests/{p}.rs"), render::tests::render(&r)),
     ];
     // Refuse before writing anything.

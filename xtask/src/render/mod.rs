@@ -4,10 +4,13 @@
 
 pub mod domain;
 pub mod http;
+pub mod http_fields;
+pub mod http_tests;
 pub mod migration;
 pub mod repository;
 pub mod repository_tests;
 pub mod service;
+pub mod service_tests;
 pub mod tests;
 
 use crate::spec::{Field, Flavour, Kind, Resource};
