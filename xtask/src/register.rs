@@ -229,6 +229,13 @@ pub fn register(root: &Path, r: &Resource, migration: &str) -> Result<(), String
             line: format!("    &[\"{p}\"],"),
         },
         Insert {
+            file: "crates/app/tests/migrate.rs",
+            within: Some("const CREATES"),
+            until: Some("];"),
+            after: "&[",
+            line: format!("    &[\"{p}\"],"),
+        },
+        Insert {
             file: "crates/http/tests/openapi.rs",
             within: Some("fn the_document_lists_exactly_the_contracts_routes"),
             until: Some("]"),

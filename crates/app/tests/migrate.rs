@@ -16,7 +16,7 @@ use strata_repository::connect;
 const BIN: &str = env!("CARGO_BIN_EXE_strata");
 
 /// The tables each migration creates, in order (none for index-only ones).
-const CREATES: [&[&str]; 17] = [
+const CREATES: &[&[&str]] = &[
     &["users"],
     &["sessions"],
     &["refresh_tokens"],
