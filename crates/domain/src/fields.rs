@@ -45,19 +45,28 @@ impl<const MAX: usize> Text<MAX> {
     /// A [`Violation`] (`length`) past `MAX` characters, or
     /// [`text::CONTROL_CHARACTER`].
     pub fn parse(raw: &str) -> Result<Self, Violation> {
-        text::check(raw, Lines::Multi)?;
-        if raw.chars().count() > MAX {
-            return Err(Violation::new(
-                "length",
-                format!("must be 0 to {MAX} characters"),
-            ));
-        }
-        Ok(Self(raw.to_owned()))
+        bounded_text(raw, 0, MAX).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Multi-line free text bounded by `max` characters; `min` 0 allows empty.
+///
+/// # Errors
+/// A [`Violation`] (`length`, or [`text::CONTROL_CHARACTER`]).
+pub fn bounded_text(raw: &str, min: usize, max: usize) -> Result<String, Violation> {
+    text::check(raw, Lines::Multi)?;
+    let len = raw.chars().count();
+    if len < min || len > max {
+        return Err(Violation::new(
+            "length",
+            format!("must be {min} to {max} characters"),
+        ));
+    }
+    Ok(raw.to_owned())
 }
 
 impl<const MAX: usize> fmt::Debug for Line<MAX> {

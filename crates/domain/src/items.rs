@@ -5,73 +5,21 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::RepoError;
+/// Kept here for the callers that bounded text through items first.
+pub use crate::fields::bounded_text;
+use crate::fields::{Line, Text};
 use crate::idempotency::Completion;
 use crate::page::{After, Page, PageRequest, Sort};
-use crate::text::{self, Lines};
-use crate::validation::Violation;
 
 const TITLE_MAX: usize = 200;
 const DESCRIPTION_MAX: usize = 10_000;
 
-/// A non-blank title of at most 200 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Title(String);
+/// A non-blank title of at most 200 characters, stored trimmed; shared by
+/// items and posts, which have the same title rule.
+pub type Title = Line<TITLE_MAX>;
 
-impl Title {
-    /// Shared by items and posts, which have the same title rule.
-    ///
-    /// # Errors
-    /// A [`Violation`] (`length`) for a blank or over-long title, or
-    /// [`text::CONTROL_CHARACTER`].
-    pub fn parse(raw: &str) -> Result<Self, Violation> {
-        text::check(raw, Lines::Single)?;
-        // Bounded as sent (then stored trimmed), so the documented
-        // `maxLength` is exactly the rule.
-        let value = raw.trim();
-        if value.is_empty() || raw.chars().count() > TITLE_MAX {
-            return Err(Violation::new(
-                "length",
-                format!("must be 1 to {TITLE_MAX} characters"),
-            ));
-        }
-        Ok(Self(value.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Multi-line free text bounded by `max` characters; `min` 0 allows empty.
-///
-/// # Errors
-/// A [`Violation`] (`length`, or [`text::CONTROL_CHARACTER`]).
-pub fn bounded_text(raw: &str, min: usize, max: usize) -> Result<String, Violation> {
-    text::check(raw, Lines::Multi)?;
-    let len = raw.chars().count();
-    if len < min || len > max {
-        return Err(Violation::new(
-            "length",
-            format!("must be {min} to {max} characters"),
-        ));
-    }
-    Ok(raw.to_owned())
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Description(String);
-
-impl Description {
-    /// # Errors
-    /// A [`Violation`] (`length`) past 10 000 characters.
-    pub fn parse(raw: &str) -> Result<Self, Violation> {
-        bounded_text(raw, 0, DESCRIPTION_MAX).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+/// Multi-line free text of at most 10 000 characters.
+pub type Description = Text<DESCRIPTION_MAX>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
