@@ -23,6 +23,7 @@ mod m20261206_000015_create_oidc;
 mod m20261206_000016_count_items_per_owner;
 mod m20261206_000017_create_catalog_and_orders;
 mod m20261206_000018_create_idempotency_keys;
+mod m20261207_000019_create_follows_favorites_and_tags;
 
 pub use sea_orm_migration::{DbErr, Migration, MigrationStatus, MigratorTrait};
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_count_items_per_owner::Migration),
             Box::new(m20261206_000017_create_catalog_and_orders::Migration),
             Box::new(m20261206_000018_create_idempotency_keys::Migration),
+            Box::new(m20261207_000019_create_follows_favorites_and_tags::Migration),
         ]
     }
 }

@@ -39,6 +39,7 @@ const CREATES: &[&[&str]] = &[
         "order_items",
     ],
     &["idempotency_keys"],
+    &["post_tags", "favorites", "follows", "profiles"],
 ];
 
 /// Migrations in all.

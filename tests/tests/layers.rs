@@ -63,6 +63,22 @@ fn forbidden() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "strata-migration",
             ][..],
         ),
+        // The RealWorld (Conduit) adapter: a second edge over the service
+        // traits; never through `strata-http`, and no storage or bus.
+        (
+            "strata-conduit",
+            &[
+                "sea-orm",
+                "sqlx",
+                "strata-repository",
+                "strata-http",
+                "strata-migration",
+                "strata-events",
+                "strata-oidc",
+                "strata-worker",
+                "strata-mail",
+            ][..],
+        ),
         (
             "strata-mail",
             &[

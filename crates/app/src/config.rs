@@ -57,6 +57,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub realtime: RealtimeSettings,
     pub oidc: OidcConfig,
+    pub conduit: crate::conduit::ConduitSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -341,6 +342,7 @@ impl Settings {
             Some(_) => {}
         }
         self.realtime.validate()?;
+        self.conduit.validate()?;
         if self.idempotency.lease_secs <= self.server.request_timeout_secs {
             bail!(
                 "idempotency.lease_secs ({}) must be longer than server.request_timeout_secs ({}): \

@@ -3,6 +3,7 @@
 //! [`Application`] exactly as `main` does.
 
 pub mod cli;
+pub mod conduit;
 pub mod config;
 mod config_accounts;
 mod config_jobs;

@@ -26,7 +26,7 @@ use strata_repository::{
     DatabaseConnection, LocalFileStore, SeaAccountTokenRepository, SeaCatalogRepository,
     SeaHealthRepository, SeaIdempotencyRepository, SeaItemRepository, SeaJobRepository,
     SeaNotificationRepository, SeaOidcRepository, SeaOrderRepository, SeaPostRepository,
-    SeaRealtimeRepository, SeaSessionRepository, SeaUserRepository,
+    SeaProfileRepository, SeaRealtimeRepository, SeaSessionRepository, SeaUserRepository,
 };
 use strata_service::jobs::JobServiceImpl;
 use strata_service::jobs::kinds::send_email;
@@ -35,7 +35,7 @@ use strata_service::{
     AccountMail, AccountServiceImpl, AuthConfig, AuthServiceImpl, CatalogServiceImpl, Dispatcher,
     HealthServiceImpl, IdempotencyServiceImpl, Invalidation, ItemServiceImpl,
     NotificationServiceImpl, OidcServiceImpl, OrderServiceImpl, PasswordHasher, PostServiceImpl,
-    RealtimeServiceImpl, RevocationList, TokenCodec, UserServiceImpl,
+    ProfileServiceImpl, RealtimeServiceImpl, RevocationList, TokenCodec, UserServiceImpl,
 };
 use tokio::task::JoinHandle;
 
@@ -238,6 +238,9 @@ pub async fn services(settings: &Settings, db: DatabaseConnection) -> anyhow::Re
         posts: Arc::new(PostServiceImpl::new(Arc::new(
             SeaPostRepository::new(db.clone()).with_events(bus.clone()),
         ))),
+        profiles: Arc::new(ProfileServiceImpl::new(Arc::new(
+            SeaProfileRepository::new(db.clone()),
+        ))),
         realtime: Arc::new(realtime),
         catalog: Arc::new(CatalogServiceImpl::new(Arc::new(
             SeaCatalogRepository::new(db.clone()),
@@ -338,20 +341,37 @@ impl Application {
             .with_context(|| format!("Failed to bind {}:{}", address.0, address.1))?;
         let port = listener.local_addr()?.port();
         let state = services.state;
+        let conduit = settings.conduit.enabled.then(|| {
+            let adapter = strata_conduit::Conduit {
+                auth: state.auth.clone(),
+                accounts: state.accounts.clone(),
+                users: state.users.clone(),
+                profiles: state.profiles.clone(),
+                posts: state.posts.clone(),
+                throttle: crate::conduit::throttle(&http.rate_limits),
+            };
+            (settings.conduit.path.clone(), adapter)
+        });
         let server_settings = &settings.server;
-        let mut server = HttpServer::new(move || strata_http::app(state.clone(), http.clone()))
-            // Signals are handled in `run_until_stopped`, gracefully for both.
-            .disable_signals()
-            .shutdown_timeout(server_settings.shutdown_timeout_secs)
-            // Slow-loris defences: the head must arrive promptly, idle
-            // keep-alive connections are reaped.
-            .client_request_timeout(Duration::from_secs(
-                server_settings.client_request_timeout_secs,
-            ))
-            .client_disconnect_timeout(Duration::from_secs(
-                server_settings.client_disconnect_timeout_secs,
-            ))
-            .keep_alive(Duration::from_secs(server_settings.keep_alive_secs));
+        let mut server = HttpServer::new(move || {
+            let app = strata_http::app(state.clone(), http.clone());
+            match &conduit {
+                Some((path, adapter)) => app.service(strata_conduit::scope(path, adapter.clone())),
+                None => app,
+            }
+        })
+        // Signals are handled in `run_until_stopped`, gracefully for both.
+        .disable_signals()
+        .shutdown_timeout(server_settings.shutdown_timeout_secs)
+        // Slow-loris defences: the head must arrive promptly, idle
+        // keep-alive connections are reaped.
+        .client_request_timeout(Duration::from_secs(
+            server_settings.client_request_timeout_secs,
+        ))
+        .client_disconnect_timeout(Duration::from_secs(
+            server_settings.client_disconnect_timeout_secs,
+        ))
+        .keep_alive(Duration::from_secs(server_settings.keep_alive_secs));
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }

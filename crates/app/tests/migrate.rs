@@ -40,6 +40,7 @@ const CREATES: &[&[&str]] = &[
         "order_items",
     ],
     &["idempotency_keys"],
+    &["post_tags", "favorites", "follows", "profiles"],
 ];
 
 /// Added by the fourteenth migration (`000015`: there is no `000012`);

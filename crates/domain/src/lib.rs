@@ -20,6 +20,7 @@ pub mod oidc;
 pub mod orders;
 pub mod page;
 pub mod posts;
+pub mod profiles;
 pub mod realtime;
 pub mod text;
 pub mod users;

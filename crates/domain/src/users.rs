@@ -142,6 +142,32 @@ impl FullName {
     }
 }
 
+/// Which new passwords an API accepts. Strata's own API asks for character
+/// classes; an adapter whose published contract says otherwise (Conduit
+/// follows NIST SP 800-63B: length only) chooses its own, without
+/// weakening Strata's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    pub min: usize,
+    pub max: usize,
+    /// Lower case, upper case and a digit, all required.
+    pub require_classes: bool,
+}
+
+impl PasswordPolicy {
+    pub const STRATA: Self = Self {
+        min: PASSWORD_MIN,
+        max: PASSWORD_MAX,
+        require_classes: true,
+    };
+    /// NIST SP 800-63B: at least 8 characters, no composition rules.
+    pub const LENGTH_ONLY: Self = Self {
+        min: PASSWORD_MIN,
+        max: PASSWORD_MAX,
+        require_classes: false,
+    };
+}
+
 /// A new password in clear text, checked against the password policy. Its
 /// `Debug` output is redacted so it cannot leak through logs.
 #[derive(Clone, PartialEq, Eq)]
@@ -152,22 +178,33 @@ impl Password {
     /// A [`Violation`] with code `length`, `weak` or
     /// [`text::CONTROL_CHARACTER`].
     pub fn parse(raw: &str) -> Result<Self, Violation> {
+        Self::parse_with(raw, PasswordPolicy::STRATA)
+    }
+
+    /// As [`Self::parse`], under `policy`.
+    ///
+    /// # Errors
+    /// A [`Violation`] with code `length`, `weak` or
+    /// [`text::CONTROL_CHARACTER`].
+    pub fn parse_with(raw: &str, policy: PasswordPolicy) -> Result<Self, Violation> {
         text::check(raw, Lines::Single)?;
         let len = raw.chars().count();
-        if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&len) {
+        if !(policy.min..=policy.max).contains(&len) {
             return Err(Violation::new(
                 "length",
-                format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
+                format!("must be {} to {} characters", policy.min, policy.max),
             ));
         }
-        let has_lower = raw.chars().any(|c| c.is_ascii_lowercase());
-        let has_upper = raw.chars().any(|c| c.is_ascii_uppercase());
-        let has_digit = raw.chars().any(|c| c.is_ascii_digit());
-        if !(has_lower && has_upper && has_digit) {
-            return Err(Violation::new(
-                "weak",
-                "must contain a lower-case letter, an upper-case letter and a digit (ASCII)",
-            ));
+        if policy.require_classes {
+            let has_lower = raw.chars().any(|c| c.is_ascii_lowercase());
+            let has_upper = raw.chars().any(|c| c.is_ascii_uppercase());
+            let has_digit = raw.chars().any(|c| c.is_ascii_digit());
+            if !(has_lower && has_upper && has_digit) {
+                return Err(Violation::new(
+                    "weak",
+                    "must contain a lower-case letter, an upper-case letter and a digit (ASCII)",
+                ));
+            }
         }
         Ok(Self(raw.to_owned()))
     }
@@ -529,6 +566,14 @@ mod tests {
         assert_eq!(Password::parse("alllower123").unwrap_err().code, "weak");
         assert_eq!(Password::parse("ALLUPPER123").unwrap_err().code, "weak");
         assert_eq!(Password::parse("NoDigitsHere").unwrap_err().code, "weak");
+        let nist = PasswordPolicy::LENGTH_ONLY;
+        assert!(Password::parse_with("bonjour1", nist).is_ok());
+        assert!(Password::parse_with(&"a".repeat(64), nist).is_ok());
+        assert_eq!(
+            Password::parse_with("short7c", nist).unwrap_err().code,
+            "length"
+        );
+        assert_eq!(Password::parse_with("", nist).unwrap_err().code, "length");
     }
 
     #[test]

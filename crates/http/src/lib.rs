@@ -27,6 +27,7 @@ mod openapi_responses;
 pub mod orders;
 pub mod page;
 pub mod posts;
+pub mod profiles;
 pub mod rate_limit;
 pub mod realtime;
 mod realtime_socket;
@@ -42,8 +43,8 @@ use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
 use strata_service::{
     AccountService, AuthService, CatalogService, HealthService, IdempotencyService, ItemService,
-    JobService, NotificationService, OidcService, OrderService, PostService, RealtimeService,
-    UserService,
+    JobService, NotificationService, OidcService, OrderService, PostService, ProfileService,
+    RealtimeService, UserService,
 };
 use utoipa::OpenApi as _;
 use utoipa_actix_web::{AppExt, UtoipaApp};
@@ -65,6 +66,7 @@ pub struct AppState {
     pub health: Arc<dyn HealthService>,
     pub items: Arc<dyn ItemService>,
     pub posts: Arc<dyn PostService>,
+    pub profiles: Arc<dyn ProfileService>,
     pub jobs: Arc<dyn JobService>,
     pub notifications: Arc<dyn NotificationService>,
     pub realtime: Arc<dyn RealtimeService>,
@@ -85,8 +87,8 @@ impl AppState {
             accounts::MockAccountService, auth::MockAuthService, catalog::MockCatalogService,
             health::MockHealthService, idempotency::MockIdempotencyService, items::MockItemService,
             jobs::MockJobService, notifications::MockNotificationService, oidc::MockOidcService,
-            orders::MockOrderService, posts::MockPostService, realtime::MockRealtimeService,
-            users::MockUserService,
+            orders::MockOrderService, posts::MockPostService, profiles::MockProfileService,
+            realtime::MockRealtimeService, users::MockUserService,
         };
         Self {
             auth: Arc::new(MockAuthService::new()),
@@ -95,6 +97,7 @@ impl AppState {
             health: Arc::new(MockHealthService::new()),
             items: Arc::new(MockItemService::new()),
             posts: Arc::new(MockPostService::new()),
+            profiles: Arc::new(MockProfileService::new()),
             jobs: Arc::new(MockJobService::new()),
             notifications: Arc::new(MockNotificationService::new()),
             realtime: Arc::new(MockRealtimeService::new()),
@@ -248,6 +251,7 @@ where
                 .configure(users::configure)
                 .configure(items::configure)
                 .configure(posts::configure)
+                .configure(profiles::configure)
                 .configure(catalog::configure)
                 .configure(orders::configure)
                 .configure(jobs::configure)

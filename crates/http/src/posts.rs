@@ -1,33 +1,45 @@
-//! `/api/v1/posts`: the public blog and its comments.
+//! `/api/v1/posts`: the public blog. Reading posts here; writing them in
+//! `posts/edit.rs`; their comments in `posts/comments.rs`; the feed,
+//! favorites and tags in `posts/social.rs`.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+mod comments;
+mod edit;
+mod social;
+
+use actix_web::{get, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use strata_domain::ValidationErrors;
-use strata_domain::items::Title;
-use strata_domain::posts::{Author, Body, Comment, Post, PostChanges, PostFilter, PostSortField};
+use strata_domain::posts::{Author, Post, PostFilter, PostSortField, Slug};
+use strata_domain::text::{self, Lines};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
-use validator::Validate;
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ValidatedJson, Writer};
-use crate::idempotency::{IdempotencyKeyParam, KeyHeader, fingerprint_json, once};
 use crate::page::{PageResponse, cursor, keyset_position, list_params, query_text};
-use crate::validation;
+
+pub use comments::{CommentResponse, CreateCommentRequest};
+pub use edit::{CreatePostRequest, UpdatePostRequest};
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
+    // Fixed paths before `/posts/{id}`, which would otherwise claim "feed"
+    // and "by-slug" and answer 405 (or 400) for a malformed UUID.
     cfg.service(list_posts)
-        .service(create_post)
+        .service(edit::create_post)
+        .service(social::feed)
+        .service(get_post_by_slug)
         .service(get_post)
-        .service(update_post)
-        .service(delete_post)
-        .service(list_comments)
-        .service(create_comment)
-        .service(get_comment)
-        .service(delete_comment);
+        .service(edit::update_post)
+        .service(edit::delete_post)
+        .service(social::favorite)
+        .service(social::unfavorite)
+        .service(comments::list_comments)
+        .service(comments::create_comment)
+        .service(comments::get_comment)
+        .service(comments::delete_comment)
+        .service(social::list_tags);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,10 +61,21 @@ impl From<&Author> for AuthorResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PostResponse {
     pub id: Uuid,
+    /// The post's name in URLs (`GET /posts/by-slug/{slug}`): fixed at
+    /// creation, so links survive a new title.
+    #[schema(example = "hello-world-0a1b2c3d4e5f")]
+    pub slug: String,
     pub title: String,
+    /// A one-line summary shown in lists; `null` when the post has none.
+    pub description: Option<String>,
     pub body: String,
+    /// In the order given, without repeats.
+    #[schema(example = json!(["rust", "web"]))]
+    pub tags: Vec<String>,
     pub author: AuthorResponse,
     pub comment_count: u64,
+    /// How many users marked the post as a favorite.
+    pub favorites_count: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -61,33 +84,16 @@ impl From<&Post> for PostResponse {
     fn from(post: &Post) -> Self {
         Self {
             id: post.id,
+            slug: post.slug.as_str().to_owned(),
             title: post.title.as_str().to_owned(),
+            description: post.description.as_ref().map(|d| d.as_str().to_owned()),
             body: post.body.as_str().to_owned(),
+            tags: post.tags.iter().map(|t| t.as_str().to_owned()).collect(),
             author: (&post.author).into(),
             comment_count: post.comment_count,
+            favorites_count: post.favorites_count,
             created_at: post.created_at,
             updated_at: post.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CommentResponse {
-    pub id: Uuid,
-    pub post_id: Uuid,
-    pub body: String,
-    pub author: AuthorResponse,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<&Comment> for CommentResponse {
-    fn from(comment: &Comment) -> Self {
-        Self {
-            id: comment.id,
-            post_id: comment.post_id,
-            body: comment.body.as_str().to_owned(),
-            author: (&comment.author).into(),
-            created_at: comment.created_at,
         }
     }
 }
@@ -115,11 +121,18 @@ pub struct PostListQuery {
     /// Only posts by this username (case-insensitive).
     #[param(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub author: Option<String>,
+    /// Only posts carrying this tag (exact, after trimming).
+    #[param(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    pub tag: Option<String>,
+    /// Only posts this username (case-insensitive) marked as a favorite.
+    #[param(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    pub favorited: Option<String>,
 }
 
+/// `limit` and `offset` of the lists that have no other parameters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct CommentListQuery {
+pub struct PageQuery {
     /// 1..=100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
@@ -128,86 +141,17 @@ pub struct CommentListQuery {
     pub offset: Option<i64>,
 }
 
-#[derive(Debug, Deserialize, Serialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreatePostRequest {
-    #[validate(custom(function = "validation::title"))]
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
-    )]
-    pub title: String,
-    #[validate(custom(function = "validation::post_body"))]
-    #[schema(
-        min_length = 1,
-        max_length = 50000,
-        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
-    )]
-    pub body: String,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdatePostRequest {
-    #[validate(custom(function = "validation::title"))]
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
-    )]
-    pub title: Option<String>,
-    #[validate(custom(function = "validation::post_body"))]
-    #[schema(
-        min_length = 1,
-        max_length = 50000,
-        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
-    )]
-    pub body: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Serialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateCommentRequest {
-    #[validate(custom(function = "validation::comment_body"))]
-    #[schema(
-        min_length = 1,
-        max_length = 5000,
-        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
-    )]
-    pub body: String,
-}
-
-impl CreatePostRequest {
-    fn try_into_domain(self) -> Result<(Title, Body), ValidationErrors> {
-        let mut errors = ValidationErrors::default();
-        let title = errors.check("title", Title::parse(&self.title));
-        let text = errors.check("body", Body::parse(&self.body, Body::POST_MAX));
-        match (title, text) {
-            (Some(title), Some(text)) => Ok((title, text)),
-            _ => Err(errors),
-        }
-    }
-}
-
-impl UpdatePostRequest {
-    fn try_into_domain(self) -> Result<PostChanges, ValidationErrors> {
-        let mut errors = ValidationErrors::default();
-        let title = self
-            .title
-            .and_then(|t| errors.check("title", Title::parse(&t)));
-        let body = self
-            .body
-            .and_then(|b| errors.check("body", Body::parse(&b, Body::POST_MAX)));
-        errors.into_result()?;
-        Ok(PostChanges { title, body })
-    }
-}
-
-impl CreateCommentRequest {
-    fn try_into_domain(self) -> Result<Body, ValidationErrors> {
-        Body::parse(&self.body, Body::COMMENT_MAX).map_err(|v| ValidationErrors::single("body", v))
-    }
+/// The `tag` filter: compared exactly, so only trimmed, never lower-cased.
+///
+/// # Errors
+/// 422 naming `tag` when it holds a control character.
+fn tag_filter(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    text::check(raw, Lines::Single).map_err(|v| ValidationErrors::single("tag", v))?;
+    let tag = raw.trim();
+    Ok((!tag.is_empty()).then(|| tag.to_owned()))
 }
 
 /// Posts, newest first by default. Public.
@@ -229,6 +173,9 @@ pub async fn list_posts(
     let filter = PostFilter {
         author: query_text("author", query.author.as_deref())?,
         q: query_text("q", query.q.as_deref())?,
+        tag: tag_filter(query.tag.as_deref())?,
+        favorited_by: query_text("favorited", query.favorited.as_deref())?,
+        followed_by: None,
     };
     let posts = match keyset_position(query.cursor.as_deref(), query.offset, sort)? {
         Some(after) => state.posts.list_after(filter, sort, after, page).await?,
@@ -241,39 +188,6 @@ pub async fn list_posts(
             .value_of(last.created_at, last.updated_at, &last.title);
         cursor::encode(sort, &value, last.id)
     })))
-}
-
-/// Publish a post.
-#[utoipa::path(
-    tag = "posts",
-    security(("bearer" = []), ("oauth2" = [])),
-    params(IdempotencyKeyParam),
-    request_body = CreatePostRequest,
-    responses(
-        (status = 403, description = "`EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
-        (status = 201, body = PostResponse, headers(("Location" = String))),
-    )
-)]
-#[post("/posts")]
-pub async fn create_post(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Writer,
-    key: KeyHeader,
-    body: ValidatedJson<CreatePostRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let keyed = key.with(|| fingerprint_json(&req, &body.0));
-    let (title, text) = body.0.try_into_domain()?;
-    once(
-        &state.idempotency,
-        &caller.0,
-        keyed,
-        |post: &Post| {
-            crate::created(format!("/api/v1/posts/{}", post.id)).json(PostResponse::from(post))
-        },
-        |once| state.posts.create(&caller.0, title, text, once),
-    )
-    .await
 }
 
 /// One post. Public.
@@ -294,159 +208,41 @@ pub async fn get_post(
     Ok(web::Json(PostResponse::from(&post)))
 }
 
-/// Edit a post: its author or an admin.
+/// One post by its slug. Public.
 #[utoipa::path(
     tag = "posts",
-    security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = Uuid, Path)),
-    request_body = UpdatePostRequest,
+    params(("slug" = String, Path, description = "The post's `slug`", min_length = 1, max_length = 93, pattern = "^[a-z0-9-]+$")),
     responses(
         (status = 200, body = PostResponse),
-        (status = 403, description = "`FORBIDDEN`: Not the author or an admin; or `EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No post has this slug", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/posts/{id}")]
-pub async fn update_post(
+#[get("/posts/by-slug/{slug}")]
+pub async fn get_post_by_slug(
     state: web::Data<AppState>,
-    caller: Writer,
-    id: web::Path<Uuid>,
-    body: ValidatedJson<UpdatePostRequest>,
+    slug: web::Path<String>,
 ) -> Result<web::Json<PostResponse>, ApiError> {
-    let changes = body.0.try_into_domain()?;
-    let post = state
-        .posts
-        .update(&caller.0, id.into_inner(), changes)
-        .await?;
+    // Nothing but a valid slug can name a post.
+    let slug = Slug::parse(&slug).map_err(|_| ApiError::NotFound("Post"))?;
+    let post = state.posts.get_by_slug(&slug).await?;
     Ok(web::Json(PostResponse::from(&post)))
 }
 
-/// Delete a post and its comments: its author or an admin.
-#[utoipa::path(
-    tag = "posts",
-    security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = Uuid, Path)),
-    responses(
-        (status = 204, description = "Deleted with its comments"),
-        (status = 403, description = "`FORBIDDEN`: Not the author or an admin; or `EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[delete("/posts/{id}")]
-pub async fn delete_post(
-    state: web::Data<AppState>,
-    caller: Writer,
-    id: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    state.posts.delete(&caller.0, id.into_inner()).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
 
-/// A post's comments, oldest first. Public.
-#[utoipa::path(
-    tag = "posts",
-    params(("id" = Uuid, Path), CommentListQuery),
-    responses(
-        (status = 200, body = PageResponse<CommentResponse>),
-        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/posts/{id}/comments")]
-pub async fn list_comments(
-    state: web::Data<AppState>,
-    id: web::Path<Uuid>,
-    query: web::Query<CommentListQuery>,
-) -> Result<web::Json<PageResponse<CommentResponse>>, ApiError> {
-    let (page, _) = list_params::<PostSortField>(query.limit, query.offset, None)?;
-    let comments = state.posts.list_comments(id.into_inner(), page).await?;
-    Ok(web::Json(PageResponse::from_page(comments, |c| {
-        CommentResponse::from(&c)
-    })))
-}
+    use super::*;
 
-/// Comment on a post.
-#[utoipa::path(
-    tag = "posts",
-    security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = Uuid, Path), IdempotencyKeyParam),
-    request_body = CreateCommentRequest,
-    responses(
-        (status = 403, description = "`EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
-        (status = 201, body = CommentResponse, headers(("Location" = String))),
-        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/posts/{id}/comments")]
-pub async fn create_comment(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Writer,
-    key: KeyHeader,
-    id: web::Path<Uuid>,
-    body: ValidatedJson<CreateCommentRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let keyed = key.with(|| fingerprint_json(&req, &body.0));
-    let text = body.0.try_into_domain()?;
-    once(
-        &state.idempotency,
-        &caller.0,
-        keyed,
-        |comment: &Comment| {
-            crate::created(format!(
-                "/api/v1/posts/{}/comments/{}",
-                comment.post_id, comment.id
-            ))
-            .json(CommentResponse::from(comment))
-        },
-        |once| {
-            state
-                .posts
-                .add_comment(&caller.0, id.into_inner(), text, once)
-        },
-    )
-    .await
-}
+    #[test]
+    fn the_documented_slug_bound_is_the_domains() {
+        assert_eq!(Slug::MAX, 93);
+    }
 
-/// One comment. Public.
-#[utoipa::path(
-    tag = "posts",
-    params(("id" = Uuid, Path), ("comment_id" = Uuid, Path)),
-    responses(
-        (status = 200, body = CommentResponse),
-        (status = 404, description = "No such comment under this post", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/posts/{id}/comments/{comment_id}")]
-pub async fn get_comment(
-    state: web::Data<AppState>,
-    path: web::Path<(Uuid, Uuid)>,
-) -> Result<web::Json<CommentResponse>, ApiError> {
-    let (post_id, comment_id) = path.into_inner();
-    let comment = state.posts.get_comment(post_id, comment_id).await?;
-    Ok(web::Json(CommentResponse::from(&comment)))
-}
-
-/// Delete a comment: its author, the post's author or an admin.
-#[utoipa::path(
-    tag = "posts",
-    security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = Uuid, Path), ("comment_id" = Uuid, Path)),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 403, description = "`FORBIDDEN`: Not the comment's or the post's author, nor an admin; or `EMAIL_NOT_VERIFIED` when `auth.require_verified_email` is on and the caller's address is unverified", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such comment under this post", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[delete("/posts/{id}/comments/{comment_id}")]
-pub async fn delete_comment(
-    state: web::Data<AppState>,
-    caller: Writer,
-    path: web::Path<(Uuid, Uuid)>,
-) -> Result<HttpResponse, ApiError> {
-    let (post_id, comment_id) = path.into_inner();
-    state
-        .posts
-        .delete_comment(&caller.0, post_id, comment_id)
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    #[test]
+    fn the_tag_filter_is_trimmed_not_folded() {
+        assert_eq!(tag_filter(Some(" Rust ")).unwrap(), Some("Rust".into()));
+        assert_eq!(tag_filter(Some("  ")).unwrap(), None);
+        assert!(tag_filter(Some("a\u{0}")).is_err());
+    }
 }

@@ -87,6 +87,16 @@ fn the_document_lists_exactly_the_contracts_routes() {
         ("POST", "/api/v1/posts/{id}/comments"),
         ("GET", "/api/v1/posts/{id}/comments/{comment_id}"),
         ("DELETE", "/api/v1/posts/{id}/comments/{comment_id}"),
+        ("GET", "/api/v1/posts/feed"),
+        ("GET", "/api/v1/posts/by-slug/{slug}"),
+        ("PUT", "/api/v1/posts/{id}/favorite"),
+        ("DELETE", "/api/v1/posts/{id}/favorite"),
+        ("GET", "/api/v1/tags"),
+        ("GET", "/api/v1/profiles/{username}"),
+        ("PUT", "/api/v1/profiles/{username}/follow"),
+        ("DELETE", "/api/v1/profiles/{username}/follow"),
+        ("GET", "/api/v1/users/me/profile"),
+        ("PATCH", "/api/v1/users/me/profile"),
         ("GET", "/api/v1/categories"),
         ("POST", "/api/v1/categories"),
         ("GET", "/api/v1/categories/{id}"),
@@ -155,6 +165,14 @@ async fn every_documented_operation_is_routed() {
     posts
         .expect_get_comment()
         .returning(|_, _| Err(strata_service::ServiceError::NotFound));
+    posts
+        .expect_get_by_slug()
+        .returning(|_| Err(strata_service::ServiceError::NotFound));
+    posts.expect_tags().returning(|| Ok(vec![]));
+    let mut profiles = strata_service::profiles::MockProfileService::new();
+    profiles
+        .expect_get()
+        .returning(|_, _| Err(strata_service::ServiceError::NotFound));
     let mut realtime = strata_service::realtime::MockRealtimeService::new();
     realtime
         .expect_open()
@@ -184,6 +202,7 @@ async fn every_documented_operation_is_routed() {
         oidc: Arc::new(oidc),
         health: Arc::new(health),
         posts: Arc::new(posts),
+        profiles: Arc::new(profiles),
         realtime: Arc::new(realtime),
         catalog: Arc::new(catalog),
         ..AppState::mocked()
@@ -196,7 +215,9 @@ async fn every_documented_operation_is_routed() {
         let uri = path
             .replace("{id}", &uuid::Uuid::nil().to_string())
             .replace("{id_or_slug}", &uuid::Uuid::nil().to_string())
-            .replace("{comment_id}", &uuid::Uuid::nil().to_string());
+            .replace("{comment_id}", &uuid::Uuid::nil().to_string())
+            .replace("{slug}", "no-such-post")
+            .replace("{username}", "nobody");
         let req = TestRequest::default()
             .method(method.parse().unwrap())
             .uri(&uri)
@@ -368,6 +389,8 @@ fn list_parameters_declare_the_bounds_the_server_enforces() {
         "/api/v1/users",
         "/api/v1/posts/{id}/comments",
         "/api/v1/jobs",
+        "/api/v1/posts/feed",
+        "/api/v1/tags",
     ] {
         let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
         let schema = |name: &str| {
@@ -385,7 +408,14 @@ fn list_parameters_declare_the_bounds_the_server_enforces() {
             strata_domain::page::MAX_OFFSET,
             "{path}"
         );
-        if !["/api/v1/posts/{id}/comments", "/api/v1/jobs"].contains(&path) {
+        if ![
+            "/api/v1/posts/{id}/comments",
+            "/api/v1/jobs",
+            "/api/v1/posts/feed",
+            "/api/v1/tags",
+        ]
+        .contains(&path)
+        {
             assert!(schema("sort")["pattern"].is_string(), "{path}");
             assert!(schema("q")["pattern"].is_string(), "{path}");
         }

@@ -17,15 +17,16 @@ use strata_domain::idempotency::Completion;
 use strata_domain::items::Title;
 use strata_domain::page::{After, Page, PageRequest, Sort};
 use strata_domain::posts::{
-    Author, Body, Comment, NewComment, NewPost, Post, PostChanges, PostFilter, PostRepository,
-    PostSortField,
+    Author, Body, Comment, Description, NewComment, NewPost, Post, PostChanges, PostFilter,
+    PostRepository, PostSortField, Slug, Tag, Tags,
 };
 use uuid::Uuid;
 
 use crate::comments;
 use crate::counts::CountCache;
-use crate::entities::{comments as comment_rows, posts, users};
+use crate::entities::{comments as comment_rows, favorites, follows, post_tags, posts, users};
 use crate::error::DbResultExt;
+use crate::favorites as favorite_marks;
 use crate::idempotency;
 use crate::query::{
     after_row, count, invalid_row, lower_contains, micros, order, paged, unmatchable,
@@ -71,8 +72,12 @@ impl SeaPostRepository {
 struct PostRow {
     id: Uuid,
     author_id: Uuid,
+    slug: Option<String>,
     title: String,
+    description: Option<String>,
     body: String,
+    tags: String,
+    favorites_count: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     author_username: String,
@@ -84,16 +89,32 @@ impl TryFrom<PostRow> for Post {
 
     fn try_from(row: PostRow) -> Result<Self, Self::Error> {
         let id = row.id;
+        let slug = row.slug.as_deref().unwrap_or_default();
         Ok(Post {
             id,
+            slug: Slug::parse(slug).map_err(|v| invalid_row("posts", id, "slug", v))?,
             title: Title::parse(&row.title).map_err(|v| invalid_row("posts", id, "title", v))?,
+            description: row
+                .description
+                .as_deref()
+                .map(Description::parse)
+                .transpose()
+                .map_err(|v| invalid_row("posts", id, "description", v))?,
             body: Body::parse(&row.body, Body::POST_MAX)
                 .map_err(|v| invalid_row("posts", id, "body", v))?,
+            tags: row
+                .tags
+                .split('\n')
+                .filter(|tag| !tag.is_empty())
+                .map(Tag::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|v| invalid_row("posts", id, "tags", v))?,
             author: Author {
                 id: row.author_id,
                 username: row.author_username,
             },
             comment_count: count(row.comment_count),
+            favorites_count: count(row.favorites_count),
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -129,6 +150,42 @@ fn filtered(backend: DbBackend, filter: &PostFilter) -> Select<posts::Entity> {
                 .add(lower_contains(backend, posts::Column::Body, q)),
         );
     }
+    if let Some(tag) = filter.tag.as_deref() {
+        let tagged = Query::select()
+            .column(post_tags::Column::PostId)
+            .from(post_tags::Entity)
+            .and_where(post_tags::Column::Tag.eq(tag.trim()))
+            .to_owned();
+        select = select.filter(Expr::col(posts::Column::Id.as_column_ref()).in_subquery(tagged));
+    }
+    if let Some(username) = filter.favorited_by.as_deref() {
+        if unmatchable(username) {
+            return select.filter(Expr::value(false));
+        }
+        let user = Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(users::Column::UsernameLower.eq(username.trim().to_ascii_lowercase()))
+            .to_owned();
+        let marked = Query::select()
+            .column(favorites::Column::PostId)
+            .from(favorites::Entity)
+            .and_where(
+                Expr::col(favorites::Column::UserId.as_column_ref())
+                    .eq(Expr::SubQuery(None, Box::new(user.into()))),
+            )
+            .to_owned();
+        select = select.filter(Expr::col(posts::Column::Id.as_column_ref()).in_subquery(marked));
+    }
+    if let Some(follower) = filter.followed_by {
+        let followed = Query::select()
+            .column(follows::Column::FolloweeId)
+            .from(follows::Entity)
+            .and_where(follows::Column::FollowerId.eq(follower))
+            .to_owned();
+        select =
+            select.filter(Expr::col(posts::Column::AuthorId.as_column_ref()).in_subquery(followed));
+    }
     select
 }
 
@@ -144,32 +201,83 @@ fn with_author_and_count(select: Select<posts::Entity>) -> Select<posts::Entity>
                 .equals(posts::Column::Id.as_column_ref()),
         )
         .to_owned();
+    let favorites_count = Query::select()
+        .expr(Expr::col(favorites::Column::UserId.as_column_ref()).count())
+        .from(favorites::Entity)
+        .and_where(
+            Expr::col(favorites::Column::PostId.as_column_ref())
+                .equals(posts::Column::Id.as_column_ref()),
+        )
+        .to_owned();
     select
         .select_only()
         .columns([
             posts::Column::Id,
             posts::Column::AuthorId,
+            posts::Column::Slug,
             posts::Column::Title,
+            posts::Column::Description,
             posts::Column::Body,
+            posts::Column::Tags,
             posts::Column::CreatedAt,
             posts::Column::UpdatedAt,
         ])
         .column_as(users::Column::Username, "author_username")
         .expr_as(comment_count, "comment_count")
+        .expr_as(favorites_count, "favorites_count")
         .join(JoinType::InnerJoin, posts::Relation::Author.def())
 }
 
 /// One post with its author and comment count, through `conn` (the pool or a
 /// transaction).
 async fn load_post(conn: &impl ConnectionTrait, id: Uuid) -> Result<Post, RepoError> {
+    load_where(conn, posts::Column::Id.eq(id)).await
+}
+
+async fn load_where(
+    conn: &impl ConnectionTrait,
+    condition: impl sea_orm::sea_query::IntoCondition,
+) -> Result<Post, RepoError> {
     with_author_and_count(posts::Entity::find())
-        .filter(posts::Column::Id.eq(id))
+        .filter(condition)
         .into_model::<PostRow>()
         .one(conn)
         .await
         .or_repo("Failed to load post")?
         .ok_or(RepoError::NotFound)
         .and_then(Post::try_from)
+}
+
+/// A post's tags as `posts.tags` stores them.
+fn tags_column(tags: &Tags) -> String {
+    tags.iter().map(Tag::as_str).collect::<Vec<_>>().join("\n")
+}
+
+/// Replaces the post's rows in `post_tags` (inside the caller's transaction).
+async fn write_tags(
+    conn: &impl ConnectionTrait,
+    post_id: Uuid,
+    tags: &Tags,
+    replace: bool,
+) -> Result<(), RepoError> {
+    if replace {
+        post_tags::Entity::delete_many()
+            .filter(post_tags::Column::PostId.eq(post_id))
+            .exec(conn)
+            .await
+            .or_repo("Failed to clear post tags")?;
+    }
+    if tags.is_empty() {
+        return Ok(());
+    }
+    post_tags::Entity::insert_many(tags.iter().map(|tag| post_tags::ActiveModel {
+        post_id: Set(post_id),
+        tag: Set(tag.as_str().to_owned()),
+    }))
+    .exec_without_returning(conn)
+    .await
+    .or_repo("Failed to insert post tags")?;
+    Ok(())
 }
 
 fn sort_column(field: PostSortField) -> posts::Column {
@@ -232,8 +340,11 @@ impl PostRepository for SeaPostRepository {
         let row = posts::ActiveModel {
             id: Set(post.id),
             author_id: Set(post.author_id),
+            slug: Set(Some(post.slug.as_str().to_owned())),
             title: Set(post.title.as_str().to_owned()),
+            description: Set(post.description.as_ref().map(|d| d.as_str().to_owned())),
             body: Set(post.body.as_str().to_owned()),
+            tags: Set(tags_column(&post.tags)),
             created_at: Set(created_at),
             updated_at: Set(created_at),
         };
@@ -244,6 +355,7 @@ impl PostRepository for SeaPostRepository {
             .exec_without_returning(&txn)
             .await
             .or_repo("Failed to insert post")?;
+        write_tags(&txn, post.id, &post.tags, false).await?;
         let created = load_post(&txn, post.id).await?;
         idempotency::complete(&txn, once, &created).await?;
         txn.commit().await.or_repo("Failed to commit new post")?;
@@ -252,6 +364,40 @@ impl PostRepository for SeaPostRepository {
 
     async fn find(&self, id: Uuid) -> Result<Post, RepoError> {
         load_post(&self.db, id).await
+    }
+
+    async fn find_by_slug(&self, slug: &Slug) -> Result<Post, RepoError> {
+        load_where(&self.db, posts::Column::Slug.eq(slug.as_str())).await
+    }
+
+    async fn favorite(&self, user_id: Uuid, post_id: Uuid) -> Result<Post, RepoError> {
+        let txn = self.writes.begin(&self.db).await?;
+        // Looked up first so a missing post is NotFound, not a key error.
+        load_post(&txn, post_id).await?;
+        favorite_marks::mark(&txn, user_id, post_id).await?;
+        let post = load_post(&txn, post_id).await?;
+        txn.commit().await.or_repo("Failed to commit favorite")?;
+        Ok(post)
+    }
+
+    async fn unfavorite(&self, user_id: Uuid, post_id: Uuid) -> Result<Post, RepoError> {
+        let txn = self.writes.begin(&self.db).await?;
+        favorite_marks::unmark(&txn, user_id, post_id).await?;
+        let post = load_post(&txn, post_id).await?;
+        txn.commit().await.or_repo("Failed to commit unfavorite")?;
+        Ok(post)
+    }
+
+    async fn favorited_among(
+        &self,
+        user_id: Uuid,
+        post_ids: Vec<Uuid>,
+    ) -> Result<Vec<Uuid>, RepoError> {
+        favorite_marks::among(&self.db, user_id, post_ids).await
+    }
+
+    async fn tags(&self, limit: u64) -> Result<Vec<Tag>, RepoError> {
+        favorite_marks::popular_tags(&self.db, limit).await
     }
 
     async fn list(
@@ -288,6 +434,15 @@ impl PostRepository for SeaPostRepository {
         if let Some(body) = &changes.body {
             update = update.col_expr(posts::Column::Body, Expr::value(body.as_str()));
         }
+        if let Some(description) = &changes.description {
+            update = update.col_expr(
+                posts::Column::Description,
+                Expr::value(description.as_ref().map(|d| d.as_str().to_owned())),
+            );
+        }
+        if let Some(tags) = &changes.tags {
+            update = update.col_expr(posts::Column::Tags, Expr::value(tags_column(tags)));
+        }
 
         // Update and read back in one transaction so the caller gets exactly
         // the row its write produced.
@@ -298,6 +453,9 @@ impl PostRepository for SeaPostRepository {
                 .await
                 .or_repo("Failed to roll back post update")?;
             return Err(RepoError::NotFound);
+        }
+        if let Some(tags) = &changes.tags {
+            write_tags(&txn, id, tags, true).await?;
         }
         let updated = load_post(&txn, id).await?;
         txn.commit().await.or_repo("Failed to commit post update")?;

@@ -9,7 +9,9 @@ use strata_domain::ValidationErrors;
 use strata_domain::auth::{
     NewRefreshToken, NewSession, Principal, RevocationScope, SessionRepository,
 };
-use strata_domain::users::{Email, FullName, Password, Role, User, UserRepository, Username};
+use strata_domain::users::{
+    Email, FullName, Password, PasswordPolicy, Role, User, UserRepository, Username,
+};
 use uuid::Uuid;
 
 use crate::accounts::AccountMail;
@@ -39,10 +41,24 @@ impl Registration {
         password: &str,
         full_name: Option<&str>,
     ) -> Result<Self, ValidationErrors> {
+        Self::parse_with(email, username, password, full_name, PasswordPolicy::STRATA)
+    }
+
+    /// As [`Self::parse`], with the password checked under `policy`.
+    ///
+    /// # Errors
+    /// As [`Self::parse`].
+    pub fn parse_with(
+        email: &str,
+        username: &str,
+        password: &str,
+        full_name: Option<&str>,
+        policy: PasswordPolicy,
+    ) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let email = errors.check("email", Email::parse(email));
         let username = errors.check("username", Username::parse(username));
-        let password = errors.check("password", Password::parse(password));
+        let password = errors.check("password", Password::parse_with(password, policy));
         // Outer `None`: the field failed to parse; inner: no name given.
         let full_name = match full_name {
             Some(raw) => errors.check("full_name", FullName::parse(raw)),
@@ -151,6 +167,19 @@ pub trait AuthService: Send + Sync {
         &self,
         principal: &Principal,
         current: &str,
+        new: Password,
+    ) -> Result<(), ServiceError>;
+
+    /// Sets the caller's password without asking for the current one, and
+    /// revokes their other sessions. Only for adapters whose published
+    /// contract has no current-password field (Conduit's `PUT /user`):
+    /// Strata's own API uses [`Self::change_password`].
+    ///
+    /// # Errors
+    /// [`ServiceError::Unauthenticated`] when the account is gone.
+    async fn replace_password(
+        &self,
+        principal: &Principal,
         new: Password,
     ) -> Result<(), ServiceError>;
 
@@ -445,10 +474,28 @@ impl AuthService for AuthServiceImpl {
         {
             return Err(ServiceError::InvalidCredentials);
         }
+        self.replace_password(principal, new).await
+    }
+
+    async fn replace_password(
+        &self,
+        principal: &Principal,
+        new: Password,
+    ) -> Result<(), ServiceError> {
         let hash = self.hasher.hash(&new).await?;
-        self.users
+        match self
+            .users
             .set_password(principal.user_id, hash, Utc::now())
-            .await?;
+            .await
+        {
+            Ok(()) => {}
+            Err(strata_domain::RepoError::NotFound) => {
+                return Err(ServiceError::Unauthenticated(
+                    TokenRejection::AccountDisabled,
+                ));
+            }
+            Err(err) => return Err(err.into()),
+        }
         self.revoker
             .revoke(RevocationScope::User {
                 user_id: principal.user_id,

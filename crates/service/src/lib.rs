@@ -20,6 +20,7 @@ pub mod oidc;
 pub mod orders;
 pub mod password;
 pub mod posts;
+pub mod profiles;
 pub mod realtime;
 mod realtime_feed;
 pub mod revocation;
@@ -41,7 +42,8 @@ pub use notifications::{NotificationService, NotificationServiceImpl};
 pub use oidc::{OidcProvider, OidcService, OidcServiceImpl, OidcSettings};
 pub use orders::{OrderService, OrderServiceImpl};
 pub use password::{HashPriority, PasswordHasher};
-pub use posts::{PostService, PostServiceImpl};
+pub use posts::{PostDraft, PostService, PostServiceImpl};
+pub use profiles::{ProfileService, ProfileServiceImpl};
 pub use realtime::{
     CloseReason, Dispatcher, Feed, FeedItem, IssuedTicket, RealtimeConfig, RealtimeService,
     RealtimeServiceImpl,

@@ -9,18 +9,33 @@ use strata_domain::idempotency::Completion;
 use strata_domain::items::Title;
 use strata_domain::page::{After, Page, PageRequest, Sort};
 use strata_domain::posts::{
-    Body, Comment, NewComment, NewPost, Post, PostChanges, PostFilter, PostRepository,
-    PostSortField,
+    Body, Comment, Description, NewComment, NewPost, Post, PostChanges, PostFilter, PostRepository,
+    PostSortField, Slug, Tag, Tags,
 };
 use uuid::Uuid;
 
 use crate::ServiceError;
+
+/// How many tags [`PostService::tags`] answers at most.
+pub const TAGS_LISTED: u64 = 100;
+
+/// A new post as its author wrote it, already validated.
+#[derive(Debug, Clone)]
+pub struct PostDraft {
+    pub title: Title,
+    pub description: Option<Description>,
+    pub body: Body,
+    pub tags: Tags,
+}
 
 /// Blog use cases. Posts are public, so a non-author's write is forbidden
 /// (403) rather than hidden.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PostService: Send + Sync {
+    /// The filter's `followed_by` is ignored: whom a user follows is theirs
+    /// to see, through [`Self::feed`].
+    ///
     /// # Errors
     /// Storage failures only.
     async fn list(
@@ -52,14 +67,52 @@ pub trait PostService: Send + Sync {
     async fn create(
         &self,
         caller: &Principal,
-        title: Title,
-        body: Body,
+        draft: PostDraft,
         once: Option<Completion<Post>>,
     ) -> Result<Post, ServiceError>;
 
     /// # Errors
     /// [`ServiceError::NotFound`].
     async fn get(&self, id: Uuid) -> Result<Post, ServiceError>;
+
+    /// # Errors
+    /// [`ServiceError::NotFound`].
+    async fn get_by_slug(&self, slug: &Slug) -> Result<Post, ServiceError>;
+
+    /// Posts by the authors the caller follows, newest first.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn feed(&self, caller: &Principal, page: PageRequest)
+    -> Result<Page<Post>, ServiceError>;
+
+    /// Marks the post as one of the caller's favorites (again: no change).
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when the post does not exist.
+    async fn favorite(&self, caller: &Principal, id: Uuid) -> Result<Post, ServiceError>;
+
+    /// Removes the caller's mark (absent: no change).
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when the post does not exist.
+    async fn unfavorite(&self, caller: &Principal, id: Uuid) -> Result<Post, ServiceError>;
+
+    /// Which of `ids` the caller marked as favorites (one query for a page).
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn favorited_among(
+        &self,
+        caller: &Principal,
+        ids: Vec<Uuid>,
+    ) -> Result<Vec<Uuid>, ServiceError>;
+
+    /// The tags in use, most used first, at most [`TAGS_LISTED`].
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn tags(&self) -> Result<Vec<Tag>, ServiceError>;
 
     /// # Errors
     /// [`ServiceError::NotFound`]; [`ServiceError::Forbidden`] unless the
@@ -150,6 +203,10 @@ impl PostService for PostServiceImpl {
         sort: Sort<PostSortField>,
         page: PageRequest,
     ) -> Result<Page<Post>, ServiceError> {
+        let filter = PostFilter {
+            followed_by: None,
+            ..filter
+        };
         Ok(self.posts.list(filter, sort, page).await?)
     }
 
@@ -160,20 +217,27 @@ impl PostService for PostServiceImpl {
         after: After,
         page: PageRequest,
     ) -> Result<Page<Post>, ServiceError> {
+        let filter = PostFilter {
+            followed_by: None,
+            ..filter
+        };
         Ok(self.posts.list_after(filter, sort, after, page).await?)
     }
 
     async fn create(
         &self,
         caller: &Principal,
-        title: Title,
-        body: Body,
+        draft: PostDraft,
         once: Option<Completion<Post>>,
     ) -> Result<Post, ServiceError> {
+        let id = Uuid::now_v7();
         let post = NewPost {
-            id: Uuid::now_v7(),
-            title,
-            body,
+            id,
+            slug: Slug::for_title(&draft.title, id),
+            title: draft.title,
+            description: draft.description,
+            body: draft.body,
+            tags: draft.tags,
             author_id: caller.user_id,
             created_at: Utc::now(),
         };
@@ -182,6 +246,45 @@ impl PostService for PostServiceImpl {
 
     async fn get(&self, id: Uuid) -> Result<Post, ServiceError> {
         Ok(self.posts.find(id).await?)
+    }
+
+    async fn get_by_slug(&self, slug: &Slug) -> Result<Post, ServiceError> {
+        Ok(self.posts.find_by_slug(slug).await?)
+    }
+
+    async fn feed(
+        &self,
+        caller: &Principal,
+        page: PageRequest,
+    ) -> Result<Page<Post>, ServiceError> {
+        let filter = PostFilter {
+            followed_by: Some(caller.user_id),
+            ..PostFilter::default()
+        };
+        Ok(self.posts.list(filter, Sort::default(), page).await?)
+    }
+
+    async fn favorite(&self, caller: &Principal, id: Uuid) -> Result<Post, ServiceError> {
+        Ok(self.posts.favorite(caller.user_id, id).await?)
+    }
+
+    async fn unfavorite(&self, caller: &Principal, id: Uuid) -> Result<Post, ServiceError> {
+        Ok(self.posts.unfavorite(caller.user_id, id).await?)
+    }
+
+    async fn favorited_among(
+        &self,
+        caller: &Principal,
+        ids: Vec<Uuid>,
+    ) -> Result<Vec<Uuid>, ServiceError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.posts.favorited_among(caller.user_id, ids).await?)
+    }
+
+    async fn tags(&self) -> Result<Vec<Tag>, ServiceError> {
+        Ok(self.posts.tags(TAGS_LISTED).await?)
     }
 
     async fn update(
@@ -250,110 +353,5 @@ impl PostService for PostServiceImpl {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::test_support::caller;
-    use strata_domain::RepoError;
-    use strata_domain::posts::{Author, MockPostRepository};
-    use strata_domain::users::Role;
-
-    fn post(author: Uuid) -> Post {
-        let now = Utc::now();
-        Post {
-            id: Uuid::now_v7(),
-            title: Title::parse("Hello").unwrap(),
-            body: Body::parse("World", Body::POST_MAX).unwrap(),
-            author: Author {
-                id: author,
-                username: "ada".into(),
-            },
-            comment_count: 0,
-            created_at: now,
-            updated_at: now,
-        }
-    }
-
-    fn comment(post_id: Uuid, author: Uuid) -> Comment {
-        Comment {
-            id: Uuid::now_v7(),
-            post_id,
-            body: Body::parse("Nice", Body::COMMENT_MAX).unwrap(),
-            author: Author {
-                id: author,
-                username: "bob".into(),
-            },
-            created_at: Utc::now(),
-        }
-    }
-
-    fn changes() -> PostChanges {
-        PostChanges {
-            title: Some(Title::parse("Edited").unwrap()),
-            body: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn only_the_author_or_an_admin_may_edit_or_delete_a_post() {
-        let author = caller(Role::User);
-        let stranger = caller(Role::User);
-        let admin = caller(Role::Admin);
-        let p = post(author.user_id);
-        let id = p.id;
-        let mut repo = MockPostRepository::new();
-        repo.expect_find().returning(move |_| Ok(p.clone()));
-        repo.expect_update()
-            .times(2)
-            .returning(move |_, _, _| Ok(post(Uuid::now_v7())));
-        repo.expect_delete().times(1).returning(|_| Ok(()));
-        let s = PostServiceImpl::new(Arc::new(repo));
-        assert!(matches!(
-            s.update(&stranger, id, changes()).await,
-            Err(ServiceError::Forbidden)
-        ));
-        assert!(matches!(
-            s.delete(&stranger, id).await,
-            Err(ServiceError::Forbidden)
-        ));
-        s.update(&author, id, changes()).await.unwrap();
-        s.update(&admin, id, changes()).await.unwrap();
-        s.delete(&admin, id).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_comment_may_be_deleted_by_its_author_the_posts_author_or_an_admin() {
-        let post_author = caller(Role::User);
-        let commenter = caller(Role::User);
-        let stranger = caller(Role::User);
-        let admin = caller(Role::Admin);
-        let p = post(post_author.user_id);
-        let c = comment(p.id, commenter.user_id);
-        let (post_id, comment_id) = (p.id, c.id);
-        let mut repo = MockPostRepository::new();
-        repo.expect_find().returning(move |_| Ok(p.clone()));
-        repo.expect_find_comment()
-            .returning(move |_, _| Ok(c.clone()));
-        repo.expect_delete_comment().times(3).returning(|_| Ok(()));
-        let s = PostServiceImpl::new(Arc::new(repo));
-        assert!(matches!(
-            s.delete_comment(&stranger, post_id, comment_id).await,
-            Err(ServiceError::Forbidden)
-        ));
-        for who in [&commenter, &post_author, &admin] {
-            s.delete_comment(who, post_id, comment_id).await.unwrap();
-        }
-    }
-
-    #[tokio::test]
-    async fn comments_of_a_missing_post_are_not_found() {
-        let mut repo = MockPostRepository::new();
-        repo.expect_find().returning(|_| Err(RepoError::NotFound));
-        repo.expect_list_comments().never();
-        let s = PostServiceImpl::new(Arc::new(repo));
-        assert!(matches!(
-            s.list_comments(Uuid::now_v7(), PageRequest::default())
-                .await,
-            Err(ServiceError::NotFound)
-        ));
-    }
-}
+#[path = "posts_tests.rs"]
+mod tests;

@@ -136,7 +136,7 @@ impl RateLimits {
 
     /// Counts the request against every key (each is charged), and returns the
     /// tightest verdict.
-    async fn check(&self, bucket: Bucket, keys: &[String]) -> Option<Decision> {
+    pub async fn check(&self, bucket: Bucket, keys: &[String]) -> Option<Decision> {
         if !self.enabled {
             return None;
         }
@@ -197,7 +197,7 @@ impl RateLimits {
     }
 
     /// The budget key of the client's address (`ip:<address>`).
-    fn ip_key(&self, req: &HttpRequest) -> String {
+    pub fn ip_key(&self, req: &HttpRequest) -> String {
         self.client_ip(req)
             .map_or_else(|| "ip:unknown".to_owned(), |ip| format!("ip:{ip}"))
     }

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use strata_domain::auth::Principal;
 use strata_domain::items::{Item, Title};
 use strata_domain::jobs::{Job, JobStatus};
+use strata_domain::posts::{Author, Body, Post, Slug, parse_tags};
+use strata_domain::profiles::{Bio, ImageUrl, Profile};
 use strata_domain::users::{Email, Role, User, Username};
 use strata_http::{AppState, HttpSettings};
 use strata_service::accounts::MockAccountService;
@@ -24,6 +26,7 @@ use strata_service::notifications::MockNotificationService;
 use strata_service::oidc::MockOidcService;
 use strata_service::orders::MockOrderService;
 use strata_service::posts::MockPostService;
+use strata_service::profiles::MockProfileService;
 use strata_service::realtime::MockRealtimeService;
 use strata_service::users::MockUserService;
 use strata_service::{ServiceError, TokenPair};
@@ -38,6 +41,7 @@ pub struct Mocks {
     pub health: MockHealthService,
     pub items: MockItemService,
     pub posts: MockPostService,
+    pub profiles: MockProfileService,
     pub jobs: MockJobService,
     pub notifications: MockNotificationService,
     pub realtime: MockRealtimeService,
@@ -71,6 +75,7 @@ impl Mocks {
             health: MockHealthService::new(),
             items: MockItemService::new(),
             posts: MockPostService::new(),
+            profiles: MockProfileService::new(),
             jobs: MockJobService::new(),
             notifications: MockNotificationService::new(),
             realtime: MockRealtimeService::new(),
@@ -92,6 +97,7 @@ impl Mocks {
             health: Arc::new(self.health),
             items: Arc::new(self.items),
             posts: Arc::new(self.posts),
+            profiles: Arc::new(self.profiles),
             jobs: Arc::new(self.jobs),
             notifications: Arc::new(self.notifications),
             realtime: Arc::new(self.realtime),
@@ -139,6 +145,44 @@ pub fn item(version: i64) -> Item {
         version,
         created_at: at,
         updated_at: at,
+    }
+}
+
+/// The id of every [`post`].
+pub const POST: Uuid = Uuid::from_u128(0x90);
+
+/// Post [`POST`] by the caller, tagged `rust` and `web`, with
+/// `favorites_count` favorites.
+pub fn post(favorites_count: u64) -> Post {
+    let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let title = Title::parse("Hello, World").unwrap();
+    Post {
+        id: POST,
+        slug: Slug::for_title(&title, POST),
+        title,
+        description: Some(strata_domain::posts::Description::parse("A greeting").unwrap()),
+        body: Body::parse("First!", Body::POST_MAX).unwrap(),
+        tags: parse_tags(&["rust", "web"]).unwrap(),
+        author: Author {
+            id: principal().user_id,
+            username: "ada".into(),
+        },
+        comment_count: 2,
+        favorites_count,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// The public profile of `celeb`, as a reader who does or does not follow
+/// them sees it.
+pub fn profile(following: bool) -> Profile {
+    Profile {
+        user_id: Uuid::from_u128(0x91),
+        username: "celeb".into(),
+        bio: Some(Bio::parse("Famous.").unwrap()),
+        image: Some(ImageUrl::parse("https://example.com/celeb.png").unwrap()),
+        following,
     }
 }
 

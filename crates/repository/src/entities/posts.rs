@@ -8,8 +8,14 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub author_id: Uuid,
+    /// Null only in a row written before the migration that added it, which
+    /// filled it in; the adapter always writes it.
+    pub slug: Option<String>,
     pub title: String,
+    pub description: Option<String>,
     pub body: String,
+    /// The tags in order, one per line (a tag holds no control character).
+    pub tags: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

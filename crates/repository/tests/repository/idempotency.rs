@@ -143,6 +143,9 @@ async fn an_attempt_that_lost_its_key_writes_nothing() {
             id: Uuid::now_v7(),
             title: Title::parse(title).unwrap(),
             body: Body::parse("text", Body::POST_MAX).unwrap(),
+            slug: strata_domain::posts::Slug::parse(&Uuid::now_v7().simple().to_string()).unwrap(),
+            description: None,
+            tags: Vec::new(),
             author_id: owner.id,
             created_at: now(),
         };

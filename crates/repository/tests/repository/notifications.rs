@@ -33,6 +33,9 @@ async fn comment(db: &DatabaseConnection, post_author: Uuid, commenter: Uuid) ->
             id: Uuid::now_v7(),
             title: strata_domain::items::Title::parse("A post").unwrap(),
             body: Body::parse("Body", Body::POST_MAX).unwrap(),
+            slug: strata_domain::posts::Slug::parse(&Uuid::now_v7().simple().to_string()).unwrap(),
+            description: None,
+            tags: Vec::new(),
             author_id: post_author,
             created_at: now(),
         })

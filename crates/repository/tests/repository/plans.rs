@@ -145,6 +145,10 @@ async fn every_list_is_read_in_index_order_without_a_sort_or_a_table_scan() {
                 id: Uuid::now_v7(),
                 title: Title::parse("post").unwrap(),
                 body: Body::parse("body", Body::POST_MAX).unwrap(),
+                slug: strata_domain::posts::Slug::parse(&Uuid::now_v7().simple().to_string())
+                    .unwrap(),
+                description: None,
+                tags: Vec::new(),
                 author_id: ann.id,
                 created_at: now(),
             })
@@ -193,6 +197,7 @@ async fn every_list_is_read_in_index_order_without_a_sort_or_a_table_scan() {
                     let filter = PostFilter {
                         author: author.clone(),
                         q: None,
+                        ..PostFilter::default()
                     };
                     posts.list(filter.clone(), sort, page(1, 0)).await.unwrap();
                     let what = format!("posts by {field:?} {direction:?}, author {author:?}");

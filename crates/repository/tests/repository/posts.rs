@@ -18,6 +18,9 @@ fn new_post(author_id: Uuid, title: &str, body: &str) -> NewPost {
         id: Uuid::now_v7(),
         title: Title::parse(title).unwrap(),
         body: Body::parse(body, Body::POST_MAX).unwrap(),
+        slug: strata_domain::posts::Slug::parse(&Uuid::now_v7().simple().to_string()).unwrap(),
+        description: None,
+        tags: Vec::new(),
         author_id,
         created_at: now(),
     }
@@ -175,6 +178,7 @@ async fn list_filters_by_author_in_any_case_and_by_q_over_title_and_body() {
         let filter = |author: Option<&str>, q: &str| PostFilter {
             author: author.map(str::to_owned),
             q: search_text(Some(q)),
+            ..PostFilter::default()
         };
 
         for author in ["Ann_W", "ann_w", "ANN_W"] {
@@ -364,6 +368,7 @@ async fn update_changes_title_and_body_and_keeps_author_and_comment_count() {
                 PostChanges {
                     title: Some(Title::parse("Final").unwrap()),
                     body: Some(Body::parse("New body", Body::POST_MAX).unwrap()),
+                    ..PostChanges::default()
                 },
                 later,
             )

@@ -38,6 +38,10 @@ async fn text_with_nul_matches_nothing_and_never_fails_a_statement() {
                 id: Uuid::now_v7(),
                 title: Title::parse("milk").unwrap(),
                 body: Body::parse("milk", Body::POST_MAX).unwrap(),
+                slug: strata_domain::posts::Slug::parse(&Uuid::now_v7().simple().to_string())
+                    .unwrap(),
+                description: None,
+                tags: Vec::new(),
                 author_id: ann.id,
                 created_at: now(),
             })
@@ -72,10 +76,12 @@ async fn text_with_nul_matches_nothing_and_never_fails_a_statement() {
                 PostFilter {
                     author: None,
                     q: q.clone(),
+                    ..PostFilter::default()
                 },
                 PostFilter {
                     author: q.clone(),
                     q: None,
+                    ..PostFilter::default()
                 },
             ] {
                 let page_of = posts
@@ -102,6 +108,7 @@ async fn text_with_nul_matches_nothing_and_never_fails_a_statement() {
         let filter = PostFilter {
             author: Some("ann".into()),
             q: Some("milk".into()),
+            ..PostFilter::default()
         };
         let found = posts
             .list(filter, Sort::default(), page(20, 0))
