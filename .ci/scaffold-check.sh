@@ -14,9 +14,9 @@ git init -q && git add -A && git -c user.name=ci -c user.email=ci@localhost comm
 bash .ci/scaffold-samples.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
-cargo test -p strata-domain -p strata-service -p strata-http --lib -- bookmarks tags ratings
-cargo test -p strata-http --test bookmarks --test tags --test ratings --test openapi
+cargo test -p strata-domain -p strata-service -p strata-http --lib -- bookmarks labels ratings
+cargo test -p strata-http --test bookmarks --test labels --test ratings --test openapi
 cargo test -p strata-migration
-cargo test -p strata-repository --test repository -- bookmarks tags ratings
-cargo test -p strata-tests --test bookmarks --test tags --test ratings --test layers --test modules --test write_path
+cargo test -p strata-repository --test repository -- bookmarks labels ratings
+cargo test -p strata-tests --test bookmarks --test labels --test ratings --test layers --test modules --test write_path
 echo "scaffold-check: three generated resources pass their tests"

@@ -10,7 +10,7 @@
 set -euo pipefail
 if [ "${1:-}" = undo ]; then
   git checkout -q -- .
-  for p in bookmarks tags ratings; do
+  for p in bookmarks labels ratings; do
     git clean -fq -- "migrations/src/m*_create_$p.rs" "crates/*/src/$p.rs" \
       "crates/repository/src/entities/$p.rs" "crates/repository/tests/repository/$p.rs" \
       "crates/http/tests/$p.rs" "tests/tests/$p.rs"
@@ -18,7 +18,7 @@ if [ "${1:-}" = undo ]; then
   exit 0
 fi
 cargo xtask scaffold bookmarks title:string url:string starred:bool price:money? due:timestamp? ref_id:uuid? --owned
-cargo xtask scaffold tags name:string note:text? weight:int? --public-read
+cargo xtask scaffold labels name:string note:text? weight:int? --public-read
 cargo xtask scaffold ratings score:int verified:bool? rated_at:timestamp
 before="$(git status --porcelain; cat crates/http/src/lib.rs)"
 if cargo xtask scaffold ratings score:int 2>/dev/null; then

@@ -95,6 +95,7 @@ fn scaffold(args: &[String]) -> Result<(), String> {
         (format!("tests/tests/{p}.rs"), render::tests::render(&r)),
     ];
     // Refuse before writing anything.
+    taken_at_run_time(&root, p)?;
     for (path, _) in &files {
         if root.join(path).exists() {
             return Err(format!("{path} already exists: nothing was written"));
@@ -191,4 +192,32 @@ mod tests {
         assert_eq!(civil(20_429), (2025, 12, 7));
         assert_eq!(civil(11_016), (2000, 2, 29));
     }
+}
+
+/// Refuses a resource whose route or table the workspace already has, even
+/// where no module of that name exists (the blog's `/tags`, its `favorites`
+/// table): the OpenAPI route list and the migrations' table list are the
+/// contract tests' own, so they are always current.
+fn taken_at_run_time(root: &std::path::Path, plural: &str) -> Result<(), String> {
+    let checks = [
+        (
+            "crates/http/tests/openapi.rs",
+            vec![format!("\"/api/v1/{plural}\""), format!("\"/api/v1/{plural}/")],
+            "route",
+        ),
+        (
+            "migrations/tests/migrations.rs",
+            vec![format!("\"{plural}\"")],
+            "table",
+        ),
+    ];
+    for (path, needles, what) in checks {
+        let text = fs::read_to_string(root.join(path)).map_err(|e| format!("{path}: {e}"))?;
+        if needles.iter().any(|needle| text.contains(needle.as_str())) {
+            return Err(format!(
+                "`{plural}` is already a {what} of Strata ({path}): choose another name; nothing was written"
+            ));
+        }
+    }
+    Ok(())
 }

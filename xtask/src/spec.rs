@@ -144,6 +144,11 @@ const TAKEN: &[&str] = &[
     "items",
     "posts",
     "comments",
+    "tags",
+    "favorites",
+    "follows",
+    "profiles",
+    "conduit",
     "auth",
     "accounts",
     "jobs",
@@ -334,20 +339,22 @@ mod tests {
         assert_eq!(singular_of("categories").unwrap(), "category");
         assert_eq!(singular_of("boxes").unwrap(), "box");
         assert_eq!(singular_of("tags").unwrap(), "tag");
+        assert_eq!(singular_of("labels").unwrap(), "label");
         assert!(singular_of("glass").is_none());
     }
 
     #[test]
     fn bad_input_is_refused_with_a_reason() {
         for (line, says) in [
-            ("tags", "at least one field"),
-            ("Tags name:string", "snake_case"),
+            ("labels", "at least one field"),
+            ("Labels name:string", "snake_case"),
             ("items name:string", "already"),
-            ("tags id:uuid", "snake_case and not one of"),
-            ("tags name:float", "the type must be"),
-            ("tags name:string name:text", "twice"),
-            ("tags name:string --owned --public-read", "at most one"),
-            ("tags name", "name:type"),
+            ("labels id:uuid", "snake_case and not one of"),
+            ("labels name:float", "the type must be"),
+            ("labels name:string name:text", "twice"),
+            ("labels name:string --owned --public-read", "at most one"),
+            ("labels name", "name:type"),
+            ("tags name:string", "already"),
         ] {
             let err = parse(&args(line)).unwrap_err();
             assert!(err.0.contains(says), "{line}: {err}");
