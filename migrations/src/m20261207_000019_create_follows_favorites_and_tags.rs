@@ -1,6 +1,12 @@
 //! What the RealWorld (Conduit) adapter and the blog's own API need of it:
-//! slugs, descriptions and tags on posts, favorites, follows and public
-//! profiles (bio and image).
+//! slugs, descriptions and tags on posts, favorites, follows, public
+//! profiles (bio and image), and comment numbers.
+//!
+//! A comment's `number` is its rank among its post's comments, never reused:
+//! `posts.comments_made` counts the comments a post ever had, and the insert
+//! that bumps it takes the next number in the same transaction (on
+//! PostgreSQL the bump locks the post's row, so two comments cannot draw the
+//! same number). RealWorld clients name comments by such integers.
 //!
 //! A post's tags live twice: in `posts.tags` (the list in order, read with
 //! the post in the same statement) and in `post_tags` (one row per tag, what
@@ -34,6 +40,48 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        for (table, column) in [
+            (
+                Posts::Table.into_iden(),
+                big_integer(PostsSocial::CommentsMade).default(0).to_owned(),
+            ),
+            (
+                Comments::Table.into_iden(),
+                big_integer(Comments::Number).default(0).to_owned(),
+            ),
+        ] {
+            manager
+                .alter_table(Table::alter().table(table).add_column(column).to_owned())
+                .await?;
+        }
+        // Existing comments are numbered in the order they were made.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "UPDATE comments SET number = (SELECT COUNT(*) FROM comments AS earlier \
+                 WHERE earlier.post_id = comments.post_id \
+                 AND (earlier.created_at < comments.created_at \
+                 OR (earlier.created_at = comments.created_at AND earlier.id <= comments.id)))",
+            )
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "UPDATE posts SET comments_made = \
+                 (SELECT COALESCE(MAX(number), 0) FROM comments WHERE comments.post_id = posts.id)",
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ux_comments_post_id_number")
+                    .table(Comments::Table)
+                    .col(Comments::PostId)
+                    .col(Comments::Number)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
         // Posts written before slugs existed are named by their id, which is
         // unique and a valid slug (32 hex digits).
         manager
@@ -199,7 +247,24 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("ux_comments_post_id_number")
+                    .table(Comments::Table)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Comments::Table)
+                    .drop_column(Comments::Number)
+                    .to_owned(),
+            )
+            .await?;
         for column in [
+            PostsSocial::CommentsMade,
             PostsSocial::Tags,
             PostsSocial::Description,
             PostsSocial::Slug,
@@ -222,6 +287,14 @@ enum PostsSocial {
     Slug,
     Description,
     Tags,
+    CommentsMade,
+}
+
+#[derive(DeriveIden)]
+enum Comments {
+    Table,
+    PostId,
+    Number,
 }
 
 #[derive(DeriveIden)]

@@ -415,14 +415,15 @@ async fn deleting_a_user_cascades_to_items_posts_comments_and_jobs_and_versions_
             ))
             .await;
         }
-        for (id, post, author) in [
-            ("00000000-0000-0000-0000-0000000000c1", alice_post, bob),
-            ("00000000-0000-0000-0000-0000000000c2", bob_post, alice),
-            ("00000000-0000-0000-0000-0000000000c3", bob_post, bob),
+        // Numbered per post (unique under it).
+        for (id, post, author, number) in [
+            ("00000000-0000-0000-0000-0000000000c1", alice_post, bob, 1),
+            ("00000000-0000-0000-0000-0000000000c2", bob_post, alice, 1),
+            ("00000000-0000-0000-0000-0000000000c3", bob_post, bob, 2),
         ] {
             run(format!(
-                "INSERT INTO comments (id, post_id, author_id, body, created_at) \
-                 VALUES ('{id}', '{post}', '{author}', 'c', CURRENT_TIMESTAMP)"
+                "INSERT INTO comments (id, post_id, author_id, body, created_at, number) \
+                 VALUES ('{id}', '{post}', '{author}', 'c', CURRENT_TIMESTAMP, {number})"
             ))
             .await;
         }
@@ -511,6 +512,111 @@ async fn the_realtime_migration_numbers_rows_and_reverts_cleanly() {
         assert!(!manager.has_table("ws_tickets").await.unwrap());
         Migrator::up(&db.conn, None).await.unwrap();
         assert!(manager.has_table("event_sequences").await.unwrap());
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_blog_migration_names_existing_posts_and_numbers_their_comments_in_order() {
+    for db in test_databases().await {
+        let before_last = u32::try_from(MIGRATIONS - 1).unwrap();
+        Migrator::up(&db.conn, Some(before_last)).await.unwrap();
+        let backend = db.conn.get_database_backend();
+        let run = |sql: String| {
+            let conn = &db.conn;
+            async move {
+                conn.execute_raw(Statement::from_string(backend, sql))
+                    .await
+                    .unwrap()
+            }
+        };
+        let ann = "00000000-0000-0000-0000-00000000000a";
+        let post = "00000000-0000-0000-0000-0000000000f1";
+        let other = "00000000-0000-0000-0000-0000000000f2";
+        run(format!(
+            "INSERT INTO users (id, email, username, username_lower, password_hash, created_at, updated_at) \
+             VALUES ('{ann}', 'ann@example.com', 'ann', 'ann', 'h', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ))
+        .await;
+        for id in [post, other] {
+            run(format!(
+                "INSERT INTO posts (id, author_id, title, body, created_at, updated_at) \
+                 VALUES ('{id}', '{ann}', 'T', 'B', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ))
+            .await;
+        }
+        // Inserted out of order; two share an instant (ties go by id).
+        for (id, at) in [
+            (
+                "00000000-0000-0000-0000-0000000000c3",
+                "2026-01-01 00:00:03+00",
+            ),
+            (
+                "00000000-0000-0000-0000-0000000000c1",
+                "2026-01-01 00:00:01+00",
+            ),
+            (
+                "00000000-0000-0000-0000-0000000000c4",
+                "2026-01-01 00:00:03+00",
+            ),
+        ] {
+            run(format!(
+                "INSERT INTO comments (id, post_id, author_id, body, created_at) \
+                 VALUES ('{id}', '{post}', '{ann}', 'x', '{at}')"
+            ))
+            .await;
+        }
+        Migrator::up(&db.conn, None).await.unwrap();
+
+        let rows = db
+            .conn
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT CAST(id AS TEXT) AS id, number FROM comments ORDER BY number".to_owned(),
+            ))
+            .await
+            .unwrap();
+        let numbered: Vec<(String, i64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get::<String>("", "id").unwrap(),
+                    r.try_get::<i64>("", "number").unwrap(),
+                )
+            })
+            .collect();
+        let ends: Vec<(&str, i64)> = numbered
+            .iter()
+            .map(|(id, n)| (&id[id.len() - 2..], *n))
+            .collect();
+        assert_eq!(ends, [("c1", 1), ("c3", 2), ("c4", 3)], "{}", db.label);
+
+        let posts = db
+            .conn
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT slug, comments_made FROM posts ORDER BY slug".to_owned(),
+            ))
+            .await
+            .unwrap();
+        let named: Vec<(String, i64)> = posts
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get::<String>("", "slug").unwrap(),
+                    r.try_get::<i64>("", "comments_made").unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("000000000000000000000000000000f1".to_owned(), 3),
+                ("000000000000000000000000000000f2".to_owned(), 0),
+            ],
+            "{}",
+            db.label
+        );
         db.cleanup().await;
     }
 }

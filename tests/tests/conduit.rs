@@ -364,7 +364,9 @@ async fn articles_tags_favorites_feed_and_comments_round_trip_with_conduits_code
             201,
         )
         .await;
-        let id = made["comment"]["id"].as_str().unwrap().to_owned();
+        // RealWorld names comments by integers: their number under the article.
+        let id = made["comment"]["id"].as_u64().unwrap();
+        assert_eq!(id, 1);
         let comments = json_of(
             call(&app, Method::GET, &format!("{path}/comments"), None, None).await,
             200,

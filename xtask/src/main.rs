@@ -182,18 +182,6 @@ fn report(r: &Resource, files: &[(String, String)]) {
     );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::civil;
-
-    #[test]
-    fn days_since_the_epoch_are_calendar_dates() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(20_429), (2025, 12, 7));
-        assert_eq!(civil(11_016), (2000, 2, 29));
-    }
-}
-
 /// Refuses a resource whose route or table the workspace already has, even
 /// where no module of that name exists (the blog's `/tags`, its `favorites`
 /// table): the OpenAPI route list and the migrations' table list are the
@@ -202,7 +190,10 @@ fn taken_at_run_time(root: &std::path::Path, plural: &str) -> Result<(), String>
     let checks = [
         (
             "crates/http/tests/openapi.rs",
-            vec![format!("\"/api/v1/{plural}\""), format!("\"/api/v1/{plural}/")],
+            vec![
+                format!("\"/api/v1/{plural}\""),
+                format!("\"/api/v1/{plural}/"),
+            ],
             "route",
         ),
         (
@@ -220,4 +211,50 @@ fn taken_at_run_time(root: &std::path::Path, plural: &str) -> Result<(), String>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{civil, taken_at_run_time};
+
+    #[test]
+    fn days_since_the_epoch_are_calendar_dates() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(20_429), (2025, 12, 7));
+        assert_eq!(civil(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn a_served_route_or_existing_table_is_taken() {
+        let root = std::env::temp_dir().join(format!("xtask-taken-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("crates/http/tests")).unwrap();
+        std::fs::create_dir_all(root.join("migrations/tests")).unwrap();
+        std::fs::write(
+            root.join("crates/http/tests/openapi.rs"),
+            r#"("GET", "/api/v1/tags"), ("GET", "/api/v1/posts/{id}")"#,
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("migrations/tests/migrations.rs"),
+            r#"&["favorites"],"#,
+        )
+        .unwrap();
+        assert!(
+            taken_at_run_time(&root, "tags")
+                .unwrap_err()
+                .contains("route")
+        );
+        assert!(
+            taken_at_run_time(&root, "posts")
+                .unwrap_err()
+                .contains("route")
+        );
+        assert!(
+            taken_at_run_time(&root, "favorites")
+                .unwrap_err()
+                .contains("table")
+        );
+        assert!(taken_at_run_time(&root, "labels").is_ok());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -6,7 +6,6 @@ use strata_domain::ValidationErrors;
 use strata_domain::auth::Principal;
 use strata_domain::page::{MAX_LIMIT, PageRequest};
 use strata_domain::posts::{Body, Comment};
-use uuid::Uuid;
 
 use crate::Conduit;
 use crate::articles::find;
@@ -37,7 +36,9 @@ struct NewComment {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct CommentDto {
-    id: Uuid,
+    /// The comment's number under its article: RealWorld names comments by
+    /// integers, unique within the article's path.
+    id: u64,
     created_at: String,
     /// Comments cannot be edited: always the creation time.
     updated_at: String,
@@ -65,7 +66,7 @@ async fn render(
     Ok(comments
         .into_iter()
         .map(|comment| CommentDto {
-            id: comment.id,
+            id: comment.number,
             created_at: timestamp(comment.created_at),
             updated_at: timestamp(comment.created_at),
             author: authors.of(&comment.author),
@@ -127,11 +128,18 @@ async fn delete(
     let (slug, id) = path.into_inner();
     // The article first: under an unknown article, no comment exists.
     let post = find(&conduit, &slug).await?;
-    // Ids are UUIDs: anything else names no comment.
-    let id = Uuid::parse_str(&id).map_err(|_| ConduitError::NotFound(Subject::Comment))?;
+    // Ids are the comments' numbers: anything else names no comment.
+    let number: u64 = id
+        .parse()
+        .map_err(|_| ConduitError::NotFound(Subject::Comment))?;
+    let comment = conduit
+        .posts
+        .get_comment_by_number(post.id, number)
+        .await
+        .about(Subject::Comment)?;
     conduit
         .posts
-        .delete_comment(&caller.principal, post.id, id)
+        .delete_comment(&caller.principal, post.id, comment.id)
         .await
         .about(Subject::Comment)?;
     Ok(HttpResponse::NoContent().finish())

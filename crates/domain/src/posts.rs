@@ -203,6 +203,9 @@ pub struct PostChanges {
 pub struct Comment {
     pub id: Uuid,
     pub post_id: Uuid,
+    /// Its rank among the post's comments, from 1, never reused after a
+    /// deletion: how RealWorld clients name a comment under its post.
+    pub number: u64,
     pub body: Body,
     pub author: Author,
     pub created_at: DateTime<Utc>,
@@ -373,6 +376,16 @@ pub trait PostRepository: Send + Sync {
     /// # Errors
     /// [`RepoError::NotFound`] when the comment does not exist under this post.
     async fn find_comment(&self, post_id: Uuid, comment_id: Uuid) -> Result<Comment, RepoError>;
+
+    /// The post's comment with this [`Comment::number`].
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] when the post has no such comment (now).
+    async fn find_comment_by_number(
+        &self,
+        post_id: Uuid,
+        number: u64,
+    ) -> Result<Comment, RepoError>;
 
     /// # Errors
     /// [`RepoError::NotFound`] when the comment is already gone.

@@ -3,6 +3,7 @@
 //! [`crate::SeaPostRepository`] delegates to.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     FromQueryResult, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
@@ -20,7 +21,7 @@ use crate::entities::{comments, posts, users};
 use crate::error::DbResultExt;
 use crate::idempotency;
 use crate::notifications::notify_in;
-use crate::query::{invalid_row, micros, paged};
+use crate::query::{count, invalid_row, micros, paged};
 use crate::tx::Writer;
 
 /// A comment row with its author's username.
@@ -31,6 +32,7 @@ struct CommentRow {
     author_id: Uuid,
     body: String,
     created_at: DateTime<Utc>,
+    number: i64,
     author_username: String,
 }
 
@@ -42,6 +44,7 @@ impl TryFrom<CommentRow> for Comment {
         Ok(Comment {
             id,
             post_id: row.post_id,
+            number: count(row.number),
             body: Body::parse(&row.body, Body::COMMENT_MAX)
                 .map_err(|v| invalid_row("comments", id, "body", v))?,
             author: Author {
@@ -63,6 +66,7 @@ fn with_author() -> Select<comments::Entity> {
             comments::Column::AuthorId,
             comments::Column::Body,
             comments::Column::CreatedAt,
+            comments::Column::Number,
         ])
         .column_as(users::Column::Username, "author_username")
         .join(JoinType::InnerJoin, comments::Relation::Author.def())
@@ -91,16 +95,40 @@ pub(crate) async fn add(
     comment: NewComment,
     once: Option<Completion<Comment>>,
 ) -> Result<(Comment, Option<UserEvent>), RepoError> {
+    // Draw the next number, insert and read back (for the author's username)
+    // in one transaction. The bump is a write to the post's row: on
+    // PostgreSQL it locks that row until commit, so concurrent comments on
+    // one post take distinct numbers; on SQLite the write gate already
+    // serialises them. A missing post changes no row: NotFound.
+    let txn = db.begin().await?;
+    let bumped = posts::Entity::update_many()
+        .col_expr(
+            posts::Column::CommentsMade,
+            Expr::col(posts::Column::CommentsMade).add(1),
+        )
+        .filter(posts::Column::Id.eq(comment.post_id))
+        .exec(&txn)
+        .await
+        .or_repo("Failed to number comment")?;
+    if bumped.rows_affected == 0 {
+        return Err(RepoError::NotFound);
+    }
+    let number = posts::Entity::find_by_id(comment.post_id)
+        .select_only()
+        .column(posts::Column::CommentsMade)
+        .into_tuple::<i64>()
+        .one(&txn)
+        .await
+        .or_repo("Failed to read comment number")?
+        .ok_or(RepoError::NotFound)?;
     let row = comments::ActiveModel {
         id: Set(comment.id),
         post_id: Set(comment.post_id),
         author_id: Set(comment.author_id),
         body: Set(comment.body.as_str().to_owned()),
         created_at: Set(micros(comment.created_at)),
+        number: Set(number),
     };
-    // Insert and read back (for the author's username) in one transaction; a
-    // missing post or author breaks a foreign key: NotFound.
-    let txn = db.begin().await?;
     comments::Entity::insert(row)
         .exec_without_returning(&txn)
         .await
@@ -166,6 +194,26 @@ pub(crate) async fn find(
     comment_id: Uuid,
 ) -> Result<Comment, RepoError> {
     load(db, post_id, comment_id).await
+}
+
+pub(crate) async fn find_by_number(
+    db: &DatabaseConnection,
+    post_id: Uuid,
+    number: u64,
+) -> Result<Comment, RepoError> {
+    // Numbers start at 1 and fit an i64: anything else names no comment.
+    let Ok(number) = i64::try_from(number) else {
+        return Err(RepoError::NotFound);
+    };
+    with_author()
+        .filter(comments::Column::PostId.eq(post_id))
+        .filter(comments::Column::Number.eq(number))
+        .into_model::<CommentRow>()
+        .one(db)
+        .await
+        .or_repo("Failed to load comment")?
+        .ok_or(RepoError::NotFound)
+        .and_then(Comment::try_from)
 }
 
 pub(crate) async fn delete(db: Writer<'_>, comment_id: Uuid) -> Result<(), RepoError> {

@@ -345,6 +345,7 @@ impl PostRepository for SeaPostRepository {
             description: Set(post.description.as_ref().map(|d| d.as_str().to_owned())),
             body: Set(post.body.as_str().to_owned()),
             tags: Set(tags_column(&post.tags)),
+            comments_made: Set(0),
             created_at: Set(created_at),
             updated_at: Set(created_at),
         };
@@ -498,6 +499,14 @@ impl PostRepository for SeaPostRepository {
 
     async fn find_comment(&self, post_id: Uuid, comment_id: Uuid) -> Result<Comment, RepoError> {
         comments::find(&self.db, post_id, comment_id).await
+    }
+
+    async fn find_comment_by_number(
+        &self,
+        post_id: Uuid,
+        number: u64,
+    ) -> Result<Comment, RepoError> {
+        comments::find_by_number(&self.db, post_id, number).await
     }
 
     async fn delete_comment(&self, comment_id: Uuid) -> Result<(), RepoError> {

@@ -144,6 +144,16 @@ pub trait PostService: Send + Sync {
     /// [`ServiceError::NotFound`] when the comment is not under this post.
     async fn get_comment(&self, post_id: Uuid, comment_id: Uuid) -> Result<Comment, ServiceError>;
 
+    /// The post's comment with this [`Comment::number`].
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when the post has no such comment.
+    async fn get_comment_by_number(
+        &self,
+        post_id: Uuid,
+        number: u64,
+    ) -> Result<Comment, ServiceError>;
+
     /// Comments on a post as the caller.
     /// With `once`, the request's idempotency attempt completes with it.
     ///
@@ -316,6 +326,14 @@ impl PostService for PostServiceImpl {
 
     async fn get_comment(&self, post_id: Uuid, comment_id: Uuid) -> Result<Comment, ServiceError> {
         Ok(self.posts.find_comment(post_id, comment_id).await?)
+    }
+
+    async fn get_comment_by_number(
+        &self,
+        post_id: Uuid,
+        number: u64,
+    ) -> Result<Comment, ServiceError> {
+        Ok(self.posts.find_comment_by_number(post_id, number).await?)
     }
 
     async fn add_comment(

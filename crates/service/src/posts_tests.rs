@@ -32,6 +32,7 @@ fn comment(post_id: Uuid, author: Uuid) -> Comment {
     Comment {
         id: Uuid::now_v7(),
         post_id,
+        number: 1,
         body: Body::parse("Nice", Body::COMMENT_MAX).unwrap(),
         author: Author {
             id: author,

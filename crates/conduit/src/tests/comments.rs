@@ -8,12 +8,30 @@ use strata_service::ServiceError;
 use super::*;
 
 #[actix_web::test]
-async fn a_comment_id_that_is_no_uuid_is_404_comment_once_the_article_is_known() {
+async fn an_unknown_or_non_numeric_comment_id_is_404_comment_once_the_article_is_known() {
     let mut mocks = Mocks::new();
     expect_post(&mut mocks, OTHER);
+    mocks
+        .posts
+        .expect_get_comment_by_number()
+        .withf(|post, number| *post == POST && *number == 99_999)
+        .times(1)
+        .returning(|_, _| Err(ServiceError::NotFound));
     mocks.posts.expect_delete_comment().never();
     let req = TestRequest::delete()
         .uri(&format!("/api/articles/{SLUG}/comments/99999"))
+        .insert_header(token(TOKEN));
+    let (status, _, body) = call(mocks, req).await;
+    assert_eq!(status, 404);
+    assert_eq!(body, json!({"errors": {"comment": ["not found"]}}));
+
+    // Not a number: no lookup at all.
+    let mut mocks = Mocks::new();
+    expect_post(&mut mocks, OTHER);
+    mocks.posts.expect_get_comment_by_number().never();
+    mocks.posts.expect_delete_comment().never();
+    let req = TestRequest::delete()
+        .uri(&format!("/api/articles/{SLUG}/comments/01a24f23-b712"))
         .insert_header(token(TOKEN));
     let (status, _, body) = call(mocks, req).await;
     assert_eq!(status, 404);
@@ -37,8 +55,10 @@ async fn a_comment_id_that_is_no_uuid_is_404_comment_once_the_article_is_known()
 #[actix_web::test]
 async fn someone_elses_comment_is_403_comment_and_an_unknown_one_404_comment() {
     let id = comment(0, OTHER).id;
+    let number = comment(0, OTHER).number;
     let mut mocks = Mocks::new();
     expect_post(&mut mocks, OTHER);
+    expect_comment(&mut mocks, OTHER);
     mocks
         .posts
         .expect_delete_comment()
@@ -48,20 +68,22 @@ async fn someone_elses_comment_is_403_comment_and_an_unknown_one_404_comment() {
         .times(1)
         .returning(|_, _, _| Err(ServiceError::Forbidden));
     let req = TestRequest::delete()
-        .uri(&format!("/api/articles/{SLUG}/comments/{id}"))
+        .uri(&format!("/api/articles/{SLUG}/comments/{number}"))
         .insert_header(token(TOKEN));
     let (status, _, body) = call(mocks, req).await;
     assert_eq!(status, 403);
     assert_eq!(body, json!({"errors": {"comment": ["forbidden"]}}));
 
+    // Deleted meanwhile, between the lookup and the delete.
     let mut mocks = Mocks::new();
     expect_post(&mut mocks, OTHER);
+    expect_comment(&mut mocks, OTHER);
     mocks
         .posts
         .expect_delete_comment()
         .returning(|_, _, _| Err(ServiceError::NotFound));
     let req = TestRequest::delete()
-        .uri(&format!("/api/articles/{SLUG}/comments/{id}"))
+        .uri(&format!("/api/articles/{SLUG}/comments/{number}"))
         .insert_header(token(TOKEN));
     let (status, _, body) = call(mocks, req).await;
     assert_eq!(status, 404);
@@ -72,6 +94,7 @@ async fn someone_elses_comment_is_403_comment_and_an_unknown_one_404_comment() {
 async fn deleting_ones_own_comment_is_204() {
     let mut mocks = Mocks::new();
     expect_post(&mut mocks, OTHER);
+    expect_comment(&mut mocks, ME);
     mocks
         .posts
         .expect_delete_comment()
@@ -80,7 +103,7 @@ async fn deleting_ones_own_comment_is_204() {
     let req = TestRequest::delete()
         .uri(&format!(
             "/api/articles/{SLUG}/comments/{}",
-            comment(0, ME).id
+            comment(0, ME).number
         ))
         .insert_header(token(TOKEN));
     let (status, _, body) = call(mocks, req).await;
@@ -115,7 +138,7 @@ async fn the_comments_are_the_oldest_hundred_with_their_authors_in_one_call() {
     assert_eq!(
         comments[0],
         json!({
-            "id": comment(0, ME).id.to_string(),
+            "id": 1,
             "createdAt": "2026-01-02T03:03:05.000Z",
             "updatedAt": "2026-01-02T03:03:05.000Z",
             "body": "Nice!",
@@ -198,4 +221,13 @@ async fn following_answers_the_profile_as_the_caller_now_sees_it() {
         body,
         json!({"profile": {"username": "celeb", "bio": null, "image": null, "following": true}})
     );
+}
+
+/// The article's comment number 1, by `author`.
+fn expect_comment(mocks: &mut Mocks, author: Uuid) {
+    mocks
+        .posts
+        .expect_get_comment_by_number()
+        .withf(|post, number| *post == POST && *number == 1)
+        .returning(move |_, _| Ok(comment(0, author)));
 }

@@ -179,6 +179,7 @@ pub fn comment(n: u128, author_id: Uuid) -> Comment {
     Comment {
         id: Uuid::from_u128(0xc0 + n),
         post_id: POST,
+        number: u64::try_from(n).unwrap_or(u64::MAX) + 1,
         body: Body::parse("Nice!", Body::COMMENT_MAX).unwrap(),
         author: author(author_id),
         created_at: at(3),

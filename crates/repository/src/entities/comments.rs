@@ -11,6 +11,8 @@ pub struct Model {
     pub author_id: Uuid,
     pub body: String,
     pub created_at: DateTimeUtc,
+    /// Its rank among the post's comments, never reused (migration 000019).
+    pub number: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

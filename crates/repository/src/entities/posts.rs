@@ -16,6 +16,8 @@ pub struct Model {
     pub body: String,
     /// The tags in order, one per line (a tag holds no control character).
     pub tags: String,
+    /// Comments the post ever had: the last comment number drawn.
+    pub comments_made: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

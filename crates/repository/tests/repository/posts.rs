@@ -607,3 +607,41 @@ async fn totals_follow_post_writes_and_account_deletion_at_once() {
         assert_eq!(total().await, 0, "{}", db.backend);
     }
 }
+
+#[tokio::test]
+async fn comments_are_numbered_per_post_and_a_number_is_never_reused() {
+    for db in test_databases().await {
+        let repo = SeaPostRepository::new(db.conn.clone());
+        let ann = create_user(&db.conn, "ann@example.com", "ann").await;
+        let first = create_post(&repo, ann.id, "First").await;
+        let second = create_post(&repo, ann.id, "Second").await;
+
+        let mut numbers = Vec::new();
+        for body in ["a", "b", "c"] {
+            numbers.push(add_comment(&repo, first.id, ann.id, body).await.number);
+        }
+        assert_eq!(numbers, [1, 2, 3], "{}", db.backend);
+        assert_eq!(add_comment(&repo, second.id, ann.id, "x").await.number, 1);
+
+        let third = repo.find_comment_by_number(first.id, 3).await.unwrap();
+        assert_eq!(third.body.as_str(), "c");
+        repo.delete_comment(third.id).await.unwrap();
+        assert!(is_not_found(repo.find_comment_by_number(first.id, 3).await));
+        assert_eq!(add_comment(&repo, first.id, ann.id, "d").await.number, 4);
+        assert!(is_not_found(
+            repo.find_comment_by_number(second.id, 2).await
+        ));
+        assert!(is_not_found(
+            repo.find_comment_by_number(first.id, u64::MAX).await
+        ));
+
+        let listed = repo.list_comments(first.id, page(10, 0)).await.unwrap();
+        let listed: Vec<u64> = listed.items.iter().map(|c| c.number).collect();
+        assert_eq!(listed, [1, 2, 4], "{}", db.backend);
+
+        let orphan = repo
+            .add_comment(new_comment(Uuid::now_v7(), ann.id, "lost"))
+            .await;
+        assert!(is_not_found(orphan), "{}", db.backend);
+    }
+}
