@@ -77,8 +77,17 @@ async fn load(
     post_id: Uuid,
     comment_id: Uuid,
 ) -> Result<Comment, RepoError> {
+    load_where(conn, post_id, comments::Column::Id.eq(comment_id)).await
+}
+
+/// The post's one comment matching `condition` (an id or a number).
+async fn load_where(
+    conn: &impl ConnectionTrait,
+    post_id: Uuid,
+    condition: impl sea_orm::sea_query::IntoCondition,
+) -> Result<Comment, RepoError> {
     with_author()
-        .filter(comments::Column::Id.eq(comment_id))
+        .filter(condition)
         .filter(comments::Column::PostId.eq(post_id))
         .into_model::<CommentRow>()
         .one(conn)
@@ -205,15 +214,7 @@ pub(crate) async fn find_by_number(
     let Ok(number) = i64::try_from(number) else {
         return Err(RepoError::NotFound);
     };
-    with_author()
-        .filter(comments::Column::PostId.eq(post_id))
-        .filter(comments::Column::Number.eq(number))
-        .into_model::<CommentRow>()
-        .one(db)
-        .await
-        .or_repo("Failed to load comment")?
-        .ok_or(RepoError::NotFound)
-        .and_then(Comment::try_from)
+    load_where(db, post_id, comments::Column::Number.eq(number)).await
 }
 
 pub(crate) async fn delete(db: Writer<'_>, comment_id: Uuid) -> Result<(), RepoError> {
