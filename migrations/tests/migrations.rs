@@ -519,8 +519,15 @@ async fn the_realtime_migration_numbers_rows_and_reverts_cleanly() {
 #[tokio::test]
 async fn the_blog_migration_names_existing_posts_and_numbers_their_comments_in_order() {
     for db in test_databases().await {
-        let before_last = u32::try_from(MIGRATIONS - 1).unwrap();
-        Migrator::up(&db.conn, Some(before_last)).await.unwrap();
+        // Up to the blog's migration, wherever later ones (a scaffolded
+        // resource's) put it in the list.
+        let blog = CREATES
+            .iter()
+            .position(|tables| tables.contains(&"post_tags"))
+            .unwrap();
+        Migrator::up(&db.conn, Some(u32::try_from(blog).unwrap()))
+            .await
+            .unwrap();
         let backend = db.conn.get_database_backend();
         let run = |sql: String| {
             let conn = &db.conn;

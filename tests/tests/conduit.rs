@@ -464,6 +464,46 @@ async fn the_adapter_can_be_turned_off_and_shares_the_login_budget_with_api_v1()
         404
     );
 
+    // A RealWorld front-end on another origin gets the CORS policy of /api/v1.
+    let origin = "http://localhost:4200";
+    let cors = TestApp::spawn_with(&backend, &[("APP__CORS__ALLOWED_ORIGINS", origin)]).await;
+    let preflight = cors
+        .client
+        .request(Method::OPTIONS, cors.url("/api/articles"))
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 200);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], origin);
+    let read = cors
+        .client
+        .get(cors.url("/api/tags"))
+        .header("Origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    assert_eq!(read.headers()["access-control-allow-origin"], origin);
+    let elsewhere = cors
+        .client
+        .get(cors.url("/api/tags"))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        elsewhere
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
     let limited = TestApp::spawn_with(
         &backend,
         &[

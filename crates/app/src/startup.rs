@@ -356,7 +356,14 @@ impl Application {
         let mut server = HttpServer::new(move || {
             let app = strata_http::app(state.clone(), http.clone());
             match &conduit {
-                Some((path, adapter)) => app.service(strata_conduit::scope(path, adapter.clone())),
+                // The same CORS policy and handler timeout as `/api/v1`.
+                Some((path, adapter)) => app.service(
+                    strata_conduit::scope(path, adapter.clone())
+                        .wrap(strata_http::cors(&http.cors))
+                        .wrap(actix_web::middleware::from_fn(
+                            strata_http::middleware::handler_timeout,
+                        )),
+                ),
                 None => app,
             }
         })

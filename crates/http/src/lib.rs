@@ -184,7 +184,9 @@ const EXPOSED_HEADERS: [&str; 11] = [
     "link",
 ];
 
-fn cors(settings: &CorsSettings) -> actix_cors::Cors {
+/// The CORS policy of `settings`, for the API scope and for adapters
+/// mounted beside it (the Conduit API).
+pub fn cors(settings: &CorsSettings) -> actix_cors::Cors {
     let mut cors = actix_cors::Cors::default()
         .expose_headers(EXPOSED_HEADERS)
         .max_age(settings.max_age_secs);
