@@ -79,6 +79,22 @@ fn forbidden() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "strata-mail",
             ][..],
         ),
+        // GraphQL: the same, a third edge over the service traits.
+        (
+            "strata-graphql",
+            &[
+                "sea-orm",
+                "sqlx",
+                "strata-repository",
+                "strata-http",
+                "strata-conduit",
+                "strata-migration",
+                "strata-events",
+                "strata-oidc",
+                "strata-worker",
+                "strata-mail",
+            ][..],
+        ),
         (
             "strata-mail",
             &[

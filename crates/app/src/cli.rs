@@ -56,6 +56,8 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Print the GraphQL schema (SDL).
+    GraphqlSchema,
     /// Write an online, consistent copy of the SQLite database to a new
     /// file (`VACUUM INTO`); PostgreSQL is backed up with its own tools.
     Backup {
@@ -99,6 +101,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .context("Failed to serialize the OpenAPI document")?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{document}")?;
+        return Ok(());
+    }
+    if let Command::GraphqlSchema = command {
+        let mut stdout = std::io::stdout().lock();
+        write!(stdout, "{}", strata_graphql::sdl())?;
         return Ok(());
     }
     let settings = Settings::load()?;
@@ -148,7 +155,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             writeln!(stdout, "backed up to {}", to.display())?;
         }
         Command::Healthcheck { ready } => crate::healthcheck::run(&settings, ready).await?,
-        Command::Openapi => {}
+        Command::Openapi | Command::GraphqlSchema => {}
     }
     Ok(())
 }

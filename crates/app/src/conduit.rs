@@ -27,27 +27,40 @@ impl ConduitSettings {
         if !self.enabled {
             return Ok(());
         }
-        let path = self.path.as_str();
-        let shape_ok = path.len() > 1
-            && path.starts_with('/')
-            && !path.ends_with('/')
-            && path
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_'));
-        if !shape_ok {
-            bail!(
-                "conduit.path must be an absolute path such as \"/api\" without a trailing \
-                 slash, got {path:?}"
-            );
-        }
-        // Strata's own API and its documents own these prefixes.
-        for taken in ["/api/v1", "/docs", "/openapi.json", "/health", "/metrics"] {
-            if path == taken || path.starts_with(&format!("{taken}/")) {
-                bail!("conduit.path {path:?} would shadow {taken}: choose another prefix");
-            }
-        }
-        Ok(())
+        check_mount_path("conduit.path", &self.path)
     }
+}
+
+/// A prefix an adapter may be mounted at: absolute, without a trailing
+/// slash, and clear of what Strata's own API and documents own.
+///
+/// # Errors
+/// Naming `key` and what is wrong.
+pub(crate) fn check_mount_path(key: &str, path: &str) -> anyhow::Result<()> {
+    let shape_ok = path.len() > 1
+        && path.starts_with('/')
+        && !path.ends_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_'));
+    if !shape_ok {
+        bail!(
+            "{key} must be an absolute path such as \"/api\" without a trailing slash, got {path:?}"
+        );
+    }
+    // Strata's own API and its documents own these prefixes.
+    for taken in ["/api/v1", "/docs", "/openapi.json", "/health", "/metrics"] {
+        if within(path, taken) {
+            bail!("{key} {path:?} would shadow {taken}: choose another prefix");
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` is `prefix` or below it (where a scope at `prefix` would
+/// claim it).
+pub(crate) fn within(path: &str, prefix: &str) -> bool {
+    path == prefix || path.starts_with(&format!("{prefix}/"))
 }
 
 /// [`Throttle`] over the same budgets as `/api/v1`: a request is charged to

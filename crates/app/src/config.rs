@@ -58,6 +58,7 @@ pub struct Settings {
     pub realtime: RealtimeSettings,
     pub oidc: OidcConfig,
     pub conduit: crate::conduit::ConduitSettings,
+    pub graphql: crate::graphql::GraphqlSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -343,6 +344,7 @@ impl Settings {
         }
         self.realtime.validate()?;
         self.conduit.validate()?;
+        self.graphql.validate(&self.conduit)?;
         if self.idempotency.lease_secs <= self.server.request_timeout_secs {
             bail!(
                 "idempotency.lease_secs ({}) must be longer than server.request_timeout_secs ({}): \

@@ -10,6 +10,7 @@ mod config_jobs;
 mod config_oidc;
 mod config_realtime;
 mod events;
+pub mod graphql;
 mod healthcheck;
 pub mod operations;
 pub mod startup;

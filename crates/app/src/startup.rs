@@ -352,9 +352,33 @@ impl Application {
             };
             (settings.conduit.path.clone(), adapter)
         });
+        let graphql = settings.graphql.enabled.then(|| {
+            let adapter = crate::graphql::adapter(
+                &settings.graphql,
+                &state,
+                settings.server.body_limit_bytes,
+            );
+            (settings.graphql.path.clone(), adapter)
+        });
         let server_settings = &settings.server;
         let mut server = HttpServer::new(move || {
             let app = strata_http::app(state.clone(), http.clone());
+            // The same rate limits, CORS policy and handler timeout as
+            // `/api/v1`; the edge (request ids, security headers, access
+            // log) wraps every route already.
+            let app = match &graphql {
+                Some((path, adapter)) => app.service(
+                    strata_graphql::scope(path, adapter.clone())
+                        .wrap(actix_web::middleware::from_fn(
+                            strata_http::rate_limit::default_budget,
+                        ))
+                        .wrap(strata_http::cors(&http.cors))
+                        .wrap(actix_web::middleware::from_fn(
+                            strata_http::middleware::handler_timeout,
+                        )),
+                ),
+                None => app,
+            };
             match &conduit {
                 // The same CORS policy and handler timeout as `/api/v1`.
                 Some((path, adapter)) => app.service(

@@ -221,6 +221,18 @@ impl Default for Sort<TitledSortField> {
     }
 }
 
+/// A search or name filter as a client sends it: refused with a control
+/// character, else as [`search_text`].
+///
+/// # Errors
+/// [`crate::text::CONTROL_CHARACTER`].
+pub fn text_filter(q: Option<&str>) -> Result<Option<String>, Violation> {
+    if let Some(raw) = q {
+        crate::text::check(raw, crate::text::Lines::Single)?;
+    }
+    Ok(search_text(q))
+}
+
 /// Lower-cased search text, trimmed; `None` for blank input.
 pub fn search_text(q: Option<&str>) -> Option<String> {
     q.map(str::trim)

@@ -135,6 +135,41 @@ pub type Tags = Vec<Tag>;
 /// The most tags one post may carry.
 pub const TAGS_MAX: usize = 20;
 
+/// A post's tags under the domain's rule ([`parse_tags`]), each
+/// also bounded as sent, so the documented `maxLength` is exactly the rule
+/// (the domain bounds the trimmed tag).
+///
+/// # Errors
+/// The [`Violation`] of the first bad tag, or `count` past
+/// [`TAGS_MAX`].
+pub fn tag_list<S: AsRef<str>>(raw: &[S]) -> Result<Tags, Violation> {
+    let tags = parse_tags(raw)?;
+    if raw
+        .iter()
+        .any(|tag| tag.as_ref().chars().count() > Tag::MAX)
+    {
+        return Err(Violation::new(
+            "length",
+            format!("each tag must be 1 to {} characters", Tag::MAX),
+        ));
+    }
+    Ok(tags)
+}
+
+/// A tag to filter by, as a client sends it: trimmed, compared exactly;
+/// blank means no filter.
+///
+/// # Errors
+/// [`text::CONTROL_CHARACTER`].
+pub fn tag_filter(raw: Option<&str>) -> Result<Option<String>, Violation> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    text::check(raw, Lines::Single)?;
+    let tag = raw.trim();
+    Ok((!tag.is_empty()).then(|| tag.to_owned()))
+}
+
 /// Parses a post's tag list: at most [`TAGS_MAX`], repeats dropped (the
 /// first occurrence keeps its place).
 ///

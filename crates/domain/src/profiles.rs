@@ -51,6 +51,39 @@ impl ImageUrl {
     }
 }
 
+/// A bio as a client sends it: blank means none.
+///
+/// # Errors
+/// As [`Bio::parse`].
+pub fn optional_bio(raw: &str) -> Result<Option<Bio>, Violation> {
+    let bio = Bio::parse(raw)?;
+    Ok((!raw.trim().is_empty()).then_some(bio))
+}
+
+/// An image URL as a client sends it: blank means none. Judged as sent
+/// first (no control character, at most [`ImageUrl::MAX`] characters), so a
+/// documented `pattern` and `maxLength` are exactly the rule, blank or not
+/// ([`ImageUrl::parse`] bounds the trimmed URL).
+///
+/// # Errors
+/// A [`Violation`] (`url`), or [`text::CONTROL_CHARACTER`].
+pub fn optional_image(raw: &str) -> Result<Option<ImageUrl>, Violation> {
+    text::check(raw, Lines::Single)?;
+    if raw.chars().count() > ImageUrl::MAX {
+        return Err(Violation::new(
+            "url",
+            format!(
+                "must be an absolute http or https URL of at most {} characters",
+                ImageUrl::MAX
+            ),
+        ));
+    }
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    ImageUrl::parse(raw).map(Some)
+}
+
 /// An author as a given reader sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
@@ -123,6 +156,31 @@ pub trait ProfileRepository: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn optional_fields_are_judged_as_sent_and_blank_means_none() {
+        // Judged as sent: padding cannot stretch the documented maximum, and
+        // a blank value clears only within the documented pattern and bound.
+        let padded = format!("  https://e.com/{}", "a".repeat(ImageUrl::MAX - 15));
+        assert!(ImageUrl::parse(&padded).is_ok());
+        assert_eq!(optional_image(&padded).unwrap_err().code, "url");
+        assert_eq!(
+            optional_image(&" ".repeat(ImageUrl::MAX + 1))
+                .unwrap_err()
+                .code,
+            "url"
+        );
+        assert_eq!(
+            optional_image("\t").unwrap_err().code,
+            text::CONTROL_CHARACTER
+        );
+        assert_eq!(optional_image("  ").unwrap(), None);
+        assert_eq!(optional_bio(&" ".repeat(2_001)).unwrap_err().code, "length");
+        assert_eq!(
+            optional_bio(" \n ").unwrap().map(|b| b.as_str().to_owned()),
+            None
+        );
+    }
 
     #[test]
     fn images_are_absolute_http_urls() {

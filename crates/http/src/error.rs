@@ -422,22 +422,7 @@ pub fn render(
         .json(problem)
 }
 
-/// Formats an error with every `source()` below it, one per line, so a 500 in
-/// the log says what actually failed.
-#[derive(Debug)]
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, "\n  caused by: {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
-    }
-}
+pub use strata_service::error::ErrorChain;
 
 #[cfg(test)]
 mod tests {

@@ -6,9 +6,8 @@ use actix_web::http::header::{self, HeaderValue};
 use serde::Serialize;
 use strata_domain::ValidationErrors;
 use strata_domain::page::{
-    After, Page, PageRequest, Sort, SortField, TitledSortField, search_text,
+    After, Page, PageRequest, Sort, SortField, TitledSortField, text_filter,
 };
-use strata_domain::text::{self, Lines};
 use strata_domain::validation::Violation;
 use utoipa::ToSchema;
 
@@ -235,10 +234,7 @@ pub fn page_request(
 /// 422 naming `field` when it holds a control character (NUL above all,
 /// which PostgreSQL cannot compare against).
 pub fn query_text(field: &str, q: Option<&str>) -> Result<Option<String>, ApiError> {
-    if let Some(raw) = q {
-        text::check(raw, Lines::Single).map_err(|v| ValidationErrors::single(field, v))?;
-    }
-    Ok(search_text(q))
+    text_filter(q).map_err(|v| ValidationErrors::single(field, v).into())
 }
 
 /// The position `cursor` names, if given.

@@ -10,8 +10,7 @@ use actix_web::{get, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use strata_domain::ValidationErrors;
-use strata_domain::posts::{Author, Post, PostFilter, PostSortField, Slug};
-use strata_domain::text::{self, Lines};
+use strata_domain::posts::{self, Author, Post, PostFilter, PostSortField, Slug};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -146,12 +145,7 @@ pub struct PageQuery {
 /// # Errors
 /// 422 naming `tag` when it holds a control character.
 fn tag_filter(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(None);
-    };
-    text::check(raw, Lines::Single).map_err(|v| ValidationErrors::single("tag", v))?;
-    let tag = raw.trim();
-    Ok((!tag.is_empty()).then(|| tag.to_owned()))
+    posts::tag_filter(raw).map_err(|v| ValidationErrors::single("tag", v).into())
 }
 
 /// Posts, newest first by default. Public.

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use strata_domain::items::{Description, Title};
-use strata_domain::posts::{self, Body, Tag, Tags};
+use strata_domain::posts::{self, Body};
 use strata_domain::text::{self, Lines};
 use strata_domain::users::{Email, FullName, Password, Username};
 use strata_domain::validation::Violation;
@@ -57,23 +57,7 @@ pub fn tags(value: &[String]) -> Result<(), ValidationError> {
     to_validator(tag_list(value))
 }
 
-/// A post's tags under the domain's rule ([`posts::parse_tags`]), each
-/// also bounded as sent, so the documented `maxLength` is exactly the rule
-/// (the domain bounds the trimmed tag).
-///
-/// # Errors
-/// The [`Violation`] of the first bad tag, or `count` past
-/// [`posts::TAGS_MAX`].
-pub fn tag_list(raw: &[String]) -> Result<Tags, Violation> {
-    let tags = posts::parse_tags(raw)?;
-    if raw.iter().any(|tag| tag.chars().count() > Tag::MAX) {
-        return Err(Violation::new(
-            "length",
-            format!("each tag must be 1 to {} characters", Tag::MAX),
-        ));
-    }
-    Ok(tags)
-}
+pub use strata_domain::posts::tag_list;
 
 /// 1..=`max` characters under the text rule `lines`, for fields that have no
 /// value object because they are only looked up.
