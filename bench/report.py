@@ -21,6 +21,7 @@ ORDER = [
     "get_item",
     "create_item",
     "list_posts",
+    "graphql_posts",
     "list_products",
     "list_products_304",
     "list_products_miss",
@@ -133,6 +134,12 @@ def main():
                 + ", ".join(f"{p:.3f}" for p in pairs)
                 + f" (median {statistics.median(pairs):.3f}). The rows show each server's median run."
             )
+    rest, graphql = find(rounds[0], "list_posts"), find(rounds[0], "graphql_posts")
+    if rest and graphql and rest["wrk"]["rps"] > 0:
+        notes.append(
+            f"- graphql_posts: {graphql['wrk']['rps'] / rest['wrk']['rps']:.2f}x list_posts "
+            "(the same page through GraphQL; issue #18 asks for at least 0.70x)"
+        )
     # The baseline is the idle run just before, in the same server state; older
     # results have only the first `health` run.
     first = find(rounds[0], "health")

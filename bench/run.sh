@@ -351,6 +351,8 @@ run_round() {
     scenario "$round" list_items_deep strata "$CONNECTIONS" 1 -s "$report" "${AUTH[@]}" "$STRATA_URL/api/v1/items?limit=20&cursor=$(deep_cursor)"
     scenario "$round" get_item strata "$CONNECTIONS" 1 -s "$SCENARIOS/get_item.lua" "${AUTH[@]}" "$STRATA_URL"
     scenario "$round" list_posts strata "$CONNECTIONS" 1 -s "$report" "$STRATA_URL/api/v1/posts?limit=20"
+    # The same page through GraphQL (issue #18).
+    scenario "$round" graphql_posts strata "$CONNECTIONS" 1 -s "$SCENARIOS/graphql_posts.lua" "$STRATA_URL/graphql"
     # The public catalog (issue #15): a page from the response cache, a 304
     # revalidation (the version read only), and a page under a new URL every
     # time (version, query, count, render, store).

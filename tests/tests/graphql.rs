@@ -136,6 +136,113 @@ async fn every_resource_is_authorized_as_on_the_rest_api() {
     .await;
 }
 
+/// Runs `query` as `token` and as REST's `method path`, and checks both
+/// answer alike (success, or the same code).
+async fn same_answer(
+    app: &TestApp,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+    method: Method,
+    path: &str,
+) -> Value {
+    let graphql = gql(app, token, query, variables).await;
+    let rest = app.send(method, path, token, None).await;
+    assert_eq!(
+        graphql_code(&graphql),
+        rest_code(rest).await,
+        "{path}: {graphql}"
+    );
+    graphql
+}
+
+#[tokio::test]
+async fn jobs_notifications_and_orders_are_the_callers_own_and_the_catalog_public() {
+    for_each_backend(|app| async move {
+        let alice = app.registered(&TestUser::generate()).await.access;
+        let bob = app.registered(&TestUser::generate()).await.access;
+        let admin = app.admin().await.access;
+
+        // Jobs: another account's is absent and cannot be cancelled.
+        let accepted = app.import_items(&alice, "title,description\nMilk,two litres\n").await;
+        assert_eq!(accepted.status(), 202);
+        let job: Value = accepted.json().await.unwrap();
+        let job_id = job["id"].as_str().unwrap().to_owned();
+        let read = "query($id: UUID!) { job(id: $id) { id kind status } }";
+        let own = gql(&app, Some(&alice), read, json!({ "id": job_id })).await;
+        assert_eq!(own["data"]["job"]["id"], job_id.as_str(), "{own}");
+        let foreign = gql(&app, Some(&bob), read, json!({ "id": job_id })).await;
+        assert_eq!(foreign["data"]["job"], Value::Null);
+        let cancel = "mutation($id: UUID!) { cancelJob(id: $id) { status } }";
+        same_answer(&app, Some(&bob), cancel, json!({ "id": job_id }), Method::POST, &format!("/api/v1/jobs/{job_id}/cancel")).await;
+        let listed = gql(&app, Some(&admin), "{ jobs { total } }", json!({})).await;
+        assert!(listed["data"]["jobs"]["total"].as_u64().unwrap() >= 1);
+
+        // Notifications: Bob's comment on Alice's post notifies Alice only.
+        let post = gql(
+            &app,
+            Some(&alice),
+            "mutation { createPost(input: { title: \"Note\", body: \"Text\" }) { id } }",
+            json!({}),
+        )
+        .await;
+        let post_id = post["data"]["createPost"]["id"].as_str().unwrap().to_owned();
+        gql(
+            &app,
+            Some(&bob),
+            "mutation($p: UUID!) { addComment(postId: $p, body: \"Hi\") { id } }",
+            json!({ "p": post_id }),
+        )
+        .await;
+        let mine = gql(&app, Some(&alice), "{ notifications(unreadOnly: true) { total items { id kind read } } }", json!({})).await;
+        let items = mine["data"]["notifications"]["items"].as_array().unwrap();
+        let comment = items.iter().find(|n| n["kind"] == "comment.created").expect("a comment notification");
+        let note = comment["id"].as_str().unwrap().to_owned();
+        let theirs = gql(&app, Some(&bob), "{ notifications { items { kind } } }", json!({})).await;
+        assert!(
+            !theirs["data"]["notifications"]["items"].as_array().unwrap().iter().any(|n| n["kind"] == "comment.created"),
+            "{theirs}"
+        );
+        let mark = "mutation($id: UUID!) { markNotificationRead(id: $id) { read } }";
+        same_answer(&app, Some(&bob), mark, json!({ "id": note }), Method::POST, &format!("/api/v1/notifications/{note}/read")).await;
+        let marked = gql(&app, Some(&alice), mark, json!({ "id": note })).await;
+        assert_eq!(marked["data"]["markNotificationRead"]["read"], true);
+
+        // The catalog is public; inactive products are for admins.
+        let category = app.post_json("/api/v1/categories", &json!({ "name": "Kitchen" }), Some(&admin)).await;
+        let category: Value = category.json().await.unwrap();
+        let product = app
+            .post_json(
+                "/api/v1/products",
+                &json!({ "name": "Blue Mug", "price": 1250, "currency": "EUR", "stock_quantity": 2, "category_id": category["id"] }),
+                Some(&admin),
+            )
+            .await;
+        let product: Value = product.json().await.unwrap();
+        let product_id = product["id"].as_str().unwrap().to_owned();
+        let products = gql(&app, None, "{ products(sort: \"price\") { total items { name price currency stockQuantity } } }", json!({})).await;
+        assert_eq!(products["data"]["products"]["items"][0], json!({ "name": "Blue Mug", "price": 1250, "currency": "EUR", "stockQuantity": 2 }));
+        same_answer(&app, None, "{ products(isActive: false) { total } }", json!({}), Method::GET, "/api/v1/products?is_active=false").await;
+
+        // Orders: priced from the catalog; another's is absent; a second
+        // cancellation is refused as on REST.
+        let place = "mutation($p: UUID!, $q: Int!) { placeOrder(items: [{ productId: $p, quantity: $q }]) { id status total items { unitPrice quantity } } }";
+        let short = gql(&app, Some(&alice), place, json!({ "p": product_id, "q": 3 })).await;
+        assert_eq!(code(&short), "OUT_OF_STOCK");
+        let placed = gql(&app, Some(&alice), place, json!({ "p": product_id, "q": 2 })).await;
+        assert_eq!(placed["data"]["placeOrder"]["total"], 2500, "{placed}");
+        let order_id = placed["data"]["placeOrder"]["id"].as_str().unwrap().to_owned();
+        let foreign = gql(&app, Some(&bob), "query($id: UUID!) { order(id: $id) { id } }", json!({ "id": order_id })).await;
+        assert_eq!(foreign["data"]["order"], Value::Null);
+        let cancel = "mutation($id: UUID!) { cancelOrder(id: $id) { status } }";
+        same_answer(&app, Some(&bob), cancel, json!({ "id": order_id }), Method::POST, &format!("/api/v1/orders/{order_id}/cancel")).await;
+        let cancelled = gql(&app, Some(&alice), cancel, json!({ "id": order_id })).await;
+        assert_eq!(cancelled["data"]["cancelOrder"]["status"], "CANCELLED");
+        same_answer(&app, Some(&alice), cancel, json!({ "id": order_id }), Method::POST, &format!("/api/v1/orders/{order_id}/cancel")).await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_post_comes_with_its_author_and_comments_and_versions_guard_items() {
     for_each_backend(|app| async move {
@@ -280,6 +387,43 @@ async fn the_transport_refuses_with_problems_and_keeps_the_edge() {
     let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }";
     let body = gql(&app, None, deep, json!({})).await;
     assert_eq!(code(&body), "DEPTH_LIMIT_EXCEEDED");
+}
+
+#[tokio::test]
+async fn graphiql_works_offline_with_its_own_policy() {
+    let app = TestApp::spawn(&Backend::Sqlite).await;
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let policies: Vec<_> = response
+        .headers()
+        .get_all("content-security-policy")
+        .iter()
+        .collect();
+    assert_eq!(policies.len(), 1, "one policy, the page's own");
+    assert!(policies[0].to_str().unwrap().contains("script-src 'self';"));
+    let page = response.text().await.unwrap();
+    assert!(
+        !page.contains("http:") && !page.contains("https:"),
+        "no other origin"
+    );
+    // Every script and style the page names is served here.
+    let mut assets = 0;
+    for part in page.split("=\"").skip(1) {
+        let url = part.split('"').next().unwrap();
+        if url.starts_with("/graphql/assets/") {
+            let asset = app.client.get(app.url(url)).send().await.unwrap();
+            assert_eq!(asset.status(), 200, "{url}");
+            assert!(!asset.bytes().await.unwrap().is_empty());
+            assets += 1;
+        }
+    }
+    assert_eq!(assets, 5);
 }
 
 #[tokio::test]

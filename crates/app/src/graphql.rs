@@ -68,6 +68,10 @@ pub fn adapter(settings: &GraphqlSettings, state: &AppState, body_limit: usize) 
         profiles: state.profiles.clone(),
         posts: state.posts.clone(),
         items: state.items.clone(),
+        jobs: state.jobs.clone(),
+        notifications: state.notifications.clone(),
+        catalog: state.catalog.clone(),
+        orders: state.orders.clone(),
     };
     let limits = settings.limits(body_limit);
     Graphql {

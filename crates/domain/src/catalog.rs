@@ -139,6 +139,45 @@ impl Default for ProductFilter {
     }
 }
 
+impl ProductFilter {
+    /// A filter as a client sends it (prices in minor units); every bad
+    /// argument is named.
+    ///
+    /// # Errors
+    /// [`ValidationErrors`] for `q`, `min_price`, `max_price`, or a
+    /// `max_price` below `min_price` (`range`).
+    pub fn parse(
+        is_active: Option<bool>,
+        category_id: Option<Uuid>,
+        q: Option<&str>,
+        min_price: Option<i64>,
+        max_price: Option<i64>,
+        in_stock: Option<bool>,
+    ) -> Result<Self, crate::ValidationErrors> {
+        let mut errors = crate::ValidationErrors::default();
+        let q = errors.check("q", crate::page::text_filter(q)).flatten();
+        let min_price = min_price.and_then(|p| errors.check("min_price", Price::parse(p)));
+        let max_price = max_price.and_then(|p| errors.check("max_price", Price::parse(p)));
+        if let (Some(min), Some(max)) = (min_price, max_price)
+            && min > max
+        {
+            errors.push(
+                "max_price",
+                Violation::new("range", "must not be below min_price"),
+            );
+        }
+        errors.into_result()?;
+        Ok(Self {
+            is_active: is_active.unwrap_or(true),
+            category_id,
+            q,
+            min_price,
+            max_price,
+            in_stock,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProductSortField {
     Price,

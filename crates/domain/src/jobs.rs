@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::RepoError;
 use crate::idempotency::Completion;
 use crate::page::{Page, PageRequest};
+use crate::validation::Violation;
 
 /// Where a job is in its life. `Queued` and `Running` are live; the other
 /// four are terminal and change only through an explicit retry.
@@ -110,6 +111,48 @@ pub struct Job {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Job {
+    /// The result as its owner may see it, and whether it names a result
+    /// file that can be downloaded (the job succeeded). A file's storage
+    /// `key` is the server's business; the rest of its description (type,
+    /// name, size) is the client's.
+    pub fn public_result(&self) -> (Option<Value>, bool) {
+        let mut result = self.result.clone();
+        let has_file = match result.as_mut().and_then(|r| r.get_mut("file")) {
+            Some(Value::Object(file)) => {
+                file.remove("key");
+                true
+            }
+            _ => false,
+        };
+        (result, has_file && self.status == JobStatus::Succeeded)
+    }
+}
+
+/// A kind to filter jobs by: 1 to [`KIND_MAX`] of `[a-z0-9_]`, as kinds
+/// are named.
+///
+/// # Errors
+/// A [`Violation`] (`charset` or `length`).
+pub fn kind_filter(raw: &str) -> Result<String, Violation> {
+    if !raw
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(Violation::new(
+            "charset",
+            "may contain only the characters a-z, 0-9 and _",
+        ));
+    }
+    if raw.is_empty() || raw.len() > KIND_MAX {
+        return Err(Violation::new(
+            "length",
+            format!("must be 1 to {KIND_MAX} characters"),
+        ));
+    }
+    Ok(raw.to_owned())
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -146,6 +146,17 @@ pub(crate) fn validation(errors: ValidationErrors) -> Error {
     })
 }
 
+/// Neither or both of two arguments that name the same thing two ways.
+pub(crate) fn one_of(first: &str, second: &str) -> Error {
+    validation(ValidationErrors::single(
+        first,
+        strata_domain::validation::Violation::new(
+            "one_of",
+            format!("give exactly one of {first} and {second}"),
+        ),
+    ))
+}
+
 pub(crate) fn unauthenticated() -> Error {
     coded(
         "UNAUTHENTICATED",

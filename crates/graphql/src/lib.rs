@@ -11,10 +11,15 @@
 //! page of posts costs a constant number of statements, and error
 //! `extensions.code` values that are the REST problem codes.
 
+mod catalog;
 mod context;
 mod error;
+mod graphiql;
 mod input;
 mod items;
+mod jobs;
+mod notifications;
+mod orders;
 mod page;
 mod posts;
 mod profiles;
@@ -29,7 +34,11 @@ use std::sync::Arc;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use strata_service::accounts::AccountService;
 use strata_service::auth::AuthService;
+use strata_service::catalog::CatalogService;
 use strata_service::items::ItemService;
+use strata_service::jobs::JobService;
+use strata_service::notifications::NotificationService;
+use strata_service::orders::OrderService;
 use strata_service::posts::PostService;
 use strata_service::profiles::ProfileService;
 use strata_service::users::UserService;
@@ -46,6 +55,10 @@ pub struct Services {
     pub profiles: Arc<dyn ProfileService>,
     pub posts: Arc<dyn PostService>,
     pub items: Arc<dyn ItemService>,
+    pub jobs: Arc<dyn JobService>,
+    pub notifications: Arc<dyn NotificationService>,
+    pub catalog: Arc<dyn CatalogService>,
+    pub orders: Arc<dyn OrderService>,
 }
 
 impl std::fmt::Debug for Services {
@@ -94,6 +107,10 @@ pub struct Query(
     profiles::ProfilesQuery,
     items::ItemsQuery,
     posts::PostsQuery,
+    jobs::JobsQuery,
+    notifications::NotificationsQuery,
+    catalog::CatalogQuery,
+    orders::OrdersQuery,
 );
 
 /// Every mutation.
@@ -102,6 +119,9 @@ pub struct Mutation(
     profiles::ProfilesMutation,
     items::ItemsMutation,
     posts::PostsMutation,
+    jobs::JobsMutation,
+    notifications::NotificationsMutation,
+    orders::OrdersMutation,
 );
 
 pub type StrataSchema = Schema<Query, Mutation, EmptySubscription>;

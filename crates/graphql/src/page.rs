@@ -7,7 +7,11 @@ use async_graphql::{OutputType, SimpleObject};
 use strata_domain::ValidationErrors;
 use strata_domain::page::{Page, PageRequest};
 
+use crate::catalog::{CategoryObject, ProductObject};
 use crate::items::ItemObject;
+use crate::jobs::JobObject;
+use crate::notifications::NotificationObject;
+use crate::orders::OrderObject;
 use crate::posts::{CommentObject, PostObject};
 use crate::users::UserObject;
 
@@ -16,6 +20,11 @@ use crate::users::UserObject;
 #[graphql(concrete(name = "PostPage", params(PostObject)))]
 #[graphql(concrete(name = "CommentPage", params(CommentObject)))]
 #[graphql(concrete(name = "UserPage", params(UserObject)))]
+#[graphql(concrete(name = "JobPage", params(JobObject)))]
+#[graphql(concrete(name = "CategoryPage", params(CategoryObject)))]
+#[graphql(concrete(name = "ProductPage", params(ProductObject)))]
+#[graphql(concrete(name = "OrderPage", params(OrderObject)))]
+#[graphql(concrete(name = "NotificationPage", params(NotificationObject)))]
 pub(crate) struct PageOf<T: OutputType> {
     pub items: Vec<T>,
     /// How many there are in all, across pages.

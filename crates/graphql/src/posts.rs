@@ -117,9 +117,12 @@ impl PostObject {
             .list_comments(self.post.id, page)
             .await
             .map_err(error::service)?;
-        let selects_author = ctx.look_ahead().field("items").field("author").exists();
-        let ids = comments.items.iter().map(|c| c.author.id).collect();
-        let authors = authors_of_page(ctx, selects_author, ids).await?;
+        let authors = authors_of_page(
+            ctx,
+            ctx.look_ahead().field("items").field("author"),
+            comments.items.iter().map(|c| &c.author),
+        )
+        .await?;
         Ok(PageOf::from_page(comments, |comment| CommentObject {
             author: authors.get(&comment.author.id).cloned(),
             comment,
@@ -190,8 +193,8 @@ async fn page_of_posts(ctx: &Context<'_>, posts: Page<Post>) -> Result<PageOf<Po
     let ids: Vec<Uuid> = posts.items.iter().map(|p| p.id).collect();
     let authors = authors_of_page(
         ctx,
-        items.field("author").exists(),
-        posts.items.iter().map(|p| p.author.id).collect(),
+        items.field("author"),
+        posts.items.iter().map(|p| &p.author),
     )
     .await?;
     let favorited: Option<HashSet<Uuid>> = match viewer(ctx) {
@@ -295,15 +298,7 @@ impl PostsQuery {
                 Ok(slug) => posts.get_by_slug(&slug).await,
                 Err(_) => return Ok(None),
             },
-            _ => {
-                return Err(error::validation(ValidationErrors::single(
-                    "id",
-                    strata_domain::validation::Violation::new(
-                        "one_of",
-                        "give exactly one of id and slug",
-                    ),
-                )));
-            }
+            _ => return Err(error::one_of("id", "slug")),
         };
         match found {
             Ok(post) => Ok(Some(PostObject::new(post))),

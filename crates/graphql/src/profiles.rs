@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, MaybeUndefined, Object, Result};
+use async_graphql::{Context, Lookahead, MaybeUndefined, Object, Result};
 use strata_domain::ValidationErrors;
 use strata_domain::auth::Principal;
 use strata_domain::posts::Author;
@@ -61,26 +61,46 @@ impl Loader<Uuid> for AuthorLoader {
     }
 }
 
-/// The profiles of `ids`, in one call, when the page's elements select
-/// `author`: a page knows all its authors at once, where a DataLoader
-/// would gather them only as fast as the elements resolve (in more than
-/// one batch for a long page).
-pub(crate) async fn authors_of_page(
+/// The authors of a page's elements, as `author` (their selection) asks
+/// for them: nothing when unselected; from the rows themselves when only
+/// `id` and `username` are asked (the page read those); else all the
+/// profiles in one call. A page knows all its authors at once, where a
+/// DataLoader gathers them only as fast as the elements resolve (in more
+/// than one batch for a long page).
+pub(crate) async fn authors_of_page<'a>(
     ctx: &Context<'_>,
-    selects_author: bool,
-    mut ids: Vec<Uuid>,
+    author: Lookahead<'_>,
+    authors: impl Iterator<Item = &'a Author>,
 ) -> Result<HashMap<Uuid, Profile>> {
-    ids.sort_unstable();
-    ids.dedup();
-    if !selects_author || ids.is_empty() {
+    if !author.exists() {
         return Ok(HashMap::new());
     }
+    let from_rows = !["bio", "image", "following"]
+        .iter()
+        .any(|field| author.field(field).exists());
+    if from_rows {
+        return Ok(authors.map(|a| (a.id, unknown_profile(a))).collect());
+    }
+    let mut ids: Vec<Uuid> = authors.map(|a| a.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
     let profiles = services(ctx)?
         .profiles
         .many(viewer(ctx), ids)
         .await
         .map_err(error::service)?;
     Ok(profiles.into_iter().map(|p| (p.user_id, p)).collect())
+}
+
+/// What a post or comment row says of its author, and nothing more.
+fn unknown_profile(author: &Author) -> Profile {
+    Profile {
+        user_id: author.id,
+        username: author.username.clone(),
+        bio: None,
+        image: None,
+        following: false,
+    }
 }
 
 /// The author behind `author`: `known` when the page fetched it, else
@@ -100,13 +120,9 @@ pub(crate) async fn author_of(
         .map_err(|err| error::shared(&err))?;
     // An account deleted since the page was read has no profile: its name
     // as the page read it is what is left.
-    Ok(ProfileObject(profile.unwrap_or_else(|| Profile {
-        user_id: author.id,
-        username: author.username.clone(),
-        bio: None,
-        image: None,
-        following: false,
-    })))
+    Ok(ProfileObject(
+        profile.unwrap_or_else(|| unknown_profile(author)),
+    ))
 }
 
 #[derive(Debug, Default)]

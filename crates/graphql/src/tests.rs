@@ -20,8 +20,12 @@ use strata_domain::users::Role;
 use strata_service::ServiceError;
 use strata_service::accounts::MockAccountService;
 use strata_service::auth::MockAuthService;
+use strata_service::catalog::MockCatalogService;
 use strata_service::error::TokenRejection;
 use strata_service::items::MockItemService;
+use strata_service::jobs::MockJobService;
+use strata_service::notifications::MockNotificationService;
+use strata_service::orders::MockOrderService;
 use strata_service::posts::MockPostService;
 use strata_service::profiles::MockProfileService;
 use strata_service::users::MockUserService;
@@ -40,6 +44,10 @@ struct Mocks {
     profiles: MockProfileService,
     posts: MockPostService,
     items: MockItemService,
+    jobs: MockJobService,
+    notifications: MockNotificationService,
+    catalog: MockCatalogService,
+    orders: MockOrderService,
     limits: Limits,
 }
 
@@ -64,6 +72,10 @@ impl Mocks {
             profiles: MockProfileService::new(),
             posts: MockPostService::new(),
             items: MockItemService::new(),
+            jobs: MockJobService::new(),
+            notifications: MockNotificationService::new(),
+            catalog: MockCatalogService::new(),
+            orders: MockOrderService::new(),
             limits: Limits::default(),
         }
     }
@@ -89,6 +101,10 @@ fn graphql(mocks: Mocks) -> Graphql {
         profiles: Arc::new(mocks.profiles),
         posts: Arc::new(mocks.posts),
         items: Arc::new(mocks.items),
+        jobs: Arc::new(mocks.jobs),
+        notifications: Arc::new(mocks.notifications),
+        catalog: Arc::new(mocks.catalog),
+        orders: Arc::new(mocks.orders),
     };
     Graphql {
         schema: schema(services.clone(), &mocks.limits),
@@ -219,8 +235,7 @@ async fn a_page_of_posts_asks_once_for_all_authors_and_favorites() {
             assert_eq!(ids.len(), 3);
             Ok(vec![Uuid::from_u128(0x92)])
         });
-    let query =
-        "{ posts(limit: 3) { total items { title commentCount favorited author { username } } } }";
+    let query = "{ posts(limit: 3) { total items { title commentCount favorited author { username bio } } } }";
     let (status, _, body) = call(mocks, post_query(query, json!({}), Some(TOKEN))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["errors"], Value::Null, "{body}");
@@ -236,6 +251,22 @@ async fn a_page_of_posts_asks_once_for_all_authors_and_favorites() {
         .collect();
     assert_eq!(favorited, [false, true, false]);
     assert_eq!(items[0]["commentCount"], 2);
+}
+
+#[actix_web::test]
+async fn a_page_asking_only_authors_names_reads_no_profile() {
+    let mut mocks = Mocks::new();
+    mocks
+        .posts
+        .expect_list()
+        .times(1)
+        .returning(|_, _, page| Ok(Page::new(vec![post(1, ME), post(2, OTHER)], 2, page)));
+    mocks.profiles.expect_many().never();
+    let query = "{ posts { items { author { id username } } } }";
+    let (_, _, body) = call(mocks, post_query(query, json!({}), None)).await;
+    let items = body["data"]["posts"]["items"].as_array().unwrap();
+    assert_eq!(items[1]["author"]["username"], format!("user{OTHER}"));
+    assert_eq!(items[1]["author"]["id"], OTHER.to_string());
 }
 
 #[actix_web::test]
@@ -501,5 +532,66 @@ fn the_schema_matches_its_snapshot() {
         sdl == snapshot,
         "the GraphQL schema changed: if that is intended, run \
          `STRATA_UPDATE_SCHEMA=1 cargo test -p strata-graphql snapshot` and review the diff"
+    );
+}
+
+#[actix_web::test]
+async fn browsers_get_graphiql_and_its_assets_from_this_server() {
+    let (status, headers, _) = call(
+        Mocks::new(),
+        TestRequest::get()
+            .uri("/graphql")
+            .insert_header(("Accept", "text/html,application/xhtml+xml")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers.get("content-type").unwrap(),
+        "text/html; charset=utf-8"
+    );
+    let csp = headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+
+    // With a query, a browser still gets the answer, not the page.
+    let mut mocks = Mocks::new();
+    mocks
+        .posts
+        .expect_tags()
+        .times(1)
+        .returning(|| Ok(Vec::new()));
+    let (status, headers, _) = call(
+        mocks,
+        TestRequest::get()
+            .uri("/graphql?query=%7Btags%7D")
+            .insert_header(("Accept", "text/html")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get("content-type").unwrap(), "application/json");
+
+    let app =
+        test::init_service(App::new().service(scope("/graphql", graphql(Mocks::new())))).await;
+    let gzipped = TestRequest::get()
+        .uri("/graphql/assets/graphiql.min.js?v=3.8.3")
+        .insert_header(("Accept-Encoding", "gzip"))
+        .to_request();
+    let response = test::call_service(&app, gzipped).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers().get("content-encoding").unwrap(), "gzip");
+    let plain = TestRequest::get()
+        .uri("/graphql/assets/graphiql.min.js")
+        .to_request();
+    let body = test::call_and_read_body(&app, plain).await;
+    assert!(body.len() > 1_000_000, "inflated: {} bytes", body.len());
+    let missing = TestRequest::get()
+        .uri("/graphql/assets/evil.js")
+        .to_request();
+    assert_eq!(
+        test::call_service(&app, missing).await.status(),
+        StatusCode::NOT_FOUND
     );
 }

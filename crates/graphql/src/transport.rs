@@ -18,6 +18,7 @@ use strata_domain::auth::Principal;
 
 use crate::context::Viewer;
 use crate::error::problem;
+use crate::graphiql;
 use crate::posts::FavoritedLoader;
 use crate::profiles::AuthorLoader;
 use crate::{Limits, Services, StrataSchema};
@@ -55,14 +56,20 @@ impl Graphql {
     }
 }
 
-/// The `/graphql` resource at `path`; the `app` crate mounts it and wraps
-/// it in its own middleware (rate limits, CORS, timeout).
-pub fn scope(path: &str, graphql: Graphql) -> actix_web::Resource {
-    web::resource(path)
+/// The `/graphql` routes at `path` (the endpoint, and GraphiQL's assets
+/// under `{path}/assets/`); the `app` crate mounts them and wraps them in
+/// its own middleware (rate limits, CORS, timeout).
+pub fn scope(path: &str, graphql: Graphql) -> actix_web::Scope {
+    web::scope(path)
         .app_data(web::Data::new(graphql))
-        .route(web::post().to(post))
-        .route(web::get().to(get))
-        .default_service(web::to(other_method))
+        .app_data(web::Data::new(graphiql::Page(graphiql::page(path))))
+        .service(
+            web::resource("")
+                .route(web::post().to(post))
+                .route(web::get().to(get))
+                .default_service(web::to(other_method)),
+        )
+        .service(web::resource("/assets/{file}").route(web::get().to(graphiql::asset)))
 }
 
 async fn post(
@@ -122,7 +129,14 @@ async fn post(
     respond(&graphql, &response)
 }
 
-async fn get(req: HttpRequest, graphql: web::Data<Graphql>) -> HttpResponse {
+async fn get(
+    req: HttpRequest,
+    graphql: web::Data<Graphql>,
+    page: web::Data<graphiql::Page>,
+) -> HttpResponse {
+    if graphiql::wants_page(&req) {
+        return graphiql::serve_page(&page);
+    }
     let refuse = |status, code, detail: &str| problem(status, code, detail, (graphql.request_id)());
     let request = match async_graphql::http::parse_query_string(req.query_string()) {
         Ok(request) if !request.query.is_empty() => request,

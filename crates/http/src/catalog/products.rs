@@ -11,7 +11,6 @@ use strata_domain::catalog::{
 };
 use strata_domain::items::{Description, Title};
 use strata_domain::page::Page;
-use strata_domain::validation::Violation;
 use strata_service::ProductDraft;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -23,7 +22,7 @@ use crate::AppState;
 use crate::conditional::{IfNoneMatchParam, Validators, private_json, to_json};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, MaybeAuthenticated, ValidatedJson};
-use crate::page::{PageResponse, etag, page_request, query_text};
+use crate::page::{PageResponse, etag, page_request};
 use crate::validation;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,31 +97,14 @@ pub struct ProductListQuery {
 
 impl ProductListQuery {
     fn filter(&self) -> Result<ProductFilter, ApiError> {
-        let mut errors = ValidationErrors::default();
-        let q = query_text("q", self.q.as_deref())?;
-        let min_price = self
-            .min_price
-            .and_then(|p| errors.check("min_price", Price::parse(p)));
-        let max_price = self
-            .max_price
-            .and_then(|p| errors.check("max_price", Price::parse(p)));
-        if let (Some(min), Some(max)) = (min_price, max_price)
-            && min > max
-        {
-            errors.push(
-                "max_price",
-                Violation::new("range", "must not be below min_price"),
-            );
-        }
-        errors.into_result()?;
-        Ok(ProductFilter {
-            is_active: self.is_active.unwrap_or(true),
-            category_id: self.category,
-            q,
-            min_price,
-            max_price,
-            in_stock: self.in_stock,
-        })
+        Ok(ProductFilter::parse(
+            self.is_active,
+            self.category,
+            self.q.as_deref(),
+            self.min_price,
+            self.max_price,
+            self.in_stock,
+        )?)
     }
 }
 

@@ -14,8 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use strata_domain::ValidationErrors;
-use strata_domain::jobs::{self, Job, KIND_MAX};
-use strata_domain::validation::Violation;
+use strata_domain::jobs::{self, Job};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -114,18 +113,8 @@ pub struct JobResponse {
 
 impl From<&Job> for JobResponse {
     fn from(job: &Job) -> Self {
-        let mut result = job.result.clone();
-        // The storage key is the server's business; the rest of the file's
-        // description (type, name, size) is the client's.
-        let has_file = match result.as_mut().and_then(|r| r.get_mut("file")) {
-            Some(Value::Object(file)) => {
-                file.remove("key");
-                true
-            }
-            _ => false,
-        };
-        let result_url = (has_file && job.status == jobs::JobStatus::Succeeded)
-            .then(|| format!("{}/result", location(job.id)));
+        let (result, downloadable) = job.public_result();
+        let result_url = downloadable.then(|| format!("{}/result", location(job.id)));
         Self {
             id: job.id,
             kind: job.kind.clone(),
@@ -179,25 +168,7 @@ pub struct JobListQuery {
     pub offset: Option<i64>,
 }
 
-/// A kind filter: 1 to [`KIND_MAX`] of `[a-z0-9_]`, as kinds are named.
-fn job_kind(raw: &str) -> Result<String, Violation> {
-    if !raw
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
-        return Err(Violation::new(
-            "charset",
-            "may contain only the characters a-z, 0-9 and _",
-        ));
-    }
-    if raw.is_empty() || raw.len() > KIND_MAX {
-        return Err(Violation::new(
-            "length",
-            format!("must be 1 to {KIND_MAX} characters"),
-        ));
-    }
-    Ok(raw.to_owned())
-}
+use strata_domain::jobs::kind_filter as job_kind;
 
 /// The caller's jobs, newest first; admins see everyone's.
 #[utoipa::path(
@@ -312,7 +283,7 @@ mod tests {
         assert_eq!(job_kind("a1_b2").as_deref(), Ok("a1_b2"));
         for (raw, code) in [
             ("", "length"),
-            (&"a".repeat(KIND_MAX + 1), "length"),
+            (&"a".repeat(jobs::KIND_MAX + 1), "length"),
             ("Export", "charset"),
             ("export-users", "charset"),
             ("a\0", "charset"),

@@ -337,10 +337,14 @@ fn edge_headers(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    headers.append(
-        header::CONTENT_SECURITY_POLICY,
-        if docs { DOCS_CSP } else { API_CSP },
-    );
+    // A page that needs another policy sets its own (GraphiQL, served by
+    // its adapter at a configurable path); nothing under /api/v1 does.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.append(
+            header::CONTENT_SECURITY_POLICY,
+            if docs { DOCS_CSP } else { API_CSP },
+        );
+    }
     if let Some(hsts) = hsts {
         headers.append(header::STRICT_TRANSPORT_SECURITY, hsts);
     }
