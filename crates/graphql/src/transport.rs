@@ -138,7 +138,7 @@ async fn get(
         return graphiql::serve_page(&page);
     }
     let refuse = |status, code, detail: &str| problem(status, code, detail, (graphql.request_id)());
-    let request = match async_graphql::http::parse_query_string(req.query_string()) {
+    let mut request = match async_graphql::http::parse_query_string(req.query_string()) {
         Ok(request) if !request.query.is_empty() => request,
         _ => {
             return refuse(
@@ -148,7 +148,7 @@ async fn get(
             );
         }
     };
-    if changes_state(&request) {
+    if changes_state(&mut request) {
         // A GET must be safe: links and image tags must not write (CSRF).
         let mut response = refuse(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -266,11 +266,12 @@ fn decode(body: &[u8], max_batch: usize) -> Result<BatchRequest, String> {
 /// Whether the operation a GET would run is a mutation (or subscription).
 /// A document that does not parse, or names no single operation, writes
 /// nothing: execution refuses it.
-fn changes_state(request: &Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+fn changes_state(request: &mut Request) -> bool {
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
         return false;
     };
-    let name = request.operation_name.as_deref();
+    let name = name.as_deref();
     let chosen = match &document.operations {
         DocumentOperations::Single(operation) => Some(&operation.node),
         DocumentOperations::Multiple(operations) => match name {
@@ -346,9 +347,11 @@ pub(crate) fn aliases_within(document: &ExecutableDocument, max: usize) -> Optio
 
 /// One operation, with the caller and fresh DataLoaders (nothing cached
 /// across requests, users or writes).
-async fn run(graphql: &Graphql, request: Request, viewer: Option<Principal>) -> Response {
-    if let Ok(document) = async_graphql::parser::parse_query(&request.query)
-        && aliases_within(&document, graphql.limits.max_aliases).is_none()
+async fn run(graphql: &Graphql, mut request: Request, viewer: Option<Principal>) -> Response {
+    // Parsed once: execution reuses the request's parse (a syntax error is
+    // left for it to report).
+    if let Ok(document) = request.parsed_query()
+        && aliases_within(document, graphql.limits.max_aliases).is_none()
     {
         return refusal(
             "ALIAS_LIMIT_EXCEEDED",
