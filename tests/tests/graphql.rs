@@ -475,8 +475,13 @@ async fn a_page_of_posts_with_authors_costs_the_same_statements_for_5_or_100() {
         let counter = Arc::new(AtomicUsize::new(0));
         let mut counted = db.clone();
         let sink = Arc::clone(&counter);
-        counted.set_metric_callback(move |_| {
-            sink.fetch_add(1, Ordering::SeqCst);
+        // The total's `SELECT COUNT(*)` is left out: the repository's count
+        // cache (fresh for 1 s) spares it or not depending on timing, which
+        // a loaded test machine does not keep.
+        counted.set_metric_callback(move |info| {
+            if !info.statement.sql.trim_start().starts_with("SELECT COUNT(") {
+                sink.fetch_add(1, Ordering::SeqCst);
+            }
         });
         let services = strata::startup::services(&settings, counted).await.unwrap();
         let graphql = strata::graphql::adapter(&settings.graphql, &services.state, 65_536);
@@ -486,16 +491,13 @@ async fn a_page_of_posts_with_authors_costs_the_same_statements_for_5_or_100() {
                 "{{ posts(limit: {limit}) {{ total items {{ title commentCount favoritesCount author {{ username bio }} }} }} }}"
             )
         };
-        // The total may come from the repository's count cache; warm it, so
-        // that both pages below are counted alike.
-        statements_for(&graphql, &counter, "{ posts(limit: 1) { total } }").await;
         let five = statements_for(&graphql, &counter, &page(5)).await;
         let hundred = statements_for(&graphql, &counter, &page(100)).await;
         assert_eq!(
             five, hundred,
             "{backend:?}: 5 posts took {five}, 100 took {hundred}"
         );
-        // The page, its total (unless cached) and all of its authors.
-        assert!(hundred <= 3, "{backend:?}: {hundred} statements");
+        // The page and all of its authors (and the total, not counted here).
+        assert!(hundred <= 2, "{backend:?}: {hundred} statements");
     }
 }

@@ -49,6 +49,30 @@ pub struct ItemChanges {
     pub description: Option<Option<Description>>,
 }
 
+impl ItemChanges {
+    /// The changes as a client sends them: an absent field stays, a null
+    /// description is removed.
+    ///
+    /// # Errors
+    /// Every bad field, named (`title`, `description`).
+    pub fn parse(
+        title: Option<&str>,
+        description: Option<Option<&str>>,
+    ) -> Result<Self, crate::ValidationErrors> {
+        let mut errors = crate::ValidationErrors::default();
+        let title = title.and_then(|raw| errors.check("title", Title::parse(raw)));
+        let description = description.and_then(|raw| {
+            raw.map_or(Some(None), |raw| {
+                errors
+                    .check("description", Description::parse(raw))
+                    .map(Some)
+            })
+        });
+        errors.into_result()?;
+        Ok(Self { title, description })
+    }
+}
+
 pub type ItemSortField = crate::page::TitledSortField;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]

@@ -234,6 +234,39 @@ pub struct PostChanges {
     pub tags: Option<Tags>,
 }
 
+impl PostChanges {
+    /// The changes as a client sends them: an absent field stays, a null
+    /// description is removed, `tags` replaces the whole list.
+    ///
+    /// # Errors
+    /// Every bad field, named (`title`, `description`, `body`, `tags`).
+    pub fn parse(
+        title: Option<&str>,
+        description: Option<Option<&str>>,
+        body: Option<&str>,
+        tags: Option<&[String]>,
+    ) -> Result<Self, crate::ValidationErrors> {
+        let mut errors = crate::ValidationErrors::default();
+        let title = title.and_then(|raw| errors.check("title", Title::parse(raw)));
+        let description = description.and_then(|raw| {
+            raw.map_or(Some(None), |raw| {
+                errors
+                    .check("description", Description::parse(raw))
+                    .map(Some)
+            })
+        });
+        let body = body.and_then(|raw| errors.check("body", Body::parse(raw, Body::POST_MAX)));
+        let tags = tags.and_then(|raw| errors.check("tags", tag_list(raw)));
+        errors.into_result()?;
+        Ok(Self {
+            title,
+            description,
+            body,
+            tags,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Comment {
     pub id: Uuid,

@@ -104,6 +104,25 @@ pub struct ProfileUpdate {
 }
 
 impl ProfileUpdate {
+    /// The update as a client sends it: an absent field stays, a null or
+    /// blank one is cleared.
+    ///
+    /// # Errors
+    /// Every bad field, named (`bio`, `image`).
+    pub fn parse(
+        bio: Option<Option<&str>>,
+        image: Option<Option<&str>>,
+    ) -> Result<Self, crate::ValidationErrors> {
+        let mut errors = crate::ValidationErrors::default();
+        let bio = bio
+            .and_then(|raw| raw.map_or(Some(None), |raw| errors.check("bio", optional_bio(raw))));
+        let image = image.and_then(|raw| {
+            raw.map_or(Some(None), |raw| errors.check("image", optional_image(raw)))
+        });
+        errors.into_result()?;
+        Ok(Self { bio, image })
+    }
+
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }

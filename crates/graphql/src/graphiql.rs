@@ -83,9 +83,9 @@ pub(crate) fn wants_page(req: &HttpRequest) -> bool {
     accepts_html && !has_query
 }
 
-/// The rendered page, registered beside the routes.
+/// The page, rendered once when the routes are built.
 #[derive(Debug)]
-pub(crate) struct Page(pub String);
+pub(crate) struct Page(pub web::Bytes);
 
 pub(crate) fn serve_page(page: &Page) -> HttpResponse {
     HttpResponse::Ok()

@@ -4,14 +4,13 @@
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 use strata_domain::ValidationErrors;
-use strata_domain::items::{Description, Item, ItemChanges, ItemSortField, Title};
+use strata_domain::items::{Description, Item, ItemChanges, ItemSortField};
 use strata_domain::page::{Sort, text_filter};
 use strata_service::ItemDraft;
 use uuid::Uuid;
 
 use crate::context::{caller, services, writer};
 use crate::error;
-use crate::input::{change, optional};
 use crate::page::{self, PageOf};
 
 /// An item; `version` is what `expectedVersion` names.
@@ -116,20 +115,11 @@ impl ItemsMutation {
     /// Creates an item owned by the caller.
     async fn create_item(&self, ctx: &Context<'_>, input: CreateItemInput) -> Result<ItemObject> {
         let caller = writer(ctx).await?;
-        let mut errors = ValidationErrors::default();
-        let title = errors.check("title", Title::parse(&input.title));
-        let description = optional(
-            &mut errors,
-            "description",
-            input.description.as_deref(),
-            Description::parse,
-        );
-        let (Some(title), Some(description)) = (title, description) else {
-            return Err(error::validation(errors));
-        };
+        let draft = ItemDraft::parse(&input.title, input.description.as_deref())
+            .map_err(error::validation)?;
         services(ctx)?
             .items
-            .create(&caller, ItemDraft { title, description }, None)
+            .create(&caller, draft, None)
             .await
             .map(ItemObject)
             .map_err(error::service)
@@ -145,23 +135,11 @@ impl ItemsMutation {
         expected_version: Option<i64>,
     ) -> Result<ItemObject> {
         let caller = writer(ctx).await?;
-        let mut errors = ValidationErrors::default();
-        let title = input
-            .title
-            .as_deref()
-            .and_then(|raw| errors.check("title", Title::parse(raw)));
-        let description = change(&mut errors, "description", input.description, |raw| {
-            Description::parse(raw).map(Some)
-        });
-        errors.into_result().map_err(error::validation)?;
+        let changes = ItemChanges::parse(input.title.as_deref(), input.description.as_opt_deref())
+            .map_err(error::validation)?;
         services(ctx)?
             .items
-            .update(
-                &caller,
-                id,
-                ItemChanges { title, description },
-                expected_version,
-            )
+            .update(&caller, id, changes, expected_version)
             .await
             .map(ItemObject)
             .map_err(error::service)

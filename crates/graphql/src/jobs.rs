@@ -14,7 +14,7 @@ use crate::error;
 use crate::page::{self, PageOf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[graphql(name = "JobStatus")]
+#[graphql(name = "JobStatus", remote = "strata_domain::jobs::JobStatus")]
 pub(crate) enum JobStatusValue {
     Queued,
     Running,
@@ -22,32 +22,6 @@ pub(crate) enum JobStatusValue {
     Failed,
     Cancelled,
     Dead,
-}
-
-impl From<jobs::JobStatus> for JobStatusValue {
-    fn from(status: jobs::JobStatus) -> Self {
-        match status {
-            jobs::JobStatus::Queued => Self::Queued,
-            jobs::JobStatus::Running => Self::Running,
-            jobs::JobStatus::Succeeded => Self::Succeeded,
-            jobs::JobStatus::Failed => Self::Failed,
-            jobs::JobStatus::Cancelled => Self::Cancelled,
-            jobs::JobStatus::Dead => Self::Dead,
-        }
-    }
-}
-
-impl From<JobStatusValue> for jobs::JobStatus {
-    fn from(status: JobStatusValue) -> Self {
-        match status {
-            JobStatusValue::Queued => Self::Queued,
-            JobStatusValue::Running => Self::Running,
-            JobStatusValue::Succeeded => Self::Succeeded,
-            JobStatusValue::Failed => Self::Failed,
-            JobStatusValue::Cancelled => Self::Cancelled,
-            JobStatusValue::Dead => Self::Dead,
-        }
-    }
 }
 
 #[derive(Debug)]

@@ -15,7 +15,6 @@ mod catalog;
 mod context;
 mod error;
 mod graphiql;
-mod input;
 mod items;
 mod jobs;
 mod notifications;

@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, Enum, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
-use strata_domain::orders::{Order, OrderItem, OrderLines, OrderStatus};
+use strata_domain::orders::{Order, OrderItem, OrderLines};
 use strata_service::ServiceError;
 use uuid::Uuid;
 
@@ -12,37 +12,13 @@ use crate::error;
 use crate::page::{self, PageOf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[graphql(name = "OrderStatus")]
+#[graphql(name = "OrderStatus", remote = "strata_domain::orders::OrderStatus")]
 pub(crate) enum OrderStatusValue {
     Pending,
     Paid,
     Shipped,
     Delivered,
     Cancelled,
-}
-
-impl From<OrderStatus> for OrderStatusValue {
-    fn from(status: OrderStatus) -> Self {
-        match status {
-            OrderStatus::Pending => Self::Pending,
-            OrderStatus::Paid => Self::Paid,
-            OrderStatus::Shipped => Self::Shipped,
-            OrderStatus::Delivered => Self::Delivered,
-            OrderStatus::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
-impl From<OrderStatusValue> for OrderStatus {
-    fn from(status: OrderStatusValue) -> Self {
-        match status {
-            OrderStatusValue::Pending => Self::Pending,
-            OrderStatusValue::Paid => Self::Paid,
-            OrderStatusValue::Shipped => Self::Shipped,
-            OrderStatusValue::Delivered => Self::Delivered,
-            OrderStatusValue::Cancelled => Self::Cancelled,
-        }
-    }
 }
 
 #[derive(Debug)]

@@ -15,7 +15,6 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 use strata_domain::ValidationErrors;
 use strata_domain::auth::Principal;
-use strata_domain::items::Title;
 use strata_domain::page::{Page, Sort, text_filter};
 use strata_domain::posts::{
     self, Body, Comment, Description, Post, PostChanges, PostFilter, PostSortField, Slug, Tag,
@@ -27,7 +26,6 @@ use uuid::Uuid;
 
 use crate::context::{caller, services, viewer, writer};
 use crate::error;
-use crate::input::{change, optional};
 use crate::page::{self, PageOf};
 use crate::profiles::{ProfileObject, author_of, authors_of_page};
 
@@ -339,30 +337,13 @@ pub struct PostsMutation;
 impl PostsMutation {
     async fn create_post(&self, ctx: &Context<'_>, input: CreatePostInput) -> Result<PostObject> {
         let caller = writer(ctx).await?;
-        let mut errors = ValidationErrors::default();
-        let title = errors.check("title", Title::parse(&input.title));
-        let description = optional(
-            &mut errors,
-            "description",
+        let draft = PostDraft::parse(
+            &input.title,
             input.description.as_deref(),
-            Description::parse,
-        );
-        let body = errors.check("body", Body::parse(&input.body, Body::POST_MAX));
-        let tags = errors.check(
-            "tags",
-            posts::tag_list(input.tags.as_deref().unwrap_or_default()),
-        );
-        let (Some(title), Some(description), Some(body), Some(tags)) =
-            (title, description, body, tags)
-        else {
-            return Err(error::validation(errors));
-        };
-        let draft = PostDraft {
-            title,
-            description,
-            body,
-            tags,
-        };
+            &input.body,
+            input.tags.as_deref().unwrap_or_default(),
+        )
+        .map_err(error::validation)?;
         services(ctx)?
             .posts
             .create(&caller, draft, None)
@@ -378,29 +359,13 @@ impl PostsMutation {
         input: UpdatePostInput,
     ) -> Result<PostObject> {
         let caller = writer(ctx).await?;
-        let mut errors = ValidationErrors::default();
-        let title = input
-            .title
-            .as_deref()
-            .and_then(|raw| errors.check("title", Title::parse(raw)));
-        let description = change(&mut errors, "description", input.description, |raw| {
-            Description::parse(raw).map(Some)
-        });
-        let body = input
-            .body
-            .as_deref()
-            .and_then(|raw| errors.check("body", Body::parse(raw, Body::POST_MAX)));
-        let tags = input
-            .tags
-            .as_deref()
-            .and_then(|raw| errors.check("tags", posts::tag_list(raw)));
-        errors.into_result().map_err(error::validation)?;
-        let changes = PostChanges {
-            title,
-            description,
-            body,
-            tags,
-        };
+        let changes = PostChanges::parse(
+            input.title.as_deref(),
+            input.description.as_opt_deref(),
+            input.body.as_deref(),
+            input.tags.as_deref(),
+        )
+        .map_err(error::validation)?;
         services(ctx)?
             .posts
             .update(&caller, id, changes)

@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Lookahead, MaybeUndefined, Object, Result};
-use strata_domain::ValidationErrors;
 use strata_domain::auth::Principal;
 use strata_domain::posts::Author;
-use strata_domain::profiles::{Profile, ProfileUpdate, optional_bio, optional_image};
+use strata_domain::profiles::{Profile, ProfileUpdate};
 use strata_domain::users::Username;
 use strata_service::ServiceError;
 use strata_service::profiles::ProfileService;
@@ -18,7 +17,6 @@ use uuid::Uuid;
 
 use crate::context::{caller, services, viewer, writer};
 use crate::error;
-use crate::input::change;
 
 /// An author as the caller sees them.
 #[derive(Debug)]
@@ -161,13 +159,11 @@ impl ProfilesMutation {
         image: MaybeUndefined<String>,
     ) -> Result<ProfileObject> {
         let caller = caller(ctx)?;
-        let mut errors = ValidationErrors::default();
-        let bio = change(&mut errors, "bio", bio, optional_bio);
-        let image = change(&mut errors, "image", image, optional_image);
-        errors.into_result().map_err(error::validation)?;
+        let update = ProfileUpdate::parse(bio.as_opt_deref(), image.as_opt_deref())
+            .map_err(error::validation)?;
         services(ctx)?
             .profiles
-            .update(&caller, ProfileUpdate { bio, image })
+            .update(&caller, update)
             .await
             .map(ProfileObject)
             .map_err(error::service)

@@ -62,7 +62,7 @@ impl Graphql {
 pub fn scope(path: &str, graphql: Graphql) -> actix_web::Scope {
     web::scope(path)
         .app_data(web::Data::new(graphql))
-        .app_data(web::Data::new(graphiql::Page(graphiql::page(path))))
+        .app_data(web::Data::new(graphiql::Page(graphiql::page(path).into())))
         .service(
             web::resource("")
                 .route(web::post().to(post))
@@ -96,7 +96,7 @@ async fn post(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
                 &format!(
-                    "The body exceeds {} bytes (graphql.body_limit).",
+                    "The body exceeds {} bytes (server.body_limit_bytes).",
                     graphql.limits.body_limit
                 ),
             );

@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, Object, Result};
 use chrono::{DateTime, Utc};
 use strata_domain::ValidationErrors;
 use strata_domain::page::{Sort, text_filter};
-use strata_domain::users::{Role, User, UserFilter, UserSortField};
+use strata_domain::users::{User, UserFilter, UserSortField};
 use uuid::Uuid;
 
 use crate::context::{caller, services};
@@ -16,28 +16,10 @@ use crate::page::{self, PageOf};
 pub(crate) struct UserObject(pub User);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[graphql(name = "Role")]
+#[graphql(name = "Role", remote = "strata_domain::users::Role")]
 pub(crate) enum RoleValue {
     User,
     Admin,
-}
-
-impl From<Role> for RoleValue {
-    fn from(role: Role) -> Self {
-        match role {
-            Role::User => Self::User,
-            Role::Admin => Self::Admin,
-        }
-    }
-}
-
-impl From<RoleValue> for Role {
-    fn from(role: RoleValue) -> Self {
-        match role {
-            RoleValue::User => Self::User,
-            RoleValue::Admin => Self::Admin,
-        }
-    }
 }
 
 #[Object(name = "User")]

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use strata_domain::ValidationErrors;
-use strata_domain::items::{Description, Item, ItemChanges, ItemSortField, Title};
+use strata_domain::items::{Item, ItemChanges, ItemSortField};
 use strata_service::ItemDraft;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -122,36 +122,16 @@ pub struct UpdateItemRequest {
 
 impl CreateItemRequest {
     fn try_into_domain(self) -> Result<ItemDraft, ValidationErrors> {
-        let mut errors = ValidationErrors::default();
-        let title = errors.check("title", Title::parse(&self.title));
-        let description = match self.description {
-            Some(d) => errors
-                .check("description", Description::parse(&d))
-                .map(Some),
-            None => Some(None),
-        };
-        match (title, description) {
-            (Some(title), Some(description)) => Ok(ItemDraft { title, description }),
-            _ => Err(errors),
-        }
+        ItemDraft::parse(&self.title, self.description.as_deref())
     }
 }
 
 impl UpdateItemRequest {
     fn try_into_domain(self) -> Result<ItemChanges, ValidationErrors> {
-        let mut errors = ValidationErrors::default();
-        let title = self
-            .title
-            .and_then(|t| errors.check("title", Title::parse(&t)));
-        let description = match self.description {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(d)) => errors
-                .check("description", Description::parse(&d))
-                .map(Some),
-        };
-        errors.into_result()?;
-        Ok(ItemChanges { title, description })
+        ItemChanges::parse(
+            self.title.as_deref(),
+            self.description.as_ref().map(Option::as_deref),
+        )
     }
 }
 

@@ -4,7 +4,7 @@
 use actix_web::{delete, get, patch, put, web};
 use serde::{Deserialize, Serialize};
 use strata_domain::ValidationErrors;
-use strata_domain::profiles::{Profile, ProfileUpdate, optional_bio, optional_image};
+use strata_domain::profiles::{Profile, ProfileUpdate};
 use strata_domain::users::Username;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -79,19 +79,10 @@ pub struct UpdateProfileRequest {
 
 impl UpdateProfileRequest {
     fn try_into_domain(self) -> Result<ProfileUpdate, ValidationErrors> {
-        let mut errors = ValidationErrors::default();
-        let bio = match self.bio {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(raw)) => errors.check("bio", optional_bio(&raw)),
-        };
-        let image = match self.image {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(raw)) => errors.check("image", optional_image(&raw)),
-        };
-        errors.into_result()?;
-        Ok(ProfileUpdate { bio, image })
+        ProfileUpdate::parse(
+            self.bio.as_ref().map(Option::as_deref),
+            self.image.as_ref().map(Option::as_deref),
+        )
     }
 }
 

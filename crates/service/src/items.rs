@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use strata_domain::ValidationErrors;
 use strata_domain::auth::Principal;
 use strata_domain::idempotency::Completion;
 use strata_domain::items::{
@@ -19,6 +20,26 @@ use crate::ServiceError;
 pub struct ItemDraft {
     pub title: Title,
     pub description: Option<Description>,
+}
+
+impl ItemDraft {
+    /// A new item as a client sends it.
+    ///
+    /// # Errors
+    /// Every bad field, named (`title`, `description`).
+    pub fn parse(title: &str, description: Option<&str>) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let title = errors.check("title", Title::parse(title));
+        let description = description.map_or(Some(None), |raw| {
+            errors
+                .check("description", Description::parse(raw))
+                .map(Some)
+        });
+        match (title, description) {
+            (Some(title), Some(description)) => Ok(Self { title, description }),
+            _ => Err(errors),
+        }
+    }
 }
 
 /// Item use cases. Another user's item is reported as not found, never as

@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use strata_domain::ValidationErrors;
 use strata_domain::auth::Principal;
 use strata_domain::idempotency::Completion;
 use strata_domain::items::Title;
 use strata_domain::page::{After, Page, PageRequest, Sort};
 use strata_domain::posts::{
-    Body, Comment, Description, NewComment, NewPost, Post, PostChanges, PostFilter, PostRepository,
-    PostSortField, Slug, Tag, Tags,
+    self, Body, Comment, Description, NewComment, NewPost, Post, PostChanges, PostFilter,
+    PostRepository, PostSortField, Slug, Tag, Tags,
 };
 use uuid::Uuid;
 
@@ -26,6 +27,38 @@ pub struct PostDraft {
     pub description: Option<Description>,
     pub body: Body,
     pub tags: Tags,
+}
+
+impl PostDraft {
+    /// A new post as a client sends it; absent tags are none.
+    ///
+    /// # Errors
+    /// Every bad field, named (`title`, `description`, `body`, `tags`).
+    pub fn parse(
+        title: &str,
+        description: Option<&str>,
+        body: &str,
+        tags: &[String],
+    ) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let title = errors.check("title", Title::parse(title));
+        let description = description.map_or(Some(None), |raw| {
+            errors
+                .check("description", Description::parse(raw))
+                .map(Some)
+        });
+        let body = errors.check("body", Body::parse(body, Body::POST_MAX));
+        let tags = errors.check("tags", posts::tag_list(tags));
+        match (title, description, body, tags) {
+            (Some(title), Some(description), Some(body), Some(tags)) => Ok(Self {
+                title,
+                description,
+                body,
+                tags,
+            }),
+            _ => Err(errors),
+        }
+    }
 }
 
 /// Blog use cases. Posts are public, so a non-author's write is forbidden

@@ -4,8 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, delete, patch, post, web};
 use serde::{Deserialize, Serialize};
 use strata_domain::ValidationErrors;
-use strata_domain::items::Title;
-use strata_domain::posts::{Body, Description, Post, PostChanges, TAGS_MAX, Tag};
+use strata_domain::posts::{Post, PostChanges, TAGS_MAX, Tag};
 use strata_service::PostDraft;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -112,57 +111,23 @@ pub struct UpdatePostRequest {
 
 impl CreatePostRequest {
     fn try_into_domain(self) -> Result<PostDraft, ValidationErrors> {
-        let mut errors = ValidationErrors::default();
-        let title = errors.check("title", Title::parse(&self.title));
-        let description = match self.description {
-            Some(raw) => errors
-                .check("description", Description::parse(&raw))
-                .map(Some),
-            None => Some(None),
-        };
-        let body = errors.check("body", Body::parse(&self.body, Body::POST_MAX));
-        let tags = errors.check(
-            "tags",
-            validation::tag_list(self.tags.as_deref().unwrap_or_default()),
-        );
-        match (title, description, body, tags) {
-            (Some(title), Some(description), Some(body), Some(tags)) => Ok(PostDraft {
-                title,
-                description,
-                body,
-                tags,
-            }),
-            _ => Err(errors),
-        }
+        PostDraft::parse(
+            &self.title,
+            self.description.as_deref(),
+            &self.body,
+            self.tags.as_deref().unwrap_or_default(),
+        )
     }
 }
 
 impl UpdatePostRequest {
     fn try_into_domain(self) -> Result<PostChanges, ValidationErrors> {
-        let mut errors = ValidationErrors::default();
-        let title = self
-            .title
-            .and_then(|t| errors.check("title", Title::parse(&t)));
-        let description = match self.description {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(raw)) => errors
-                .check("description", Description::parse(&raw))
-                .map(Some),
-        };
-        let body = self
-            .body
-            .and_then(|b| errors.check("body", Body::parse(&b, Body::POST_MAX)));
-        let tags = self
-            .tags
-            .and_then(|raw| errors.check("tags", validation::tag_list(&raw)));
-        errors.into_result()?;
-        Ok(PostChanges {
-            title,
-            description,
-            body,
-            tags,
-        })
+        PostChanges::parse(
+            self.title.as_deref(),
+            self.description.as_ref().map(Option::as_deref),
+            self.body.as_deref(),
+            self.tags.as_deref(),
+        )
     }
 }
 
